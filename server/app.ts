@@ -1,0 +1,52 @@
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import { csrfMiddleware } from './auth/csrf.middleware.ts';
+import { sessionMiddleware } from './auth/session.middleware.ts';
+import { staffAuthRoutes } from './auth/staff-auth.routes.ts';
+import { directoryRoutes } from './directory/directory.routes.ts';
+import type { AppState } from './http/context.ts';
+import { errorMiddleware } from './http/error.middleware.ts';
+import { healthRoutes } from './http/health.routes.ts';
+import { requestLogMiddleware } from './http/request-log.middleware.ts';
+import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
+import type { Services } from './services.ts';
+import { visitorRoutes } from './visitors/visitor.routes.ts';
+
+export function createApp(services: Services): Koa<AppState> {
+  const { config, logger } = services;
+  const secure = config.COOKIE_SECURE ?? config.PUBLIC_URL?.startsWith('https://') ?? false;
+  const app = new Koa<AppState>({ proxy: process.env.TRUST_PROXY === 'true' });
+  app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
+
+  app.use(requestLogMiddleware(logger));
+  app.use(securityHeadersMiddleware());
+  app.use(errorMiddleware(logger));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: config.BODY_MAX_BYTES,
+      encoding: 'utf-8',
+      onError: (err: any) => {
+        throw err;
+      },
+    }),
+  );
+  app.use(csrfMiddleware(services.secrets.cookieSecret, secure));
+  app.use(
+    sessionMiddleware(services.sessions, async (id) => {
+      const s = await services.directory.findStaff(id);
+      return s ? { id: s.id, roles: s.roles, departmentId: s.department_id, name: s.name, active: s.active } : null;
+    }),
+  );
+
+  for (const router of [
+    healthRoutes(services.knex),
+    visitorRoutes(services.visitors, services.sessions, secure),
+    staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
+    directoryRoutes(services.directory),
+  ]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,58 @@
+import { forbidden, unauthorized } from '../errors.ts';
+import type { AppContext, Middleware } from '../http/context.ts';
+import type { SessionService } from './session.service.ts';
+
+export const VISITOR_COOKIE = 'vf_visitor';
+export const STAFF_COOKIE = 'vf_staff';
+
+export interface StaffLookup {
+  (id: number): Promise<{ id: number; roles: string[]; departmentId: number | null; name: string; active: boolean } | null>;
+}
+
+/** Resolves the visitor and staff sessions (kept apart: one browser may hold both) into ctx.state. */
+export function sessionMiddleware(sessions: SessionService, findStaff: StaffLookup): Middleware {
+  return async (ctx, next) => {
+    const visitorToken = ctx.cookies.get(VISITOR_COOKIE);
+    if (visitorToken) {
+      const session = await sessions.resolve('visitor', visitorToken);
+      if (session) ctx.state.visitor = { id: session.subjectId, sessionId: session.id };
+    }
+    const staffToken = ctx.cookies.get(STAFF_COOKIE);
+    if (staffToken) {
+      const session = await sessions.resolve('staff', staffToken);
+      if (session) {
+        const staff = await findStaff(session.subjectId);
+        if (staff?.active) {
+          ctx.state.staff = {
+            id: staff.id,
+            sessionId: session.id,
+            roles: staff.roles,
+            departmentId: staff.departmentId,
+            name: staff.name,
+          };
+        }
+      }
+    }
+    await next();
+  };
+}
+
+export function setSessionCookie(ctx: AppContext, name: string, token: string, secure: boolean, expires: Date) {
+  ctx.cookies.set(name, token, { httpOnly: true, sameSite: 'lax', secure, path: '/', expires, overwrite: true });
+}
+
+export function clearSessionCookie(ctx: AppContext, name: string, secure: boolean) {
+  ctx.cookies.set(name, '', { httpOnly: true, sameSite: 'lax', secure, path: '/', expires: new Date(0), overwrite: true });
+}
+
+export function requireVisitor(ctx: AppContext) {
+  if (!ctx.state.visitor) throw unauthorized('VISITOR_LOGIN_REQUIRED', '请先登录');
+  return ctx.state.visitor;
+}
+
+export function requireStaff(ctx: AppContext, ...roles: string[]) {
+  const staff = ctx.state.staff;
+  if (!staff) throw unauthorized('STAFF_LOGIN_REQUIRED', '请先登录工作人员账号');
+  if (roles.length && !roles.some((r) => staff.roles.includes(r))) throw forbidden('ROLE_REQUIRED', '您没有执行此操作的权限');
+  return staff;
+}

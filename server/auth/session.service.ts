@@ -1,0 +1,61 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine-adapter/clock.ts';
+
+export type SessionKind = 'visitor' | 'staff';
+
+export interface Session {
+  id: string;
+  kind: SessionKind;
+  subjectId: number;
+  expiresAt: Date;
+}
+
+const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
+
+/** Database sessions, so any server process behind a load balancer can serve any request. */
+export class SessionService {
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+    private readonly ttlMs: Record<SessionKind, number> = { visitor: 12 * 3600_000, staff: 8 * 3600_000 },
+  ) {}
+
+  async create(kind: SessionKind, subjectId: number): Promise<{ token: string; session: Session }> {
+    const token = crypto.randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const session: Session = {
+      id: hashToken(token),
+      kind,
+      subjectId,
+      expiresAt: new Date(now.getTime() + this.ttlMs[kind]),
+    };
+    await this.knex('sessions').insert({
+      id: session.id,
+      kind,
+      subject_id: subjectId,
+      created_at: now,
+      expires_at: session.expiresAt,
+    });
+    return { token, session };
+  }
+
+  async resolve(kind: SessionKind, token: string | undefined): Promise<Session | null> {
+    if (!token || token.length > 100) return null;
+    const row = await this.knex('sessions').where({ id: hashToken(token), kind }).first();
+    if (!row || new Date(row.expires_at) <= this.clock.now()) return null;
+    return { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) };
+  }
+
+  async destroy(sessionId: string): Promise<void> {
+    await this.knex('sessions').where({ id: sessionId }).del();
+  }
+
+  async destroyAllFor(kind: SessionKind, subjectId: number): Promise<void> {
+    await this.knex('sessions').where({ kind, subject_id: subjectId }).del();
+  }
+
+  async purgeExpired(): Promise<number> {
+    return this.knex('sessions').where('expires_at', '<=', this.clock.now()).del();
+  }
+}

@@ -1,0 +1,58 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { verifyPassword, DUMMY_HASH_PROMISE } from '../crypto/password.ts';
+import type { DirectoryService } from '../directory/directory.service.ts';
+import { publicStaff } from '../directory/directory.service.ts';
+import { AppError, notFound } from '../errors.ts';
+import type { AppState } from '../http/context.ts';
+import { clearSessionCookie, requireStaff, STAFF_COOKIE, setSessionCookie } from './session.middleware.ts';
+import type { SessionService } from './session.service.ts';
+import { IP_POLICY, MOBILE_POLICY, type ThrottleService } from './throttle.service.ts';
+
+const staffLoginSchema = z.object({
+  username: z.string({ error: '请填写用户名' }).trim().min(1, '请填写用户名').max(64, '用户名或密码不正确'),
+  password: z.string({ error: '请填写密码' }).min(1, '请填写密码').max(200, '用户名或密码不正确'),
+});
+
+export function staffAuthRoutes(
+  directory: DirectoryService,
+  sessions: SessionService,
+  throttle: ThrottleService,
+  secureCookies: boolean,
+) {
+  const router = new Router<AppState>({ prefix: '/api/staff' });
+
+  router.post('/login', async (ctx) => {
+    const input = staffLoginSchema.parse(ctx.request.body ?? {});
+    const accountKey = `staff:${input.username.toLowerCase()}`;
+    const ipKey = `ip:${ctx.ip}`;
+    await throttle.check([accountKey, ipKey]);
+    const staff = await directory.findStaffByUsername(input.username);
+    const ok = await verifyPassword(input.password, staff?.password_hash ?? (await DUMMY_HASH_PROMISE));
+    if (!staff || !ok || !staff.active) {
+      await throttle.recordFailure([
+        { key: accountKey, policy: MOBILE_POLICY },
+        { key: ipKey, policy: IP_POLICY },
+      ]);
+      throw new AppError(401, 'INVALID_CREDENTIALS', '用户名或密码不正确');
+    }
+    await throttle.reset(accountKey);
+    const { token, session } = await sessions.create('staff', staff.id);
+    setSessionCookie(ctx, STAFF_COOKIE, token, secureCookies, session.expiresAt);
+    ctx.body = { staff: publicStaff(staff) };
+  });
+
+  router.post('/logout', async (ctx) => {
+    if (ctx.state.staff) await sessions.destroy(ctx.state.staff.sessionId);
+    clearSessionCookie(ctx, STAFF_COOKIE, secureCookies);
+    ctx.status = 204;
+  });
+
+  router.get('/me', async (ctx) => {
+    const staff = await directory.findStaff(requireStaff(ctx).id);
+    if (!staff) throw notFound('STAFF_NOT_FOUND', '账号不存在');
+    ctx.body = { staff: publicStaff(staff) };
+  });
+
+  return router;
+}

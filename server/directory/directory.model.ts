@@ -1,0 +1,38 @@
+import { Model } from 'objection';
+
+export class Campus extends Model {
+  static tableName = 'campuses';
+  id!: number;
+  code!: string;
+  name!: string;
+  opens_at!: string;
+  closes_at!: string;
+  active!: boolean;
+}
+
+export class Department extends Model {
+  static tableName = 'departments';
+  id!: number;
+  campus_id!: number;
+  code!: string;
+  name!: string;
+  active!: boolean;
+}
+
+export type StaffRole = 'host' | 'leader' | 'admin' | 'guard';
+export const STAFF_ROLES: StaffRole[] = ['host', 'leader', 'admin', 'guard'];
+
+export class Staff extends Model {
+  static tableName = 'staff';
+  static jsonAttributes = ['roles'];
+  id!: number;
+  username!: string;
+  name!: string;
+  mobile_enc!: string;
+  mobile_bidx!: string;
+  mobile_masked!: string;
+  department_id!: number | null;
+  roles!: StaffRole[];
+  password_hash!: string;
+  active!: boolean;
+}

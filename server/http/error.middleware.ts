@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+import { AppError } from '../errors.ts';
+import type { AppContext, Middleware } from './context.ts';
+
+function send(ctx: AppContext, status: number, code: string, message: string, details?: unknown) {
+  ctx.status = status;
+  ctx.body = { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+/** Turns every failure into `{ error: { code, message } }`; only genuine faults become 500. */
+export function errorMiddleware(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) send(ctx, 404, 'NOT_FOUND', '请求的地址不存在');
+      else if (ctx.status === 405 && ctx.body === undefined) send(ctx, 405, 'METHOD_NOT_ALLOWED', '不支持该请求方法');
+    } catch (err: any) {
+      if (err instanceof AppError) return send(ctx, err.status, err.code, err.message, err.details);
+      if (err instanceof ZodError) {
+        return send(
+          ctx,
+          400,
+          'VALIDATION_FAILED',
+          err.issues[0]?.message ?? '输入有误',
+          err.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+        );
+      }
+      const status = Number(err?.status ?? err?.statusCode);
+      if (status === 413 || err?.type === 'entity.too.large') return send(ctx, 413, 'BODY_TOO_LARGE', '请求内容过大');
+      if (err?.type === 'entity.parse.failed' || err?.name === 'SyntaxError') {
+        return send(ctx, 400, 'MALFORMED_JSON', '请求内容不是有效的 JSON');
+      }
+      if (err?.name === 'UnsupportedBodyTypeError' || status === 415) {
+        return send(ctx, 415, 'UNSUPPORTED_MEDIA_TYPE', '不支持的内容类型');
+      }
+      if (status >= 400 && status < 500) return send(ctx, status, 'BAD_REQUEST', '请求无效');
+      logger.error({ err, requestId: ctx.state.requestId, path: ctx.path }, 'unhandled error');
+      send(ctx, 500, 'INTERNAL', '服务器内部错误，请稍后再试');
+    }
+  };
+}

@@ -1,0 +1,71 @@
+import http from 'node:http';
+import { systemClock } from '../engine-adapter/clock.ts';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { migrateLatest, openDatabase } from './db/database.ts';
+import { type DemoLogin, demoLogins, seedDemoData } from './directory/demo-data.ts';
+import { createLogger } from './logger.ts';
+import { loadSecrets } from './secrets.ts';
+import { createServices } from './services.ts';
+
+function printBanner(url: string, logins: DemoLogin[]) {
+  const lines = [`\nvisitflow is running at ${url}`, `  visitor page: ${url}/`, `  health:       ${url}/healthz`];
+  if (logins.length) {
+    lines.push(`\nDemo staff logins (password for all, unless changed: ${logins[0].password}):`);
+    for (const l of logins) {
+      lines.push(`  ${l.role.padEnd(7)} ${l.username.padEnd(14)} ${l.name}${l.department ? ` · ${l.department}` : ''}${l.mobile ? ` · 手机 ${l.mobile}` : ''}`);
+    }
+    lines.push('\nVisitors register themselves on the visitor page (a valid resident ID number is required).');
+  }
+  console.log(lines.join('\n'));
+}
+
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  const db = config.DATABASE_URL
+    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL })
+    : await openDatabase({ kind: 'pglite', dataDir: config.dataDir });
+  await migrateLatest(db.knex);
+  const secrets = loadSecrets(config);
+  const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger });
+  if (config.DEMO_DATA) await seedDemoData(db.knex, services.directory);
+  // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
+  const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
+
+  const app = createApp(services);
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = config.PUBLIC_URL ?? `http://localhost:${port}`;
+  logger.info({ url, database: db.kind, engine: config.ENGINE }, 'visitflow started');
+  printBanner(url, logins);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close();
+    server.closeAllConnections();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FakeClock } from '../../engine-adapter/clock.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import type { DatabaseKind } from '../../server/db/database.ts';
+import { seedDemoData } from '../../server/directory/demo-data.ts';
+import { createLogger } from '../../server/logger.ts';
+import { generateSecrets } from '../../server/secrets.ts';
+import { createServices, type Services } from '../../server/services.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export interface TestServer {
+  url: string;
+  db: TestDatabase;
+  clock: FakeClock;
+  services: Services;
+  /** Lines the server logged, as parsed JSON. */
+  logs: any[];
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on a random port over a fresh database with the demo directory. */
+export async function startTestServer(
+  kind: DatabaseKind,
+  options: { env?: Record<string, string>; demo?: boolean } = {},
+): Promise<TestServer> {
+  const db = await createTestDatabase(kind);
+  const clock = new FakeClock('2026-12-01T02:00:00Z');
+  const logs: any[] = [];
+  const logger = createLogger('info', {
+    write: (line: string) => {
+      logs.push(JSON.parse(line));
+    },
+  });
+  const config = loadConfig({ DATA_DIR: '/tmp/visitflow-test-unused', ...options.env });
+  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger });
+  if (options.demo !== false) await seedDemoData(db.knex, services.directory);
+  const server = http.createServer(createApp(services).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    db,
+    clock,
+    services,
+    logs,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await db.close();
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A browser-like client: keeps cookies and echoes the CSRF cookie in the header, as our pages do. */
+export class ApiClient {
+  private cookies = new Map<string, string>();
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: { csrf?: boolean; ip?: string } = {},
+  ) {}
+
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    if (this.options.csrf !== false && method !== 'GET' && !this.cookies.has('vf_csrf')) await this.request('GET', '/api/csrf');
+    const h: Record<string, string> = { ...headers };
+    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (this.options.csrf !== false && this.cookies.has('vf_csrf')) h['x-csrf-token'] = this.cookies.get('vf_csrf')!;
+    let payload: any;
+    if (body instanceof FormData || typeof body === 'string' || body instanceof Uint8Array) payload = body;
+    else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      h['content-type'] = 'application/json';
+    }
+    const res = await fetch(this.baseUrl + path, { method, headers: h, body: payload, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /expires=thu, 01 jan 1970/i.test(a.trim()));
+      if (!value || expired) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await res.text();
+    let parsed: any = text;
+    if (res.headers.get('content-type')?.includes('json') && text) parsed = JSON.parse(text);
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  get<T = any>(path: string) {
+    return this.request<T>('GET', path);
+  }
+  post<T = any>(path: string, body?: unknown) {
+    return this.request<T>('POST', path, body ?? {});
+  }
+}
