@@ -1,0 +1,64 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { requireStaff, requireVisitor } from '../auth/session.middleware.ts';
+import { notFound } from '../errors.ts';
+import type { AppState } from '../http/context.ts';
+import type { PassService } from './pass.service.ts';
+
+const campusId = z.coerce
+  .number({ error: '请选择所在校区' })
+  .int('请选择所在校区')
+  .positive('请选择所在校区');
+
+export const verifySchema = z
+  .object({
+    payload: z.string({ error: '二维码内容无效' }).trim().max(1000, '无法识别的二维码').optional(),
+    code: z.string({ error: '通行码无效' }).trim().max(32, '通行码不存在，请核对后重新输入').optional(),
+    campusId,
+  })
+  .refine((b) => Boolean(b.payload) !== Boolean(b.code), {
+    error: '请扫描二维码或输入通行码（二选一）',
+    path: ['payload'],
+  });
+
+export const gateEventSchema = z.object({ campusId });
+
+const positiveId = (raw: string) => (/^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : Number.NaN);
+
+export function passRoutes(service: PassService) {
+  const router = new Router<AppState>();
+
+  router.get('/api/applications/:id/pass', async (ctx) => {
+    const visitor = requireVisitor(ctx);
+    const applicationId = positiveId(ctx.params.id);
+    if (!Number.isSafeInteger(applicationId)) throw notFound('PASS_NOT_AVAILABLE', '通行码尚未签发或不可用');
+    // The payload rotates: a cached copy is exactly the screenshot the rotation defeats.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { pass: await service.forVisitor(visitor.id, applicationId) };
+  });
+
+  router.post('/api/gate/verify', async (ctx) => {
+    requireStaff(ctx, 'guard', 'admin');
+    const body = verifySchema.parse(ctx.request.body ?? {});
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await service.verify({ payload: body.payload || undefined, code: body.code || undefined, campusId: body.campusId });
+  });
+
+  for (const kind of ['entry', 'exit'] as const) {
+    router.post(`/api/gate/passes/:id/${kind}`, async (ctx) => {
+      const guard = requireStaff(ctx, 'guard', 'admin');
+      const body = gateEventSchema.parse(ctx.request.body ?? {});
+      const passId = positiveId(ctx.params.id);
+      if (!Number.isSafeInteger(passId)) throw notFound('PASS_NOT_FOUND', '通行码不存在');
+      ctx.body = await service.record(passId, kind, guard.id, body.campusId);
+    });
+  }
+
+  // Lets the gate page check signatures offline (the key is public; revocation still needs the server).
+  router.get('/api/gate/public-key', async (ctx) => {
+    requireStaff(ctx, 'guard', 'admin');
+    ctx.body = { algorithm: 'Ed25519', format: 'VF1', rotateSeconds: service.rotateSeconds, publicKeyPem: service.passPublicKeyPem() };
+  });
+
+  return router;
+}

@@ -1,0 +1,388 @@
+import type crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine-adapter/clock.ts';
+import { AppError, badRequest, notFound } from '../errors.ts';
+import { generateShortCode, normaliseShortCode, passClaims, signPassPayload, verifyPassPayload } from './pass-token.ts';
+
+export interface PassRow {
+  id: number;
+  application_id: number;
+  short_code: string;
+  campus_id: number;
+  valid_from: Date;
+  valid_until: Date;
+  plate_number: string | null;
+  status: 'active' | 'revoked';
+  revoked_at: Date | null;
+  created_at: Date;
+}
+
+export type PassEventKind = 'entry' | 'exit';
+
+export type VerifyReason =
+  | 'SIGNATURE_INVALID'
+  | 'QR_EXPIRED'
+  | 'NOT_YET_VALID'
+  | 'EXPIRED'
+  | 'WRONG_CAMPUS'
+  | 'REVOKED'
+  | 'UNKNOWN_CODE'
+  | 'MALFORMED';
+
+export interface GatePassDetails {
+  id: number;
+  visitorName: string;
+  organisation: string;
+  /** masked, e.g. 410***********123X */
+  idNumber: string;
+  /** masked, e.g. 138****5678 */
+  mobile: string;
+  plateNumber: string | null;
+  validFrom: string;
+  validUntil: string;
+  campus: { id: number; name: string };
+  flowNumber: string;
+}
+
+export interface PassEventView {
+  id: number;
+  passId: number;
+  kind: PassEventKind;
+  at: string;
+  campusId: number | null;
+  guardId: number | null;
+}
+
+export interface VerifyResult {
+  valid: boolean;
+  reason?: VerifyReason;
+  reasonText: string;
+  pass?: GatePassDetails;
+  lastEvent?: { kind: PassEventKind; at: string };
+}
+
+export interface VisitorPassView {
+  shortCode: string;
+  /** null once the pass is revoked or past its window: there is nothing left to show at the gate */
+  qr: { payload: string; expiresAt: string } | null;
+  rotateSeconds: number;
+  validFrom: string;
+  validUntil: string;
+  campus: { id: number; name: string };
+  plateNumber: string | null;
+  status: 'active' | 'expired' | 'revoked';
+}
+
+export interface RecordResult {
+  event: PassEventView;
+  /** set when the entry/exit sequence looks wrong; the event is recorded anyway (see record()) */
+  warning?: { code: 'ENTRY_WITHOUT_EXIT' | 'EXIT_WITHOUT_ENTRY'; message: string };
+}
+
+export interface PassServiceOptions {
+  knex: Knex;
+  clock: Clock;
+  privateKey: crypto.KeyObject;
+  publicKey: crypto.KeyObject;
+  /** how often the QR payload changes; default 30 */
+  rotateSeconds?: number;
+  /** how long before the window starts the gate already admits the visitor; default 30 */
+  earlyEntryMinutes?: number;
+}
+
+const REASON_TEXT: Record<VerifyReason, string> = {
+  SIGNATURE_INVALID: '二维码签名无效，可能是伪造或被篡改的通行码，请勿放行',
+  QR_EXPIRED: '二维码已失效（可能是截图），请访客在手机上刷新通行码后重新出示',
+  NOT_YET_VALID: '未到通行时间',
+  EXPIRED: '通行码已过期，已超出批准的到访时间',
+  WRONG_CAMPUS: '该通行码不适用于本校区',
+  REVOKED: '通行码已作废（申请已撤回或被取消），请勿放行',
+  UNKNOWN_CODE: '通行码不存在，请核对后重新输入',
+  MALFORMED: '无法识别的二维码，请扫描访客手机上的进校通行码',
+};
+const VALID_TEXT = '通行码有效，请核对访客身份后放行';
+
+// Applications that can no longer lead to a visit: a pass issued for them (a late, retried job) is born revoked.
+const CLOSED_APPLICATION_STATUSES = new Set(['withdrawn', 'refused', 'expired']);
+
+const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
+const iso = (v: Date | string) => toDate(v).toISOString();
+
+interface PassContext {
+  pass: PassRow;
+  campusName: string;
+  visitorId: number;
+  visitorName: string;
+  organisation: string;
+  idNumberMasked: string;
+  mobileMasked: string;
+  flowNumber: string;
+}
+
+type Check = { reason: VerifyReason; text: string } | null;
+
+/**
+ * Passes for approved applications and the gate check. The QR payload is signed with Ed25519 and rotates
+ * with the clock; the short code is the typed fallback and is checked the same way minus the signature.
+ */
+export class PassService {
+  private readonly knex: Knex;
+  private readonly clock: Clock;
+  private readonly privateKey: crypto.KeyObject;
+  private readonly publicKey: crypto.KeyObject;
+  readonly rotateSeconds: number;
+  readonly earlyEntryMinutes: number;
+
+  constructor(opts: PassServiceOptions) {
+    if (opts.privateKey.asymmetricKeyType !== 'ed25519' || opts.publicKey.asymmetricKeyType !== 'ed25519') {
+      throw new Error('pass signing keys must be Ed25519');
+    }
+    this.knex = opts.knex;
+    this.clock = opts.clock;
+    this.privateKey = opts.privateKey;
+    this.publicKey = opts.publicKey;
+    this.rotateSeconds = opts.rotateSeconds ?? 30;
+    this.earlyEntryMinutes = opts.earlyEntryMinutes ?? 30;
+  }
+
+  /** SPKI PEM of the verification key, for a gate page that checks payloads offline. */
+  passPublicKeyPem(): string {
+    return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /**
+   * Issues the pass of an application, or returns the one it already has: the issue-pass worker is
+   * delivered at least once. Runs on the caller's transaction so the pass commits with the approval.
+   */
+  async issue(trx: Knex, applicationId: number): Promise<PassRow> {
+    const existing = await trx('passes').where({ application_id: applicationId }).first();
+    if (existing) return existing;
+    const app = await trx('applications')
+      .where({ id: applicationId })
+      .first('id', 'campus_id', 'window_start', 'window_end', 'plate_number', 'status');
+    if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
+    const now = this.clock.now();
+    const closed = CLOSED_APPLICATION_STATUSES.has(app.status);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      // ON CONFLICT DO NOTHING rather than catching a unique violation: an error would abort the caller's
+      // transaction. Nothing inserted means either a concurrent issue won (returned below) or the random
+      // code collided with another pass (try another one).
+      const [row] = await trx('passes')
+        .insert({
+          application_id: applicationId,
+          short_code: generateShortCode(),
+          campus_id: app.campus_id,
+          valid_from: app.window_start,
+          valid_until: app.window_end,
+          plate_number: app.plate_number ?? null,
+          status: closed ? 'revoked' : 'active',
+          revoked_at: closed ? now : null,
+          created_at: now,
+        })
+        .onConflict()
+        .ignore()
+        .returning('*');
+      if (row) return row;
+      const raced = await trx('passes').where({ application_id: applicationId }).first();
+      if (raced) return raced;
+    }
+    throw new Error(`could not find a free short code for application ${applicationId}`);
+  }
+
+  async revokeForApplication(trx: Knex, applicationId: number): Promise<void> {
+    await trx('passes')
+      .where({ application_id: applicationId, status: 'active' })
+      .update({ status: 'revoked', revoked_at: this.clock.now() });
+  }
+
+  /** The visitor's own pass; anything else (no pass yet, someone else's application) looks the same. */
+  async forVisitor(visitorId: number, applicationId: number): Promise<VisitorPassView> {
+    const ctx = Number.isSafeInteger(applicationId) ? await this.load({ applicationId }) : undefined;
+    if (!ctx || ctx.visitorId !== visitorId) throw notFound('PASS_NOT_AVAILABLE', '通行码尚未签发或不可用');
+    const { pass } = ctx;
+    const now = this.clock.now();
+    const validUntil = toDate(pass.valid_until);
+    const status = pass.status === 'revoked' ? 'revoked' : now >= validUntil ? 'expired' : 'active';
+    let qr: VisitorPassView['qr'] = null;
+    if (status === 'active') {
+      const claims = passClaims(
+        { id: pass.id, campusId: pass.campus_id, validFrom: toDate(pass.valid_from), validUntil },
+        now,
+        this.rotateSeconds,
+      );
+      qr = { payload: signPassPayload(claims, this.privateKey), expiresAt: new Date(claims.e * 1000).toISOString() };
+    }
+    return {
+      shortCode: pass.short_code,
+      qr,
+      rotateSeconds: this.rotateSeconds,
+      validFrom: iso(pass.valid_from),
+      validUntil: iso(pass.valid_until),
+      campus: { id: pass.campus_id, name: ctx.campusName },
+      plateNumber: pass.plate_number,
+      status,
+    };
+  }
+
+  /**
+   * The gate check, in this order: format and signature, QR freshness, pass exists, revocation, campus,
+   * window. A typed short code skips the first two. Details are shown (masked) only once the pass is known
+   * from an authentic, fresh payload or an existing code.
+   */
+  async verify(input: { payload?: string; code?: string; campusId: number }): Promise<VerifyResult> {
+    let ctx: PassContext | undefined;
+    if (input.payload !== undefined && input.payload !== '') {
+      const check = verifyPassPayload(input.payload, this.publicKey, this.clock.now(), this.rotateSeconds);
+      if (!check.ok) return { valid: false, reason: check.reason, reasonText: REASON_TEXT[check.reason] };
+      ctx = await this.load({ passId: check.claims.p });
+      // A signed payload whose pass is gone (purged by retention) or no longer matches is treated as unknown.
+      if (ctx && ctx.pass.campus_id !== check.claims.c) ctx = undefined;
+    } else if (input.code !== undefined && input.code !== '') {
+      const code = normaliseShortCode(input.code);
+      ctx = code ? await this.load({ shortCode: code }) : undefined;
+    } else {
+      throw badRequest('PASS_INPUT_REQUIRED', '请扫描二维码或输入通行码');
+    }
+    if (!ctx) return { valid: false, reason: 'UNKNOWN_CODE', reasonText: REASON_TEXT.UNKNOWN_CODE };
+
+    const lastEvent = await this.lastEvent(ctx.pass.id);
+    const problem = this.checkUsable(ctx, input.campusId, this.clock.now());
+    return {
+      valid: problem === null,
+      ...(problem ? { reason: problem.reason } : {}),
+      reasonText: problem ? problem.text : VALID_TEXT,
+      pass: this.gateDetails(ctx),
+      ...(lastEvent ? { lastEvent: { kind: lastEvent.kind, at: lastEvent.at } } : {}),
+    };
+  }
+
+  /**
+   * Records an entry or exit. Entry needs a pass usable right now at this campus (the verify rules). Exit
+   * only needs the right campus: a visitor whose pass expired or was revoked while inside must still be let
+   * out and recorded. A second entry without an exit (or an exit without an entry) is recorded with a
+   * warning rather than refused: visitors leave by gates that do not record, and blocking a valid pass at
+   * the gate over missing bookkeeping is worse than a flagged record; verify shows the last event.
+   */
+  async record(passId: number, kind: PassEventKind, guardId: number, campusId: number): Promise<RecordResult> {
+    const ctx = Number.isSafeInteger(passId) ? await this.load({ passId }) : undefined;
+    if (!ctx) throw notFound('PASS_NOT_FOUND', '通行码不存在');
+    const now = this.clock.now();
+    const problem =
+      kind === 'entry' ? this.checkUsable(ctx, campusId, now) : this.checkCampus(ctx, campusId);
+    if (problem) throw new AppError(409, 'PASS_NOT_VALID', problem.text, { reason: problem.reason });
+
+    return this.knex.transaction(async (trx) => {
+      // Serialises events of one pass, so that two guards recording at once see each other's event.
+      await trx('passes').where({ id: ctx.pass.id }).forUpdate().first('id');
+      const last = await this.lastEvent(ctx.pass.id, trx);
+      const [row] = await trx('pass_events')
+        .insert({ pass_id: ctx.pass.id, kind, guard_id: guardId, campus_id: campusId, at: now })
+        .returning('*');
+      const result: RecordResult = { event: eventView(row) };
+      if (kind === 'entry' && last?.kind === 'entry') {
+        result.warning = { code: 'ENTRY_WITHOUT_EXIT', message: '该访客上次入校后未登记离校，已记录本次入校' };
+      } else if (kind === 'exit' && last?.kind !== 'entry') {
+        result.warning = { code: 'EXIT_WITHOUT_ENTRY', message: '该访客没有入校记录，已记录本次离校' };
+      }
+      return result;
+    });
+  }
+
+  private checkCampus(ctx: PassContext, campusId: number): Check {
+    if (ctx.pass.campus_id !== campusId) {
+      return { reason: 'WRONG_CAMPUS', text: `${REASON_TEXT.WRONG_CAMPUS}（适用校区：${ctx.campusName}）` };
+    }
+    return null;
+  }
+
+  private checkUsable(ctx: PassContext, campusId: number, now: Date): Check {
+    const { pass } = ctx;
+    if (pass.status !== 'active') return { reason: 'REVOKED', text: REASON_TEXT.REVOKED };
+    const campus = this.checkCampus(ctx, campusId);
+    if (campus) return campus;
+    const opensAt = toDate(pass.valid_from).getTime() - this.earlyEntryMinutes * 60_000;
+    if (now.getTime() < opensAt) {
+      return {
+        reason: 'NOT_YET_VALID',
+        text: `${REASON_TEXT.NOT_YET_VALID}（最早可提前${this.earlyEntryMinutes}分钟入校）`,
+      };
+    }
+    if (now.getTime() >= toDate(pass.valid_until).getTime()) return { reason: 'EXPIRED', text: REASON_TEXT.EXPIRED };
+    return null;
+  }
+
+  private gateDetails(ctx: PassContext): GatePassDetails {
+    return {
+      id: ctx.pass.id,
+      visitorName: ctx.visitorName,
+      organisation: ctx.organisation,
+      idNumber: ctx.idNumberMasked,
+      mobile: ctx.mobileMasked,
+      plateNumber: ctx.pass.plate_number,
+      validFrom: iso(ctx.pass.valid_from),
+      validUntil: iso(ctx.pass.valid_until),
+      campus: { id: ctx.pass.campus_id, name: ctx.campusName },
+      flowNumber: ctx.flowNumber,
+    };
+  }
+
+  private async lastEvent(passId: number, db: Knex = this.knex) {
+    const row = await db('pass_events').where({ pass_id: passId }).orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }]).first();
+    return row ? { kind: row.kind as PassEventKind, at: iso(row.at) } : undefined;
+  }
+
+  // Only masked identifier columns are selected: the clear values are never decrypted on this path.
+  private async load(by: { passId?: number; applicationId?: number; shortCode?: string }): Promise<PassContext | undefined> {
+    const q = this.knex('passes')
+      .join('applications', 'applications.id', 'passes.application_id')
+      .join('visitors', 'visitors.id', 'applications.visitor_id')
+      .join('campuses', 'campuses.id', 'passes.campus_id')
+      .first(
+        'passes.*',
+        'campuses.name as campus_name',
+        'applications.visitor_id as visitor_id_',
+        'applications.flow_number as flow_number_',
+        'visitors.name as visitor_name_',
+        'visitors.organisation as organisation_',
+        'visitors.id_number_masked as id_number_masked_',
+        'visitors.mobile_masked as mobile_masked_',
+      );
+    if (by.passId !== undefined) q.where('passes.id', by.passId);
+    else if (by.applicationId !== undefined) q.where('passes.application_id', by.applicationId);
+    else if (by.shortCode !== undefined) q.where('passes.short_code', by.shortCode);
+    else return undefined;
+    const row = await q;
+    if (!row) return undefined;
+    const {
+      campus_name,
+      visitor_id_,
+      flow_number_,
+      visitor_name_,
+      organisation_,
+      id_number_masked_,
+      mobile_masked_,
+      ...pass
+    } = row;
+    return {
+      pass: pass as PassRow,
+      campusName: campus_name,
+      visitorId: visitor_id_,
+      visitorName: visitor_name_,
+      organisation: organisation_,
+      idNumberMasked: id_number_masked_,
+      mobileMasked: mobile_masked_,
+      flowNumber: flow_number_,
+    };
+  }
+}
+
+function eventView(row: any): PassEventView {
+  return {
+    id: Number(row.id),
+    passId: row.pass_id,
+    kind: row.kind,
+    at: iso(row.at),
+    campusId: row.campus_id ?? null,
+    guardId: row.guard_id ?? null,
+  };
+}
