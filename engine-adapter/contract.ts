@@ -95,6 +95,25 @@ export interface Incident {
   createdAt: string;
 }
 
+export type InstanceStatus = 'active' | 'completed' | 'canceled' | 'terminated';
+
+/** An instance as an admin page shows it: where it stands, where it has been, its variables and open incidents. */
+export interface InstanceInfo {
+  instanceKey: string;
+  processId: string;
+  processVersion: number;
+  processDefinitionKey: string;
+  status: InstanceStatus;
+  /** Elements waiting now (user tasks, jobs, timers, message catch events), in no particular order. */
+  currentElementIds: string[];
+  /** Elements completed so far, in the order they completed (an element passed twice appears twice). */
+  completedElementIds: string[];
+  variables: Variables;
+  incidents: Incident[];
+  startedAt: string;
+  endedAt?: string;
+}
+
 export interface StartOptions {
   /** Run a specific deployed version instead of the latest. */
   version?: number;
@@ -115,8 +134,15 @@ export interface WorkflowEngine {
   onIncident(handler: (incident: Incident) => Promise<void> | void): void;
   /** Incidents still open, optionally of one instance. */
   listIncidents(instanceKey?: string): Promise<Incident[]>;
-  /** Gives the failed job new retries and runs it again. */
+  /**
+   * Gives the failed job new retries and runs it again; for an incident raised while the instance moved
+   * (e.g. a FEEL expression failed), replays the step that failed. Unknown or resolved keys throw EngineError.
+   */
   resolveIncident(incidentKey: string, retries?: number): Promise<void>;
+  /** Merges variables into the instance's process scope (Zeebe SetVariables), e.g. to fix an incident's cause. */
+  setVariables(instanceKey: string, variables: Variables): Promise<void>;
+  /** The instance's state for admin pages; undefined when the key is unknown. */
+  getInstance(instanceKey: string): Promise<InstanceInfo | undefined>;
   close(): Promise<void>;
 }
 

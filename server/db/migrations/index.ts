@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import * as m002 from '../../../engine-adapter/embedded/migrations.ts';
 import * as m001 from './001_foundation.ts';
+import * as m003 from './003_flow.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -10,7 +12,11 @@ interface Migration {
  * Migrations are listed explicitly instead of being found on disk, so that they load the same way under
  * tsx, the test runner and a bundler. Append new ones; never edit one that has shipped.
  */
-const migrations: Array<[string, Migration]> = [['001_foundation', m001]];
+const migrations: Array<[string, Migration]> = [
+  ['001_foundation', m001],
+  ['002_engine', m002],
+  ['003_flow', m003],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => migrations,

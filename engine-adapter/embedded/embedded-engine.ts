@@ -1,0 +1,659 @@
+import type { Knex } from 'knex';
+import { type Clock, systemClock } from '../clock.ts';
+import {
+  BpmnError,
+  type DeployedProcess,
+  EngineError,
+  type Incident,
+  type InstanceInfo,
+  type InstanceEnded,
+  type JobHandler,
+  type StartOptions,
+  TaskNotFoundError,
+  type UserTask,
+  type UserTaskCanceled,
+  type Variables,
+  type WorkerOptions,
+  type WorkflowEngine,
+} from '../contract.ts';
+import { type DefinitionRepository, DefinitionRepository as Definitions, type DeployedDefinition } from './definition/deploy.ts';
+import { FeelError } from './feel.ts';
+import { BPMN_ENGINE_VERSION, InstanceRun, type RunFailure } from './instance-run.ts';
+import { type InstanceRow, InstanceNotFoundError, instanceStore } from './instance-store.ts';
+import { activateJobs, retryBackoffMs, runLimited, toJob } from './job.ts';
+import { KeyGenerator } from './keys.ts';
+import { type EngineLogger, silentLogger } from './logger.ts';
+import { Outbox } from './outbox.ts';
+import { claimDueTimers } from './timer.ts';
+import { applyOutputs, ElementFailure, sanitizeVariables } from './variables.ts';
+import { buildWait, type WaitRow } from './waits.ts';
+
+export interface EmbeddedEngineOptions {
+  knex: Knex;
+  clock?: Clock;
+  logger?: EngineLogger;
+  /** How often due timers, jobs and events are looked for (default 1000 ms); no timeout is ever longer. */
+  pollIntervalMs?: number;
+  /** Poll in the background (default true). Tests turn it off and call poll()/drain() themselves. */
+  autoPoll?: boolean;
+  /** How long an activated job belongs to its worker before another may run it (default 5 min). */
+  jobTimeoutMs?: number;
+  /** First retry delay of a failing job, doubled per attempt (default 1000 ms). */
+  retryBackoffMs?: number;
+}
+
+export interface EmbeddedEngine extends WorkflowEngine {
+  /** One round: fires due timers, runs due jobs that have a worker, delivers events. Returns the work done. */
+  poll(): Promise<number>;
+  /** Polls until nothing is due (by the injected clock). */
+  drain(): Promise<void>;
+}
+
+/** What moves an instance; stored with an incident so resolveIncident can replay it. */
+type Trigger =
+  | { kind: 'start' }
+  | { kind: 'completeTask'; waitKey: string; variables: Variables }
+  | { kind: 'completeJob'; waitKey: string; variables: Variables }
+  | { kind: 'jobError'; waitKey: string; errorCode: string; message: string; variables: Variables }
+  | { kind: 'timer'; waitKey: string }
+  | { kind: 'message'; waitKey: string; variables: Variables };
+
+const DEFER_MS = 60_000;
+const TIMER_CLAIM_MS = 30_000;
+const BATCH = 50;
+
+class ParkedError extends Error {
+  constructor(readonly failure: RunFailure & { type: string }) {
+    super(failure.message);
+  }
+}
+
+export function createEmbeddedEngine(options: EmbeddedEngineOptions): EmbeddedEngine {
+  return new Embedded(options);
+}
+
+/**
+ * WorkflowEngine on bpmn-engine with the database as the only memory. A command locks the instance row,
+ * recovers bpmn-engine from the saved state, acts, runs to the next wait, and saves state, waits and outgoing
+ * events in one transaction; the engine object is dropped afterwards.
+ */
+class Embedded implements EmbeddedEngine {
+  private readonly knex: Knex;
+  private readonly clock: Clock;
+  private readonly logger: EngineLogger;
+  private readonly keys = new KeyGenerator();
+  private readonly definitions: DefinitionRepository;
+  private readonly outbox: Outbox;
+  private readonly workers = new Map<string, { handler: JobHandler; concurrency: number }>();
+  private readonly pollIntervalMs: number;
+  private readonly autoPoll: boolean;
+  private readonly jobTimeoutMs: number;
+  private readonly backoffBaseMs: number;
+  private interval?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private pollAgain = false;
+  private closed = false;
+
+  constructor(options: EmbeddedEngineOptions) {
+    this.knex = options.knex;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.autoPoll = options.autoPoll ?? true;
+    this.jobTimeoutMs = options.jobTimeoutMs ?? 300_000;
+    this.backoffBaseMs = options.retryBackoffMs ?? 1000;
+    this.definitions = new Definitions(this.knex, this.clock, this.keys);
+    this.outbox = new Outbox(this.clock, this.logger);
+    if (this.autoPoll) {
+      this.interval = setInterval(() => this.kick(), this.pollIntervalMs);
+      this.interval.unref();
+    }
+  }
+
+  // ---- contract: definitions and instances -------------------------------------------------------------
+
+  async deploy(name: string, xml: string): Promise<DeployedProcess[]> {
+    this.assertOpen();
+    return [await this.definitions.deploy(name, xml)];
+  }
+
+  async start(processId: string, variables: Variables, options?: StartOptions): Promise<{ instanceKey: string; version: number }> {
+    this.assertOpen();
+    const vars = sanitizeVariables(variables);
+    const result = await this.knex.transaction(async (trx) => {
+      const definition = await this.definitions.find(trx, processId, options?.version);
+      const now = this.clock.now();
+      const row: InstanceRow = {
+        key: await this.keys.next(trx),
+        definition_key: definition.key,
+        process_id: definition.processId,
+        version: definition.version,
+        status: 'active',
+        engine_version: BPMN_ENGINE_VERSION,
+        state: null,
+        variables: vars,
+        history: [],
+        parked_incident_key: null,
+        started_at: now,
+        updated_at: now,
+        ended_at: null,
+      };
+      await instanceStore.insert(trx, row);
+      await this.advance(trx, row, { kind: 'start' });
+      return { instanceKey: row.key, version: definition.version };
+    });
+    this.kick();
+    return result;
+  }
+
+  async completeUserTask(taskKey: string, variables: Variables = {}): Promise<void> {
+    this.assertOpen();
+    const vars = sanitizeVariables(variables);
+    await this.knex.transaction(async (trx) => {
+      const seen = await instanceStore.wait(trx, taskKey);
+      if (seen?.kind !== 'user-task' || seen.state !== 'open') throw new TaskNotFoundError(taskKey);
+      const row = await instanceStore.lock(trx, seen.instance_key);
+      // Read again under the instance lock: a concurrent completion may have committed meanwhile.
+      const wait = await instanceStore.wait(trx, taskKey);
+      if (wait?.state !== 'open' || row.status !== 'active') throw new TaskNotFoundError(taskKey);
+      if (row.parked_incident_key)
+        throw new EngineError('INSTANCE_HAS_INCIDENT', `instance ${row.key} waits for incident ${row.parked_incident_key}`);
+      await this.advance(trx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars });
+    });
+    this.kick();
+  }
+
+  async publishMessage(name: string, correlationKey: string, variables: Variables = {}): Promise<void> {
+    this.assertOpen();
+    const vars = sanitizeVariables(variables);
+    const subscriptions: WaitRow[] = await this.knex('engine_waits')
+      .where({ kind: 'message', state: 'open', message_name: name, correlation_key: String(correlationKey) })
+      .orderBy('created_at');
+    // A message correlates to at most one subscription per instance (Zeebe semantics); with no subscription
+    // it is dropped: messages are not buffered (time-to-live 0).
+    const perInstance = new Map<string, WaitRow>();
+    for (const s of subscriptions) if (!perInstance.has(s.instance_key)) perInstance.set(s.instance_key, s);
+    for (const subscription of perInstance.values()) {
+      await this.knex.transaction(async (trx) => {
+        const row = await instanceStore.lock(trx, subscription.instance_key);
+        const wait = await instanceStore.wait(trx, subscription.key);
+        if (wait?.state !== 'open' || row.status !== 'active' || row.parked_incident_key) return;
+        await this.advance(trx, row, { kind: 'message', waitKey: wait.key, variables: vars });
+      });
+    }
+    this.kick();
+  }
+
+  async cancel(instanceKey: string): Promise<void> {
+    this.assertOpen();
+    await this.knex.transaction(async (trx) => {
+      const row = await instanceStore.lock(trx, instanceKey);
+      if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
+      for (const wait of await instanceStore.waits(trx, instanceKey)) {
+        if (wait.kind === 'user-task' && wait.state === 'open')
+          await this.outbox.add(trx, 'userTaskCanceled', instanceKey, {
+            taskKey: wait.key,
+            instanceKey,
+            elementId: wait.element_id,
+            reason: 'instance-canceled',
+          } satisfies UserTaskCanceled);
+      }
+      await trx('engine_waits').where({ instance_key: instanceKey }).delete();
+      await trx('engine_incidents')
+        .where({ instance_key: instanceKey, state: 'open' })
+        .update({ state: 'resolved', resolved_at: this.clock.now() });
+      await this.finish(trx, row, 'canceled');
+    });
+    this.kick();
+  }
+
+  async setVariables(instanceKey: string, variables: Variables): Promise<void> {
+    this.assertOpen();
+    const vars = sanitizeVariables(variables);
+    await this.knex.transaction(async (trx) => {
+      const row = await instanceStore.lock(trx, instanceKey);
+      if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
+      Object.assign(row.variables, vars);
+      row.updated_at = this.clock.now();
+      await instanceStore.save(trx, row);
+    });
+  }
+
+  async getInstance(instanceKey: string): Promise<InstanceInfo | undefined> {
+    const row: InstanceRow | undefined = await this.knex('engine_instances').where({ key: instanceKey }).first();
+    if (!row) return undefined;
+    const waits: WaitRow[] = await this.knex('engine_waits').select('element_id').where({ instance_key: instanceKey });
+    const info: InstanceInfo = {
+      instanceKey: row.key,
+      processId: row.process_id,
+      processVersion: row.version,
+      processDefinitionKey: row.definition_key,
+      status: row.status,
+      currentElementIds: [...new Set(waits.map((w) => w.element_id))],
+      completedElementIds: row.history,
+      variables: row.variables,
+      incidents: await this.listIncidents(instanceKey),
+      startedAt: new Date(row.started_at).toISOString(),
+    };
+    if (row.ended_at) info.endedAt = new Date(row.ended_at).toISOString();
+    return info;
+  }
+
+  // ---- contract: events, workers, incidents -------------------------------------------------------------
+
+  onUserTaskCreated(handler: (task: UserTask) => Promise<void> | void): void {
+    this.outbox.on('userTaskCreated', handler);
+    this.kick();
+  }
+
+  onUserTaskCanceled(handler: (event: UserTaskCanceled) => Promise<void> | void): void {
+    this.outbox.on('userTaskCanceled', handler);
+    this.kick();
+  }
+
+  onInstanceEnded(handler: (event: InstanceEnded) => Promise<void> | void): void {
+    this.outbox.on('instanceEnded', handler);
+    this.kick();
+  }
+
+  onIncident(handler: (incident: Incident) => Promise<void> | void): void {
+    this.outbox.on('incident', handler);
+    this.kick();
+  }
+
+  registerWorker(type: string, handler: JobHandler, options?: WorkerOptions): void {
+    if (this.workers.has(type)) throw new EngineError('WORKER_EXISTS', `a worker for ${type} is already registered`);
+    this.workers.set(type, { handler, concurrency: options?.concurrency ?? 8 });
+    this.kick();
+  }
+
+  async listIncidents(instanceKey?: string): Promise<Incident[]> {
+    const query = this.knex('engine_incidents').where({ state: 'open' }).orderBy('created_at').orderBy('key');
+    if (instanceKey) query.andWhere({ instance_key: instanceKey });
+    return (await query).map(toIncident);
+  }
+
+  async resolveIncident(incidentKey: string, retries?: number): Promise<void> {
+    this.assertOpen();
+    await this.knex.transaction(async (trx) => {
+      const seen = await trx('engine_incidents').where({ key: incidentKey }).first();
+      if (seen?.state !== 'open') throw new EngineError('INCIDENT_NOT_FOUND', `no open incident ${incidentKey}`);
+      const row = await instanceStore.lock(trx, seen.instance_key);
+      const incident = await trx('engine_incidents').where({ key: incidentKey }).first();
+      if (incident?.state !== 'open') throw new EngineError('INCIDENT_NOT_FOUND', `no open incident ${incidentKey}`);
+      await trx('engine_incidents').where({ key: incidentKey }).update({ state: 'resolved', resolved_at: this.clock.now() });
+      if (incident.job_key) {
+        const wait = await instanceStore.wait(trx, incident.job_key);
+        if (!wait) return;
+        await trx('engine_waits')
+          .where({ key: wait.key })
+          .update({
+            state: 'open',
+            retries: retries ?? wait.payload.job?.retries ?? 3,
+            due_at: this.clock.now(),
+            claimed_until: null,
+          });
+        return;
+      }
+      row.parked_incident_key = null;
+      await this.advance(trx, row, incident.command as Trigger);
+    });
+    this.kick();
+  }
+
+  // ---- polling ------------------------------------------------------------------------------------------
+
+  async poll(): Promise<number> {
+    if (this.closed) return 0;
+    let work = await this.fireDueTimers();
+    work += await this.runDueJobs();
+    work += await this.outbox.deliver(this.knex);
+    return work;
+  }
+
+  async drain(): Promise<void> {
+    for (let round = 0; round < 10_000; round++) {
+      if ((await this.poll()) === 0) return;
+    }
+    throw new EngineError('DRAIN_LIMIT', 'drain did not settle after 10000 rounds');
+  }
+
+  /** Background polling right after a command, so events and jobs do not wait for the next interval. */
+  private kick(): void {
+    if (!this.autoPoll || this.closed) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = (async () => {
+      do {
+        this.pollAgain = false;
+        try {
+          await this.drain();
+        } catch (err) {
+          this.logger.error({ err }, 'engine poll failed');
+        }
+      } while (this.pollAgain && !this.closed);
+    })().finally(() => {
+      this.polling = undefined;
+    });
+  }
+
+  private async fireDueTimers(): Promise<number> {
+    const claimed = await claimDueTimers(this.knex, this.clock.now(), TIMER_CLAIM_MS, BATCH);
+    let fired = 0;
+    for (const timer of claimed) {
+      await this.knex.transaction(async (trx) => {
+        const row = await instanceStore.lock(trx, timer.instance_key);
+        const wait = await instanceStore.wait(trx, timer.key);
+        if (!wait || row.status !== 'active') return;
+        if (row.parked_incident_key) return; // stays claimed for a while; fires once the incident is resolved
+        await this.advance(trx, row, { kind: 'timer', waitKey: wait.key });
+        fired++;
+      });
+    }
+    return fired;
+  }
+
+  private async runDueJobs(): Promise<number> {
+    const jobs = await activateJobs(this.knex, [...this.workers.keys()], this.clock.now(), this.jobTimeoutMs, BATCH);
+    const byType = new Map<string, WaitRow[]>();
+    for (const job of jobs) byType.set(job.job_type!, [...(byType.get(job.job_type!) ?? []), job]);
+    await Promise.all(
+      [...byType].map(([type, rows]) => {
+        const worker = this.workers.get(type)!;
+        return runLimited(rows, worker.concurrency, (row) => this.runJob(row, worker.handler));
+      }),
+    );
+    return jobs.length;
+  }
+
+  /** Runs a handler outside any transaction, then records the outcome in one. */
+  private async runJob(row: WaitRow, handler: JobHandler): Promise<void> {
+    let output: Variables;
+    try {
+      output = sanitizeVariables((await handler(toJob(row))) ?? {});
+    } catch (err) {
+      if (err instanceof BpmnError) await this.jobThrewError(row, err);
+      else await this.jobFailed(row, err);
+      return;
+    }
+    try {
+      await this.onActivatedJob(row, async (trx, instance) => {
+        await this.advance(trx, instance, { kind: 'completeJob', waitKey: row.key, variables: output });
+      });
+    } catch (err) {
+      this.logger.error({ err, jobKey: row.key }, 'completing a job failed; it will run again');
+    }
+  }
+
+  private async onActivatedJob(row: WaitRow, act: (trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow) => Promise<void>) {
+    await this.knex.transaction(async (trx) => {
+      let instance: InstanceRow;
+      try {
+        instance = await instanceStore.lock(trx, row.instance_key);
+      } catch (err) {
+        if (err instanceof InstanceNotFoundError) return;
+        throw err;
+      }
+      const wait = await instanceStore.wait(trx, row.key);
+      // Gone (completed elsewhere, interrupted, canceled) or given back to the pool: a stale result is dropped.
+      if (wait?.state !== 'activated' || instance.status !== 'active') return;
+      if (instance.parked_incident_key) {
+        await trx('engine_waits')
+          .where({ key: wait.key })
+          .update({ state: 'open', due_at: new Date(this.clock.now().getTime() + DEFER_MS), claimed_until: null });
+        return;
+      }
+      await act(trx, instance, wait);
+    });
+  }
+
+  private async jobFailed(row: WaitRow, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    await this.onActivatedJob(row, async (trx, instance, wait) => {
+      const retries = (wait.retries ?? 1) - 1;
+      if (retries > 0) {
+        const attempt = (wait.payload.job?.retries ?? 3) - retries;
+        await trx('engine_waits')
+          .where({ key: wait.key })
+          .update({
+            state: 'open',
+            retries,
+            claimed_until: null,
+            due_at: new Date(this.clock.now().getTime() + retryBackoffMs(attempt, this.backoffBaseMs)),
+          });
+        return;
+      }
+      await this.jobIncident(trx, instance, wait, 'JOB_NO_RETRIES', message);
+    });
+  }
+
+  private async jobThrewError(row: WaitRow, error: BpmnError): Promise<void> {
+    await this.onActivatedJob(row, async (trx, instance, wait) => {
+      const definition = await this.definitions.get(trx, instance.definition_key);
+      const catches = definition.model.elements.get(wait.element_id)?.errorCatches ?? [];
+      if (!catches.some((code) => code === null || code === error.errorCode)) {
+        await this.jobIncident(trx, instance, wait, 'UNHANDLED_ERROR_EVENT', `no error boundary event catches ${error.errorCode}: ${error.message}`);
+        return;
+      }
+      await this.advance(trx, instance, {
+        kind: 'jobError',
+        waitKey: wait.key,
+        errorCode: error.errorCode,
+        message: error.message,
+        variables: sanitizeVariables(error.variables),
+      });
+    });
+  }
+
+  private async jobIncident(trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow, type: string, message: string) {
+    await trx('engine_waits').where({ key: wait.key }).update({ state: 'failed', retries: 0, claimed_until: null });
+    await this.raiseIncident(trx, instance, { elementId: wait.element_id, type, message }, { jobKey: wait.key });
+  }
+
+  private async raiseIncident(
+    trx: Knex.Transaction,
+    instance: InstanceRow,
+    failure: { elementId: string; type: string; message: string },
+    extra: { jobKey?: string; command?: Trigger },
+  ): Promise<string> {
+    const incident: Incident = {
+      key: await this.keys.next(trx),
+      instanceKey: instance.key,
+      elementId: failure.elementId,
+      type: failure.type,
+      message: failure.message,
+      createdAt: this.clock.now().toISOString(),
+    };
+    if (extra.jobKey) incident.jobKey = extra.jobKey;
+    await trx('engine_incidents').insert({
+      key: incident.key,
+      instance_key: instance.key,
+      element_id: incident.elementId,
+      job_key: extra.jobKey ?? null,
+      type: incident.type,
+      message: incident.message,
+      command: extra.command ? JSON.stringify(extra.command) : null,
+      state: 'open',
+      created_at: this.clock.now(),
+    });
+    await this.outbox.add(trx, 'incident', instance.key, incident);
+    return incident.key;
+  }
+
+  // ---- the command core ---------------------------------------------------------------------------------
+
+  /**
+   * Recovers the instance, applies the trigger, runs to the next wait and saves everything. When anything
+   * fails on the way (a FEEL expression, a gateway with no way out), the instance stays as it was before the
+   * trigger and an incident holds the trigger, to be replayed by resolveIncident: no step is lost or half done.
+   */
+  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger): Promise<void> {
+    const definition = await this.definitions.get(trx, row.definition_key);
+    const existing = trigger.kind === 'start' ? [] : await instanceStore.waits(trx, row.key);
+    const variables = structuredClone(row.variables);
+    const run = new InstanceRun(definition, variables, row.key);
+    let newWaits: WaitRow[];
+    try {
+      if (trigger.kind === 'start') await run.start();
+      else {
+        if (!row.state) throw new ParkedError({ elementId: '(process)', type: 'EXECUTION_ERROR', message: 'instance has no saved state' });
+        await run.recover(row.state);
+        this.apply(run, definition, trigger, existing);
+      }
+      newWaits = await this.newWaits(trx, run, row, definition, existing);
+      const failure = run.failures[0];
+      if (failure) throw new ParkedError({ ...failure, type: failure.message.startsWith('FEEL') ? 'EXPRESSION_ERROR' : 'EXECUTION_ERROR' });
+    } catch (err) {
+      const failure = asFailure(err);
+      if (!failure) throw err;
+      await this.park(trx, row, trigger, failure);
+      return;
+    }
+    await this.reconcile(trx, row, run, trigger, existing, newWaits);
+  }
+
+  private apply(run: InstanceRun, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
+    const wait = existing.find((w) => w.key === trigger.waitKey);
+    if (!wait) throw new ParkedError({ elementId: '(process)', type: 'EXECUTION_ERROR', message: `wait ${trigger.waitKey} is gone` });
+    const element = definition.model.elements.get(wait.element_id)!;
+    let moved: boolean;
+    switch (trigger.kind) {
+      case 'completeTask':
+      case 'completeJob':
+      case 'message':
+        applyOutputs(element, run.variables, wait.payload.locals, trigger.variables);
+        moved = run.signal(wait.execution_id);
+        break;
+      case 'jobError':
+        Object.assign(run.variables, trigger.variables);
+        moved = run.throwError(wait.execution_id, trigger.errorCode, trigger.message);
+        break;
+      case 'timer':
+        moved = run.fireTimer(wait.element_id);
+        break;
+    }
+    if (!moved)
+      throw new ParkedError({ elementId: wait.element_id, type: 'EXECUTION_ERROR', message: `${wait.element_id} is not waiting in the saved state` });
+  }
+
+  /** Rows for elements that started waiting in this run; an element still waiting from before keeps its row. */
+  private async newWaits(trx: Knex.Transaction, run: InstanceRun, row: InstanceRow, definition: DeployedDefinition, existing: WaitRow[]) {
+    const known = new Set(existing.map((w) => w.execution_id));
+    const rows: WaitRow[] = [];
+    for (const pending of run.waits()) {
+      if (known.has(pending.executionId)) continue;
+      const element = definition.model.elements.get(pending.elementId)!;
+      rows.push(
+        buildWait(pending, element, {
+          key: await this.keys.next(trx),
+          instanceKey: row.key,
+          definition,
+          variables: run.variables,
+          clock: this.clock,
+        }),
+      );
+    }
+    return rows;
+  }
+
+  private async reconcile(
+    trx: Knex.Transaction,
+    row: InstanceRow,
+    run: InstanceRun,
+    trigger: Trigger,
+    existing: WaitRow[],
+    newWaits: WaitRow[],
+  ): Promise<void> {
+    const waiting = new Set(run.waits().map((w) => w.executionId));
+    const gone = existing.filter((w) => !waiting.has(w.execution_id));
+    if (gone.length)
+      await trx('engine_waits')
+        .whereIn(
+          'key',
+          gone.map((w) => w.key),
+        )
+        .delete();
+    const triggerKey = 'waitKey' in trigger ? trigger.waitKey : undefined;
+    for (const wait of gone) {
+      if (wait.kind === 'user-task' && wait.state === 'open' && wait.key !== triggerKey)
+        await this.outbox.add(trx, 'userTaskCanceled', row.key, {
+          taskKey: wait.key,
+          instanceKey: row.key,
+          elementId: wait.element_id,
+          reason: 'interrupted',
+        });
+    }
+    if (newWaits.length)
+      await trx('engine_waits').insert(newWaits.map((w) => ({ ...w, payload: JSON.stringify(w.payload) })));
+    for (const wait of newWaits) if (wait.payload.task) await this.outbox.add(trx, 'userTaskCreated', row.key, wait.payload.task);
+
+    row.variables = run.variables;
+    row.history = [...row.history, ...run.completedElements];
+    row.parked_incident_key = null;
+    if (run.ended) {
+      await this.finish(trx, row, 'completed');
+      return;
+    }
+    row.state = await run.state();
+    row.engine_version = BPMN_ENGINE_VERSION;
+    row.updated_at = this.clock.now();
+    await instanceStore.save(trx, row);
+  }
+
+  private async finish(trx: Knex.Transaction, row: InstanceRow, state: 'completed' | 'canceled'): Promise<void> {
+    const now = this.clock.now();
+    row.status = state;
+    row.state = null;
+    row.updated_at = now;
+    row.ended_at = now;
+    row.parked_incident_key = null;
+    await instanceStore.save(trx, row);
+    await this.outbox.add(trx, 'instanceEnded', row.key, {
+      instanceKey: row.key,
+      processId: row.process_id,
+      processVersion: row.version,
+      state,
+      variables: row.variables,
+    } satisfies InstanceEnded);
+  }
+
+  private async park(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, failure: RunFailure & { type: string }) {
+    if ('waitKey' in trigger) await trx('engine_waits').where({ key: trigger.waitKey }).update({ state: 'consumed' });
+    row.parked_incident_key = await this.raiseIncident(trx, row, failure, { command: trigger });
+    row.updated_at = this.clock.now();
+    await instanceStore.save(trx, row);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.interval) clearInterval(this.interval);
+    await this.polling;
+  }
+
+  private assertOpen() {
+    if (this.closed) throw new EngineError('ENGINE_CLOSED', 'the engine is closed');
+  }
+}
+
+function asFailure(err: unknown): (RunFailure & { type: string }) | undefined {
+  if (err instanceof ParkedError) return err.failure;
+  if (err instanceof ElementFailure) return { elementId: err.elementId, type: 'EXPRESSION_ERROR', message: err.message };
+  if (err instanceof FeelError) return { elementId: '(process)', type: 'EXPRESSION_ERROR', message: err.message };
+  return undefined;
+}
+
+function toIncident(row: any): Incident {
+  const incident: Incident = {
+    key: row.key,
+    instanceKey: row.instance_key,
+    elementId: row.element_id,
+    type: row.type,
+    message: row.message,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+  if (row.job_key) incident.jobKey = row.job_key;
+  return incident;
+}

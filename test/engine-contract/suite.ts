@@ -1,0 +1,460 @@
+import { isDeepStrictEqual } from 'node:util';
+import test from 'ava';
+import { DeploymentError, EngineError, TaskNotFoundError, type WorkflowEngine } from '../../engine-adapter/contract.ts';
+import { applicationVariables, type ContractEnv, type ContractFactory, fixture, HOUR, Recorder, visitPassXml } from './harness.ts';
+
+/**
+ * The scenarios every WorkflowEngine must pass. Register them with a name (e.g. 'embedded/pglite') and a factory
+ * that gives each scenario a fresh engine on a fresh store.
+ */
+export function engineContractSuite(name: string, factory: ContractFactory): void {
+  // Serial: each scenario owns a database, and a dozen PGlite instances at once would not fit in memory.
+  const scenario = (title: string, body: (env: ContractEnv) => Promise<void>) =>
+    test.serial(`${name}: ${title}`, async (t) => {
+      const env = await factory();
+      try {
+        await body(env);
+      } finally {
+        await env.dispose();
+      }
+      t.pass();
+    });
+
+  async function visitFlow(env: ContractEnv, overrides = {}) {
+    const engine = env.engine;
+    await engine.deploy('visit-pass.bpmn', visitPassXml);
+    const recorder = new Recorder(engine).visitWorkers(engine);
+    const { instanceKey } = await engine.start('visit-pass', applicationVariables(overrides));
+    await env.settle();
+    return { engine, recorder, instanceKey };
+  }
+
+  test.serial(`${name}: default flow, both approvals: host task, leader task, pass, status and SMS`, async (t) => {
+    const env = await factory();
+    try {
+      const { engine, recorder, instanceKey } = await visitFlow(env);
+      const host = recorder.task(instanceKey, 'host-review');
+      t.is(host.name, '到访部门接待人意见');
+      t.is(host.assignee, 'staff-host-7');
+      t.deepEqual(host.candidateGroups, ['dept-12']);
+      t.is(host.formKey, 'host-review');
+      t.is(host.processId, 'visit-pass');
+      t.is(host.variables.applicationId, 'app-1');
+      t.deepEqual(recorder.jobs, [], 'no job before the reviews');
+
+      await engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: '同意来访', leaderStaffId: 'staff-leader-3' });
+      await env.settle();
+      const leader = recorder.task(instanceKey, 'leader-review');
+      t.is(leader.assignee, 'staff-leader-3');
+      t.is(leader.formKey, 'leader-review');
+      t.is(leader.variables.hostOpinion, '同意来访');
+
+      await engine.completeUserTask(leader.taskKey, { decision: 'approve', opinion: '同意' });
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), ['issue-pass', 'application-status:approved', 'sms:approved']);
+      const ended = recorder.endedOf(instanceKey);
+      t.is(ended.length, 1);
+      t.is(ended[0].state, 'completed');
+      const vars = ended[0].variables;
+      t.is(vars.hostDecision, 'approve');
+      t.is(vars.leaderDecision, 'approve');
+      t.is(vars.lastOpinion, '同意');
+      t.is(vars.passId, 'pass-app-1', 'a job without output mappings passes its result on');
+      t.false('decision' in vars, 'output mappings keep task-local variables out of the process scope');
+      t.false('opinion' in vars);
+      for (const internal of ['fields', 'content', 'properties', 'environment'])
+        t.false(internal in vars, `no engine internals (${internal}) in variables`);
+      t.deepEqual(recorder.canceled, []);
+    } finally {
+      await env.dispose();
+    }
+  });
+
+  test.serial(`${name}: host refuses: refused status and SMS, no leader task`, async (t) => {
+    const env = await factory();
+    try {
+      const { engine, recorder, instanceKey } = await visitFlow(env);
+      await engine.completeUserTask(recorder.task(instanceKey, 'host-review').taskKey, { decision: 'refuse', opinion: '不符合要求' });
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), ['application-status:refused', 'sms:refused']);
+      t.deepEqual(
+        recorder.tasksOf(instanceKey).map((x) => x.elementId),
+        ['host-review'],
+      );
+      const [ended] = recorder.endedOf(instanceKey);
+      t.is(ended.state, 'completed');
+      t.is(ended.variables.hostDecision, 'refuse');
+      t.is(ended.variables.leaderStaffId, null);
+    } finally {
+      await env.dispose();
+    }
+  });
+
+  test.serial(`${name}: leader refuses after host approval: refused status and SMS, no pass`, async (t) => {
+    const env = await factory();
+    try {
+      const { engine, recorder, instanceKey } = await visitFlow(env);
+      await engine.completeUserTask(recorder.task(instanceKey, 'host-review').taskKey, {
+        decision: 'approve',
+        opinion: '同意',
+        leaderStaffId: 'staff-leader-3',
+      });
+      await env.settle();
+      await engine.completeUserTask(recorder.task(instanceKey, 'leader-review').taskKey, { decision: 'refuse', opinion: '暂缓' });
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), ['application-status:refused', 'sms:refused']);
+      const [ended] = recorder.endedOf(instanceKey);
+      t.is(ended.variables.leaderDecision, 'refuse');
+      t.is(ended.variables.lastOpinion, '暂缓');
+    } finally {
+      await env.dispose();
+    }
+  });
+
+  test.serial(`${name}: an unreviewed application expires after 72 h, across a restart, exactly once`, async (t) => {
+    const env = await factory();
+    try {
+      const { recorder, instanceKey } = await visitFlow(env);
+      const host = recorder.task(instanceKey, 'host-review');
+
+      const engine = await env.restart();
+      recorder.attach(engine).visitWorkers(engine);
+      await env.advance(71 * HOUR);
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), [], 'not due yet at 71 h');
+
+      await env.advance(1 * HOUR + 60_000);
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), ['application-status:expired', 'sms:expired']);
+      t.deepEqual(recorder.canceled, [{ taskKey: host.taskKey, instanceKey, elementId: 'host-review', reason: 'interrupted' }]);
+      t.is(recorder.endedOf(instanceKey).length, 1);
+      await t.throwsAsync(engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: 'late' }), {
+        instanceOf: TaskNotFoundError,
+      });
+
+      await env.advance(100 * HOUR);
+      await env.settle();
+      t.is(recorder.jobs.length, 2, 'the timer fired once');
+    } finally {
+      await env.dispose();
+    }
+  });
+
+  test.serial(`${name}: a failing worker is retried, then raises an incident; resolving it continues the instance`, async (t) => {
+    const env = await factory();
+    try {
+      let broken = true;
+      const engine = env.engine;
+      await engine.deploy('visit-pass.bpmn', visitPassXml);
+      const recorder = new Recorder(engine).visitWorkers(engine, { fail: () => broken });
+      const { instanceKey } = await engine.start('visit-pass', applicationVariables());
+      await env.settle();
+      await engine.completeUserTask(recorder.task(instanceKey, 'host-review').taskKey, {
+        decision: 'approve',
+        opinion: '同意',
+        leaderStaffId: 'staff-leader-3',
+      });
+      await env.settle();
+      await engine.completeUserTask(recorder.task(instanceKey, 'leader-review').taskKey, { decision: 'approve', opinion: '同意' });
+      for (let i = 0; i < 6; i++) {
+        await env.settle();
+        await env.advance(60_000);
+      }
+      await env.settle();
+      const attempts = recorder.jobs.filter((j) => j.type === 'issue-pass');
+      t.is(attempts.length, 3, 'the task retries (3) are spent');
+      t.is(new Set(attempts.map((j) => j.key)).size, 1, 'every attempt carries the same job key');
+      t.deepEqual(
+        attempts.map((j) => j.retries),
+        [3, 2, 1],
+      );
+      const incidents = await engine.listIncidents(instanceKey);
+      t.is(incidents.length, 1);
+      t.is(incidents[0].elementId, 'issue-pass');
+      t.is(incidents[0].jobKey, attempts[0].key);
+      t.regex(incidents[0].message, /pass service unavailable/);
+      t.deepEqual(
+        recorder.incidents.map((i) => i.key),
+        [incidents[0].key],
+      );
+      t.deepEqual(recorder.endedOf(instanceKey), [], 'the instance is not dead');
+
+      broken = false;
+      await engine.resolveIncident(incidents[0].key);
+      await env.settle();
+      t.deepEqual(recorder.jobTrail(instanceKey), [
+        'issue-pass',
+        'issue-pass',
+        'issue-pass',
+        'issue-pass',
+        'application-status:approved',
+        'sms:approved',
+      ]);
+      t.is(recorder.endedOf(instanceKey).length, 1);
+      t.deepEqual(await engine.listIncidents(instanceKey), []);
+      await t.throwsAsync(engine.resolveIncident(incidents[0].key), { instanceOf: EngineError });
+    } finally {
+      await env.dispose();
+    }
+  });
+
+  scenario('a task cannot be completed twice, and unknown keys are refused', async (env) => {
+    const { engine, recorder, instanceKey } = await visitFlow(env);
+    const host = recorder.task(instanceKey, 'host-review');
+    await engine.completeUserTask(host.taskKey, { decision: 'refuse', opinion: '否' });
+    await expectTaskNotFound(engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: '是' }));
+    await expectTaskNotFound(engine.completeUserTask('999999999', {}));
+    await env.settle();
+    assertEqual(recorder.jobTrail(instanceKey), ['application-status:refused', 'sms:refused']);
+  });
+
+  scenario('two concurrent completions of one task: exactly one wins', async (env) => {
+    const { engine, recorder, instanceKey } = await visitFlow(env);
+    const host = recorder.task(instanceKey, 'host-review');
+    const results = await Promise.allSettled([
+      engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: 'A', leaderStaffId: 'leader-a' }),
+      engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: 'B', leaderStaffId: 'leader-b' }),
+      engine.completeUserTask(host.taskKey, { decision: 'refuse', opinion: 'C' }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assertEqual(won.length, 1);
+    for (const r of results) if (r.status === 'rejected') assertTrue(r.reason instanceof TaskNotFoundError, String(r.reason));
+    await env.settle();
+    const leaders = recorder.tasksOf(instanceKey).filter((x) => x.elementId === 'leader-review');
+    const refused = recorder.jobTrail(instanceKey).includes('sms:refused');
+    assertTrue(leaders.length + (refused ? 1 : 0) === 1, 'one outcome only');
+  });
+
+  scenario('a completion racing a cancel is serialised', async (env) => {
+    const { engine, recorder, instanceKey } = await visitFlow(env);
+    const host = recorder.task(instanceKey, 'host-review');
+    const [complete, cancel] = await Promise.allSettled([
+      engine.completeUserTask(host.taskKey, { decision: 'approve', opinion: 'A', leaderStaffId: 'leader-a' }),
+      engine.cancel(instanceKey),
+    ]);
+    assertEqual(cancel.status, 'fulfilled');
+    await env.settle();
+    const ended = recorder.endedOf(instanceKey);
+    assertEqual(
+      ended.map((e) => e.state),
+      ['canceled'],
+    );
+    if (complete.status === 'fulfilled') {
+      // completion first: the leader task it created was canceled with the instance
+      const leader = recorder.task(instanceKey, 'leader-review');
+      assertTrue(recorder.canceled.some((c) => c.taskKey === leader.taskKey && c.reason === 'instance-canceled'));
+    } else {
+      assertTrue(complete.reason instanceof TaskNotFoundError, String(complete.reason));
+      assertTrue(recorder.canceled.some((c) => c.taskKey === host.taskKey && c.reason === 'instance-canceled'));
+    }
+  });
+
+  scenario('messages correlate by name and correlation key; a BPMN error reaches the error boundary', async (env) => {
+    const engine = env.engine;
+    await engine.deploy('message-and-error.bpmn', fixture('message-and-error.bpmn'));
+    const recorder = new Recorder(engine);
+    engine.registerWorker('check', async (job) => {
+      recorder.jobs.push(job);
+      if (job.variables.amount === 0) throw new (await import('../../engine-adapter/contract.ts')).BpmnError('REJECTED', 'nothing paid');
+      return { checked: true };
+    });
+    const a = await engine.start('message-and-error', { orderId: 'A-1' });
+    const b = await engine.start('message-and-error', { orderId: 'B-2' });
+    await env.settle();
+    await engine.publishMessage('payment-received', 'unknown-key', { amount: 1 });
+    await engine.publishMessage('other-message', 'A-1', { amount: 1 });
+    await env.settle();
+    assertEqual(recorder.jobs.length, 0);
+
+    await engine.publishMessage('payment-received', 'A-1', { amount: 10 });
+    await env.settle();
+    assertEqual(
+      recorder.jobs.map((j) => [j.instanceKey, j.variables.amount]),
+      [[a.instanceKey, 10]],
+    );
+    assertEqual(recorder.endedOf(a.instanceKey).length, 1);
+    assertEqual(recorder.endedOf(a.instanceKey)[0].variables.checked, true);
+    assertEqual(recorder.endedOf(b.instanceKey).length, 0, 'B still waits for its own message');
+
+    await engine.publishMessage('payment-received', 'B-2', { amount: 0 });
+    await env.settle();
+    const info = await engine.getInstance(b.instanceKey);
+    assertEqual(info?.status, 'completed');
+    assertTrue(info!.completedElementIds.includes('end-rejected'), 'the error boundary path ran');
+    assertTrue(!info!.completedElementIds.includes('end-ok'));
+  });
+
+  scenario('a new version does not disturb running instances; identical XML is not a new version', async (env) => {
+    const engine = env.engine;
+    const recorder = new Recorder(engine);
+    const [v1] = await engine.deploy('single-task.bpmn', fixture('single-task-v1.bpmn'));
+    assertEqual(v1.version, 1);
+    const old = await engine.start('single-task', { n: 1 });
+    const [again] = await engine.deploy('single-task.bpmn', fixture('single-task-v1.bpmn'));
+    assertEqual(again, v1);
+    const [v2] = await engine.deploy('single-task.bpmn', fixture('single-task-v2.bpmn'));
+    assertEqual(v2.version, 2);
+    assertTrue(v2.key !== v1.key);
+    const fresh = await engine.start('single-task', { n: 2 });
+    const pinned = await engine.start('single-task', { n: 3 }, { version: 1 });
+    assertEqual([old.version, fresh.version, pinned.version], [1, 2, 1]);
+    await env.settle();
+    assertEqual(recorder.task(old.instanceKey, 'task-a').processVersion, 1);
+    assertEqual(recorder.task(fresh.instanceKey, 'task-b').processVersion, 2);
+    await engine.completeUserTask(recorder.task(old.instanceKey, 'task-a').taskKey, {});
+    await engine.completeUserTask(recorder.task(pinned.instanceKey, 'task-a').taskKey, {});
+    await env.settle();
+    assertEqual(
+      recorder.ended.map((e) => [e.instanceKey, e.processVersion]),
+      [
+        [old.instanceKey, 1],
+        [pinned.instanceKey, 1],
+      ],
+    );
+  });
+
+  scenario('a process killed between steps loses nothing and duplicates nothing', async (env) => {
+    let engine = env.engine;
+    await engine.deploy('visit-pass.bpmn', visitPassXml);
+    const recorder = new Recorder(engine);
+    const { instanceKey } = await engine.start('visit-pass', applicationVariables());
+    await env.settle();
+
+    engine = await env.crash();
+    recorder.attach(engine);
+    await env.settle();
+    await engine.completeUserTask(recorder.task(instanceKey, 'host-review').taskKey, {
+      decision: 'approve',
+      opinion: '同意',
+      leaderStaffId: 'staff-leader-3',
+    });
+
+    engine = await env.crash(); // before the leader task event was delivered
+    recorder.attach(engine);
+    await env.settle();
+    await engine.completeUserTask(recorder.task(instanceKey, 'leader-review').taskKey, { decision: 'approve', opinion: '同意' });
+
+    engine = await env.crash(); // jobs are due but no worker ran them yet
+    recorder.attach(engine).visitWorkers(engine);
+    await env.settle();
+    assertEqual(recorder.jobTrail(instanceKey), ['issue-pass', 'application-status:approved', 'sms:approved']);
+    assertEqual(
+      recorder.tasksOf(instanceKey).map((x) => x.elementId),
+      ['host-review', 'leader-review'],
+      'recovery re-emits waits but creates no second task',
+    );
+    assertEqual(recorder.endedOf(instanceKey).length, 1);
+  });
+
+  scenario('deploy validation names the offending element', async (env) => {
+    const error = await env.engine.deploy('bad-feel.bpmn', fixture('bad-feel.bpmn')).then(
+      () => undefined,
+      (err) => err,
+    );
+    assertTrue(error instanceof DeploymentError, `expected a DeploymentError, got ${error}`);
+    assertTrue(
+      (error as DeploymentError).problems.some((p) => p.elementId === 'broken-condition'),
+      JSON.stringify((error as DeploymentError).problems),
+    );
+    assertTrue(String(error.message).includes('broken-condition'));
+    await assertRejects(env.engine.start('bad-feel', {}), EngineError);
+  });
+
+  scenario('an unknown FEEL variable raises an incident instead of a silent null, and can be fixed', async (env) => {
+    const engine = env.engine;
+    await engine.deploy('strict-feel.bpmn', fixture('strict-feel.bpmn'));
+    const recorder = new Recorder(engine);
+    const { instanceKey } = await engine.start('strict-feel', { other: 1 });
+    await env.settle();
+    const incidents = await engine.listIncidents(instanceKey);
+    assertEqual(incidents.length, 1);
+    assertTrue(/amount/.test(incidents[0].message), incidents[0].message);
+    assertEqual(recorder.ended, [], 'the default (small) branch was not taken');
+    assertEqual(recorder.incidents.length, 1);
+
+    await engine.setVariables(instanceKey, { amount: 500 });
+    await engine.resolveIncident(incidents[0].key);
+    await env.settle();
+    const info = await engine.getInstance(instanceKey);
+    assertEqual(info?.status, 'completed');
+    assertTrue(info!.completedElementIds.includes('end-big'), JSON.stringify(info!.completedElementIds));
+    assertEqual(await engine.listIncidents(instanceKey), []);
+  });
+
+  scenario('a <zeebe:userTask/> (Camunda user task) is a user task like any other; camunda:* is ignored', async (env) => {
+    const engine = env.engine;
+    await engine.deploy('camunda-user-task.bpmn', fixture('camunda-user-task.bpmn'));
+    const recorder = new Recorder(engine);
+    const { instanceKey } = await engine.start('camunda-user-task', { reviewer: 'alice' });
+    await env.settle();
+    const task = recorder.task(instanceKey, 'review');
+    assertEqual(task.assignee, 'alice');
+    assertEqual(task.candidateGroups, ['reviewers', 'admins']);
+    assertEqual(task.candidateUsers, ['u1', 'u2']);
+    assertEqual(task.formKey, 'review-form');
+    assertEqual(task.dueDate, '2026-12-05T10:00:00.000Z');
+    await engine.completeUserTask(task.taskKey, { ok: true });
+    await env.settle();
+    assertEqual(recorder.endedOf(instanceKey)[0]?.variables.ok, true);
+  });
+
+  scenario('a job whose type has no worker waits visibly, and runs once a worker registers', async (env) => {
+    const engine = env.engine;
+    await engine.deploy('no-worker.bpmn', fixture('no-worker.bpmn'));
+    const recorder = new Recorder(engine);
+    const { instanceKey } = await engine.start('no-worker', { amount: 21 });
+    await env.settle();
+    const waiting = await engine.getInstance(instanceKey);
+    assertEqual(waiting?.status, 'active');
+    assertEqual(waiting?.currentElementIds, ['unserved']);
+    assertEqual(await engine.listIncidents(instanceKey), []);
+
+    engine.registerWorker('unserved-type', async (job) => {
+      recorder.jobs.push(job);
+      return { result: 'done', noise: 'dropped by the output mapping' };
+    });
+    await env.settle();
+    assertEqual(recorder.jobs[0]?.variables.doubled, 42, 'input mappings reach the job');
+    const [ended] = recorder.endedOf(instanceKey);
+    assertEqual(ended?.variables.outcome, 'done');
+    assertTrue(!('noise' in ended.variables) && !('doubled' in ended.variables));
+  });
+
+  scenario('cancel ends the instance and withdraws its open tasks', async (env) => {
+    const { engine, recorder, instanceKey } = await visitFlow(env);
+    const host = recorder.task(instanceKey, 'host-review');
+    await engine.cancel(instanceKey);
+    await env.settle();
+    assertEqual(recorder.canceled, [{ taskKey: host.taskKey, instanceKey, elementId: 'host-review', reason: 'instance-canceled' }]);
+    assertEqual(
+      recorder.endedOf(instanceKey).map((e) => e.state),
+      ['canceled'],
+    );
+    await expectTaskNotFound(engine.completeUserTask(host.taskKey, {}));
+    await env.advance(100 * HOUR);
+    await env.settle();
+    assertEqual(recorder.jobs, [], 'the boundary timer went with the instance');
+    await assertRejects(engine.cancel(instanceKey), EngineError);
+  });
+}
+
+// Plain assertions for scenarios that do not hold ava's t (keeps the scenario bodies short and engine-neutral).
+function assertEqual(actual: unknown, expected: unknown, message = '') {
+  if (!isDeepStrictEqual(actual, expected))
+    throw new Error(`${message ? `${message}: ` : ''}expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+function assertTrue(value: boolean, message = 'expected true') {
+  if (!value) throw new Error(message);
+}
+async function assertRejects(promise: Promise<unknown>, type: new (...args: any[]) => Error) {
+  const error = await promise.then(
+    () => undefined,
+    (err) => err,
+  );
+  if (!(error instanceof type)) throw new Error(`expected ${type.name}, got ${error}`);
+}
+async function expectTaskNotFound(promise: Promise<unknown>) {
+  await assertRejects(promise, TaskNotFoundError);
+}
+
+export type { WorkflowEngine };
