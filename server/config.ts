@@ -28,6 +28,7 @@ const schema = z.object({
     .positive()
     .default(256 * 1024),
   TIMEZONE: z.string().default('Asia/Shanghai'),
+  VISIT_PROCESS_ID: z.string().default('visit-pass'),
   UNIVERSITY_NAME: z.string().default('示例大学'),
   DEMO_DATA: bool.default(true),
   // Secrets: base64 (32 bytes) or generated into DATA_DIR on first start.

@@ -9,6 +9,9 @@ import { PgliteClient } from './pglite-client.ts';
 
 // int8 (count(*), bigserial) and numeric come back as strings from pg but as numbers from PGlite: make them agree.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+// A DATE is a calendar day, not an instant: keep it as 'YYYY-MM-DD' on both back ends.
+pg.types.setTypeParser(1082, (v) => v);
+const DATE_OID = 1082;
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -42,6 +45,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   try {
     const pglite = new PGlite(options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined, {
       loadDataDir: options.loadDataDir,
+      parsers: { [DATE_OID]: (v: string) => v },
     });
     await pglite.waitReady;
     const knex = knexFactory({

@@ -39,8 +39,8 @@ export class DirectoryService {
   }
 
   /** Active staff of a department holding a role, e.g. the leaders a host may pick. */
-  staffWithRole(departmentId: number, role: StaffRole) {
-    return Staff.query(this.knex)
+  staffWithRole(departmentId: number, role: StaffRole, trx: Knex = this.knex) {
+    return Staff.query(trx)
       .where({ department_id: departmentId, active: true })
       .whereRaw('roles @> ?::jsonb', [JSON.stringify([role])])
       .orderBy('id');

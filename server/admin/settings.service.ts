@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine-adapter/clock.ts';
+
+export interface SmsTemplates {
+  approved: string;
+  refused: string;
+  expired: string;
+  taskAssigned: string;
+}
+
+export interface Settings {
+  reviewNotice: string;
+  stockOpinions: string[];
+  smsTemplates: SmsTemplates;
+  retentionDays: number;
+}
+
+/** Shipped defaults; an administrator's saved value replaces one key at a time. */
+export const DEFAULT_SETTINGS: Settings = {
+  reviewNotice:
+    '审核提示：请核对来访人员身份、来访事由与到访时间；来访人员需遵守校园管理规定，车辆按指定路线行驶并在指定区域停放。',
+  stockOpinions: ['同意', '同意，请按约定时间到访', '不同意，来访事由不充分', '不同意，请改期申请'],
+  smsTemplates: {
+    approved:
+      '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）已审核通过。请在校门口扫码并登录（账号：手机号；密码：身份证号后8位）获取进校通行码。',
+    refused: '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）未获批准。审核意见：{opinion}',
+    expired: '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）因超时未审核已失效，如需来访请重新申请。',
+    taskAssigned: '【{university}】{staffName}，您有一条访客入校申请待审核（流程号{flowNumber}，来访日期{visitDate}），请登录处理：{link}',
+  },
+  retentionDays: 180,
+};
+
+export class SettingsService {
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+  ) {}
+
+  async get<K extends keyof Settings>(key: K): Promise<Settings[K]> {
+    const row = await this.knex('settings').where({ key }).first();
+    return row ? (row.value as Settings[K]) : DEFAULT_SETTINGS[key];
+  }
+
+  async set<K extends keyof Settings>(key: K, value: Settings[K], trx: Knex = this.knex): Promise<void> {
+    await trx('settings')
+      .insert({ key, value: JSON.stringify(value), updated_at: this.clock.now() })
+      .onConflict('key')
+      .merge();
+  }
+}

@@ -1,0 +1,52 @@
+import { Model } from 'objection';
+
+export type ApplicationStatus = 'submitted' | 'pending' | 'approved' | 'refused' | 'expired' | 'withdrawn';
+
+export const STATUS_TEXT: Record<ApplicationStatus, string> = {
+  submitted: '已提交，正在送审',
+  pending: '审核中',
+  approved: '已通过',
+  refused: '未通过',
+  expired: '已失效（超时未审核）',
+  withdrawn: '已撤回',
+};
+
+/** Statuses set by the process through the application-status worker. */
+export const FINAL_STATUSES: ApplicationStatus[] = ['approved', 'refused', 'expired'];
+
+export class Application extends Model {
+  static tableName = 'applications';
+  static jsonAttributes = ['data'];
+  id!: number;
+  flow_number!: string;
+  visitor_id!: number;
+  campus_id!: number;
+  department_id!: number;
+  host_staff_id!: number;
+  leader_staff_id!: number | null;
+  visit_date!: string | Date;
+  visit_start!: string;
+  visit_end!: string;
+  window_start!: Date;
+  window_end!: Date;
+  plate_number!: string | null;
+  data!: Record<string, unknown>;
+  status!: ApplicationStatus;
+  process_id!: string;
+  process_version!: number | null;
+  process_definition_key!: string | null;
+  instance_key!: string | null;
+  form_key!: string;
+  form_version!: number;
+  last_opinion!: string | null;
+  decided_at!: Date | null;
+  created_at!: Date;
+  updated_at!: Date;
+}
+
+export function dateString(value: string | Date): string {
+  if (typeof value === 'string') return value.slice(0, 10);
+  // pg returns a DATE as a local-midnight Date; format it in local time so the calendar day is kept.
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${value.getFullYear()}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+}

@@ -1,0 +1,375 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Clock } from '../../engine-adapter/clock.ts';
+import type { WorkflowEngine } from '../../engine-adapter/contract.ts';
+import type { DeploymentService } from '../admin/deployment.service.ts';
+import type { Config } from '../config.ts';
+import { Campus, Department } from '../directory/directory.model.ts';
+import type { DirectoryService } from '../directory/directory.service.ts';
+import { AppError, badRequest, conflict, notFound } from '../errors.ts';
+import type { FormService } from '../forms/form.service.ts';
+import { type FormComponent, mapComponents, validateSubmission } from '../forms/form.validator.ts';
+import { campusDate, campusInstant, normaliseDate, normaliseTime } from '../shared/campus-time.ts';
+import type { Visitor } from '../visitors/visitor.model.ts';
+import { Application, type ApplicationStatus, dateString, STATUS_TEXT } from './application.model.ts';
+
+/** What other modules do when an application changes; passed in to keep this module free of them. */
+export interface ApplicationHooks {
+  linkUploads(trx: Knex, visitorId: number, uploadIds: string[], applicationId: number): Promise<void>;
+  listUploads(applicationId: number): Promise<Array<{ id: string; original_name: string; mime: string; size: number }>>;
+  revokePass(trx: Knex, applicationId: number): Promise<void>;
+}
+
+export interface TimelineEvent {
+  kind: string;
+  title: string;
+  actor?: string | null;
+  opinion?: string | null;
+  dedupeKey?: string;
+  at?: Date;
+}
+
+const WITHDRAWABLE: ApplicationStatus[] = ['submitted', 'pending', 'approved'];
+
+/** Accepts, stores and follows visit applications; the engine drives them through the process. */
+export class ApplicationService {
+  private starting: Promise<void> | null = null;
+  private startAgain = false;
+
+  constructor(
+    private readonly deps: {
+      knex: Knex;
+      clock: Clock;
+      config: Config;
+      logger: Logger;
+      engine: WorkflowEngine;
+      forms: FormService;
+      deployments: DeploymentService;
+      directory: DirectoryService;
+      hooks: ApplicationHooks;
+    },
+  ) {}
+
+  private get processId() {
+    return this.deps.config.VISIT_PROCESS_ID;
+  }
+
+  /** The start form of the process version new applications run, with options and server-filled values. */
+  async startForm(visitor: Visitor) {
+    const deployment = await this.deps.deployments.latest(this.processId);
+    if (!deployment.startFormKey) throw new AppError(500, 'START_FORM_MISSING', '流程未配置申请表单');
+    const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey);
+    const [campuses, departments] = await Promise.all([
+      this.deps.directory.listCampuses(),
+      this.deps.directory.listDepartments(),
+    ]);
+    const prefill = this.prefill(visitor);
+    const schema = {
+      ...form.schema,
+      components: mapComponents(form.schema.components, (c) => {
+        const filled = c.properties?.serverFilled;
+        if (filled && filled in prefill) return { ...c, defaultValue: prefill[filled], disabled: true };
+        if (c.properties?.source === 'campuses') {
+          return { ...c, dataSrc: 'values', data: { values: campuses.map((x) => ({ label: x.name, value: String(x.id) })) } };
+        }
+        if (c.properties?.source === 'departments') {
+          return { ...c, dataSrc: 'values', data: { values: departments.map((x) => ({ label: x.name, value: String(x.id) })) } };
+        }
+        return c;
+      }),
+    };
+    return {
+      form: schema,
+      formKey: form.formKey,
+      formVersion: form.version,
+      processId: deployment.processId,
+      processVersion: deployment.version,
+      prefill,
+      campuses: campuses.map((c) => ({ id: c.id, name: c.name, opensAt: c.opens_at, closesAt: c.closes_at })),
+      departments: departments.map((d) => ({ id: d.id, campusId: d.campus_id, name: d.name })),
+    };
+  }
+
+  private prefill(visitor: Visitor): Record<string, string> {
+    return {
+      applicationDate: campusDate(this.deps.clock.now(), this.deps.config.TIMEZONE),
+      visitorName: visitor.name,
+      organisation: visitor.organisation,
+      account: visitor.mobile_masked,
+      idNumberMasked: visitor.id_number_masked,
+      gender: visitor.gender === 'M' ? '男' : '女',
+      phone: visitor.mobile_masked,
+    };
+  }
+
+  /**
+   * Validates against the pinned start form and the domain rules, stores the application and returns at once;
+   * the instance is started by the background starter (accept first, let the engine drain a burst).
+   */
+  async submit(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
+    const { config, clock, knex } = this.deps;
+    const deployment = await this.deps.deployments.latest(this.processId);
+    const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
+    const { data, errors } = validateSubmission(form.schema, input ?? {});
+    if (errors.length) throw badRequest('FORM_INVALID', errors[0].message, errors);
+
+    // Fields the server fills are set here, whatever the client sent (Form.io does not protect disabled fields).
+    const prefill = this.prefill(visitor);
+    const walk = (components: FormComponent[]) =>
+      mapComponents(components, (c) => {
+        const key = c.properties?.serverFilled;
+        if (key && key in prefill) data[c.key] = prefill[key];
+        return c;
+      });
+    walk(form.schema.components);
+
+    const campusId = Number(data.campusId);
+    const departmentId = Number(data.departmentId);
+    const campus = Number.isInteger(campusId) ? await Campus.query(knex).findById(campusId) : undefined;
+    if (!campus?.active) throw badRequest('CAMPUS_NOT_FOUND', '所选校区不存在', [{ field: 'campusId', message: '所选校区不存在' }]);
+    const department = Number.isInteger(departmentId) ? await Department.query(knex).findById(departmentId) : undefined;
+    if (!department?.active || department.campus_id !== campus.id) {
+      throw badRequest('DEPARTMENT_NOT_IN_CAMPUS', '所选单位不属于该校区', [{ field: 'departmentId', message: '所选单位不属于该校区' }]);
+    }
+    const host = await this.deps.directory.findHostByNameAndMobile(department.id, String(data.hostName ?? ''), String(data.hostMobile ?? ''));
+    if (!host) {
+      throw badRequest('HOST_NOT_FOUND', '接待人姓名或手机号与该单位登记的接待人不符', [
+        { field: 'hostName', message: '接待人姓名或手机号与该单位登记的接待人不符' },
+      ]);
+    }
+
+    const visitDate = normaliseDate(data.visitDate, config.TIMEZONE);
+    const start = normaliseTime(data.visitStartTime);
+    const end = normaliseTime(data.visitEndTime);
+    if (!visitDate || !start || !end || start >= end) {
+      throw badRequest('VISIT_WINDOW_INVALID', '请填写有效的到访日期和时间段（结束时间晚于开始时间）', [
+        { field: 'visitEndTime', message: '结束时间应晚于开始时间' },
+      ]);
+    }
+    if (start < campus.opens_at || end > campus.closes_at) {
+      const message = `到访时间应在${campus.name}开放时间${campus.opens_at}至${campus.closes_at}之内`;
+      throw badRequest('VISIT_WINDOW_OUTSIDE_HOURS', message, [{ field: 'visitStartTime', message }]);
+    }
+    const windowStart = campusInstant(visitDate, start, config.TIMEZONE);
+    const windowEnd = campusInstant(visitDate, end, config.TIMEZONE);
+    if (windowStart.getTime() <= clock.now().getTime()) {
+      throw badRequest('VISIT_WINDOW_PAST', '到访时间应晚于当前时间', [{ field: 'visitDate', message: '到访时间应晚于当前时间' }]);
+    }
+    const plate = typeof data.plateNumber === 'string' && data.plateNumber.trim() ? data.plateNumber.trim().toUpperCase() : null;
+    const uploadIds = Array.isArray(data.attachments)
+      ? data.attachments.map((f: any) => String(f?.data?.id ?? f?.id ?? '')).filter(Boolean)
+      : [];
+
+    const now = clock.now();
+    const application = await knex.transaction(async (trx) => {
+      const [{ nextval }] = (await trx.raw("select nextval('application_flow_seq') as nextval")).rows;
+      const flowNumber = `VF${campusDate(now, config.TIMEZONE).replaceAll('-', '')}${String(nextval).padStart(6, '0')}`;
+      // hostMobile is a staff member's number: the application keeps the staff id, not the number.
+      const { hostMobile: _dropped, ...kept } = data;
+      const app = await Application.query(trx).insertAndFetch({
+        flow_number: flowNumber,
+        visitor_id: visitor.id,
+        campus_id: campus.id,
+        department_id: department.id,
+        host_staff_id: host.id,
+        visit_date: visitDate,
+        visit_start: start,
+        visit_end: end,
+        window_start: windowStart,
+        window_end: windowEnd,
+        plate_number: plate,
+        data: { ...kept, hostMobile: host.mobile_masked },
+        status: 'submitted',
+        process_id: deployment.processId,
+        process_version: deployment.version,
+        process_definition_key: deployment.processDefinitionKey,
+        form_key: form.formKey,
+        form_version: form.version,
+        created_at: now,
+        updated_at: now,
+      });
+      if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, app.id);
+      await this.addEvent(trx, app.id, { kind: 'submitted', title: '提交申请', actor: visitor.name, at: now });
+      return app;
+    });
+    this.kickStarter();
+    return application;
+  }
+
+  /** Starts the process for accepted applications, in the background; safe to call often. */
+  kickStarter(): void {
+    if (this.starting) {
+      this.startAgain = true;
+      return;
+    }
+    this.starting = (async () => {
+      try {
+        do {
+          this.startAgain = false;
+          while ((await this.startBatch(20)) > 0) {}
+        } while (this.startAgain);
+      } catch (err) {
+        this.deps.logger.error({ err }, 'starting applications failed; retried on the next kick');
+      } finally {
+        this.starting = null;
+      }
+    })();
+  }
+
+  /** Waits for the background starter (tests and benchmarks). */
+  async drainStarter(): Promise<void> {
+    while (this.starting) await this.starting;
+  }
+
+  async startBatch(limit: number): Promise<number> {
+    const { knex, engine } = this.deps;
+    // Claim rows so that several server processes share the backlog without starting one twice.
+    const claimed: Application[] = await knex.transaction(async (trx) => {
+      const rows = await trx('applications')
+        .where({ status: 'submitted' })
+        .whereNull('instance_key')
+        .orderBy('id')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked();
+      if (rows.length) {
+        await trx('applications')
+          .whereIn('id', rows.map((r: any) => r.id))
+          .update({ instance_key: knex.raw("'starting:' || id") });
+      }
+      return rows;
+    });
+    await Promise.all(
+      claimed.map(async (app) => {
+        const { instanceKey } = await engine.start(
+          app.process_id,
+          {
+            applicationId: String(app.id),
+            flowNumber: app.flow_number,
+            hostStaffId: String(app.host_staff_id),
+            departmentGroup: `dept-${app.department_id}`,
+            campusId: String(app.campus_id),
+            departmentId: String(app.department_id),
+            visitDate: dateString(app.visit_date),
+          },
+          { version: app.process_version ?? undefined },
+        );
+        await knex('applications')
+          .where({ id: app.id, status: 'submitted' })
+          .update({ instance_key: instanceKey, status: 'pending', updated_at: this.deps.clock.now() });
+      }),
+    );
+    return claimed.length;
+  }
+
+  async addEvent(trx: Knex, applicationId: number, event: TimelineEvent): Promise<void> {
+    const q = trx('application_events').insert({
+      application_id: applicationId,
+      at: event.at ?? this.deps.clock.now(),
+      kind: event.kind,
+      title: event.title,
+      actor: event.actor ?? null,
+      opinion: event.opinion ?? null,
+      dedupe_key: event.dedupeKey ?? null,
+    });
+    await (event.dedupeKey ? q.onConflict('dedupe_key').ignore() : q);
+  }
+
+  /** Called by the process (application-status worker); idempotent. */
+  async setStatus(trx: Knex, applicationId: number, status: ApplicationStatus, opinion: string | null, dedupeKey: string) {
+    const app = await Application.query(trx).findById(applicationId).forUpdate();
+    if (!app) return;
+    if (app.status === 'withdrawn') return;
+    await Application.query(trx)
+      .patch({ status, last_opinion: opinion, decided_at: this.deps.clock.now(), updated_at: this.deps.clock.now() })
+      .where({ id: applicationId });
+    await this.addEvent(trx, applicationId, { kind: status, title: STATUS_TEXT[status], opinion, dedupeKey });
+  }
+
+  async listForVisitor(visitorId: number) {
+    const apps = await Application.query(this.deps.knex).where({ visitor_id: visitorId }).orderBy('id', 'desc').limit(200);
+    return Promise.all(apps.map((a) => this.view(a, false)));
+  }
+
+  async getForVisitor(visitorId: number, id: number) {
+    const app = Number.isInteger(id) ? await Application.query(this.deps.knex).findOne({ id, visitor_id: visitorId }) : undefined;
+    if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
+    return this.view(app, true);
+  }
+
+  async find(id: number) {
+    return Application.query(this.deps.knex).findById(id);
+  }
+
+  async withdraw(visitorId: number, id: number) {
+    const { knex, engine, clock } = this.deps;
+    const app = Number.isInteger(id) ? await Application.query(knex).findOne({ id, visitor_id: visitorId }) : undefined;
+    if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
+    if (!WITHDRAWABLE.includes(app.status) || (app.status === 'approved' && app.window_end <= clock.now())) {
+      throw conflict('APPLICATION_NOT_WITHDRAWABLE', `该申请${STATUS_TEXT[app.status]}，不能撤回`);
+    }
+    await knex.transaction(async (trx) => {
+      const locked = await Application.query(trx).findById(id).forUpdate();
+      if (!locked || !WITHDRAWABLE.includes(locked.status)) {
+        throw conflict('APPLICATION_NOT_WITHDRAWABLE', '该申请当前不能撤回');
+      }
+      await Application.query(trx).patch({ status: 'withdrawn', updated_at: clock.now() }).where({ id });
+      await trx('tasks').where({ application_id: id, status: 'open' }).update({ status: 'canceled' });
+      await this.deps.hooks.revokePass(trx, id);
+      await this.addEvent(trx, id, { kind: 'withdrawn', title: '访客撤回申请' });
+    });
+    if (app.instance_key && !app.instance_key.startsWith('starting:') && app.status !== 'approved') {
+      try {
+        await engine.cancel(app.instance_key);
+      } catch (err) {
+        // the instance may have ended meanwhile; the application is withdrawn either way
+        this.deps.logger.warn({ err, applicationId: id }, 'cancel after withdrawal failed');
+      }
+    }
+    return this.getForVisitor(visitorId, id);
+  }
+
+  /** The API view of an application; identifiers stay masked. */
+  async view(app: Application, detailed: boolean) {
+    const { knex } = this.deps;
+    const [campus, department, host] = await Promise.all([
+      knex('campuses').where({ id: app.campus_id }).first('id', 'name'),
+      knex('departments').where({ id: app.department_id }).first('id', 'name'),
+      knex('staff').where({ id: app.host_staff_id }).first('name'),
+    ]);
+    const openTasks = await knex('tasks')
+      .leftJoin('staff', 'staff.id', knex.raw('cast(tasks.assignee as integer)'))
+      .where({ 'tasks.application_id': app.id, 'tasks.status': 'open' })
+      .select('tasks.name', 'staff.name as assignee_name');
+    const base = {
+      id: app.id,
+      flowNumber: app.flow_number,
+      status: app.status,
+      statusText: STATUS_TEXT[app.status],
+      campus,
+      department,
+      hostName: host?.name ?? null,
+      visitDate: dateString(app.visit_date),
+      visitStartTime: app.visit_start,
+      visitEndTime: app.visit_end,
+      plateNumber: app.plate_number,
+      createdAt: app.created_at,
+      currentStep:
+        app.status === 'submitted'
+          ? '正在送交到访部门接待人审核'
+          : openTasks.map((t: any) => (t.assignee_name ? `${t.name}（${t.assignee_name}）` : t.name)).join('、') || null,
+      lastOpinion: app.last_opinion,
+    };
+    if (!detailed) return base;
+    const [timeline, uploads] = await Promise.all([
+      knex('application_events').where({ application_id: app.id }).orderBy([{ column: 'at' }, { column: 'id' }]),
+      this.deps.hooks.listUploads(app.id),
+    ]);
+    return {
+      ...base,
+      data: app.data,
+      timeline: timeline.map((e: any) => ({ at: e.at, kind: e.kind, title: e.title, actor: e.actor, opinion: e.opinion })),
+      attachments: uploads.map((u) => ({ id: u.id, name: u.original_name, mime: u.mime, size: u.size, url: `/api/uploads/${u.id}` })),
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { requireStaff } from '../auth/session.middleware.ts';
+import type { AppState } from '../http/context.ts';
+import type { TaskService } from './task.service.ts';
+
+const listSchema = z.object({
+  list: z.enum(['mine', 'unclaimed', 'done'], { error: '列表类型应为 mine、unclaimed 或 done' }).default('mine'),
+  status: z.enum(['open', 'completed', 'canceled']).optional(),
+  campusId: z.coerce.number().int().positive().optional(),
+  departmentId: z.coerce.number().int().positive().optional(),
+  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式应为 YYYY-MM-DD').optional(),
+  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, '日期格式应为 YYYY-MM-DD').optional(),
+  q: z.string().max(40).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(100).default(20),
+});
+const dataSchema = z.object({ data: z.record(z.string(), z.unknown(), { error: '表单内容格式不正确' }) });
+
+// Every staff member can have tasks: a process may assign one to anybody (a security office, a guard…).
+export function taskRoutes(tasks: TaskService) {
+  const router = new Router<AppState>({ prefix: '/api/tasks' });
+  const id = (ctx: any) => Number(ctx.params.id);
+
+  router.get('/', async (ctx) => {
+    ctx.body = await tasks.list(requireStaff(ctx), listSchema.parse(ctx.query));
+  });
+  router.get('/:id', async (ctx) => {
+    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+  });
+  router.post('/:id/claim', async (ctx) => {
+    await tasks.claim(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+  });
+  router.post('/:id/unclaim', async (ctx) => {
+    await tasks.unclaim(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+  });
+  router.put('/:id/draft', async (ctx) => {
+    const { data } = dataSchema.parse(ctx.request.body ?? {});
+    await tasks.saveDraft(requireStaff(ctx), id(ctx), data);
+    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+  });
+  router.post('/:id/complete', async (ctx) => {
+    const { data } = dataSchema.parse(ctx.request.body ?? {});
+    await tasks.complete(requireStaff(ctx), id(ctx), data);
+    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+  });
+  return router;
+}

@@ -1,0 +1,373 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Clock } from '../../engine-adapter/clock.ts';
+import { TaskNotFoundError, type UserTask, type UserTaskCanceled, type WorkflowEngine } from '../../engine-adapter/contract.ts';
+import type { SettingsService } from '../admin/settings.service.ts';
+import type { ApplicationService } from '../applications/application.service.ts';
+import { type AccessService, staffGroups } from '../auth/access.service.ts';
+import type { FieldCrypto } from '../crypto/field-crypto.ts';
+import { type Staff, STAFF_ROLES } from '../directory/directory.model.ts';
+import type { DirectoryService } from '../directory/directory.service.ts';
+import { badRequest, conflict, notFound } from '../errors.ts';
+import type { FormService } from '../forms/form.service.ts';
+import { type FormComponent, type FormSchema, dataComponents, mapComponents, validateSubmission } from '../forms/form.validator.ts';
+import type { StaffPrincipal } from '../http/context.ts';
+import { dateString } from '../applications/application.model.ts';
+import { Task } from './task.model.ts';
+
+export interface SmsOutbox {
+  enqueue(
+    trx: Knex,
+    msg: { dedupeKey: string; to: string; template: string; body: string; applicationId?: number },
+  ): Promise<boolean>;
+}
+
+export interface TaskListQuery {
+  list: 'mine' | 'unclaimed' | 'done';
+  status?: 'open' | 'completed' | 'canceled';
+  campusId?: number;
+  departmentId?: number;
+  from?: string;
+  to?: string;
+  q?: string;
+  page: number;
+  pageSize: number;
+}
+
+const DECISION_TEXT: Record<string, string> = { approve: '同意', refuse: '否决' };
+const MAX_NOTIFIED = 20;
+
+/** The staff task list: a mirror of the engine's user tasks, with claims, drafts and completion. */
+export class TaskService {
+  constructor(
+    private readonly deps: {
+      knex: Knex;
+      clock: Clock;
+      logger: Logger;
+      engine: WorkflowEngine;
+      access: AccessService;
+      forms: FormService;
+      directory: DirectoryService;
+      applications: ApplicationService;
+      settings: SettingsService;
+      sms: SmsOutbox;
+      fieldCrypto: FieldCrypto;
+      renderTemplate: (template: string, vars: Record<string, string | number | undefined | null>) => string;
+      publicUrl: string;
+      universityName: string;
+    },
+  ) {}
+
+  /** Engine event (at least once): store the task, tell the timeline, notify the assignee or the group. */
+  async onUserTaskCreated(task: UserTask): Promise<void> {
+    const { knex, clock } = this.deps;
+    const applicationId = Number(task.variables.applicationId) || null;
+    await knex.transaction(async (trx) => {
+      const app = applicationId ? await trx('applications').where({ id: applicationId }).first() : undefined;
+      const assigneeId = task.assignee && /^\d+$/.test(task.assignee) ? Number(task.assignee) : null;
+      const assignee = assigneeId ? await trx('staff').where({ id: assigneeId, active: true }).first() : undefined;
+      const inserted = await trx('tasks')
+        .insert({
+          task_key: task.taskKey,
+          instance_key: task.instanceKey,
+          application_id: app?.id ?? null,
+          element_id: task.elementId,
+          name: task.name || task.elementId,
+          form_key: task.formKey ?? null,
+          assignee: task.assignee ?? null,
+          candidate_groups: JSON.stringify(task.candidateGroups ?? []),
+          candidate_users: JSON.stringify(task.candidateUsers ?? []),
+          status: app && ['withdrawn'].includes(app.status) ? 'canceled' : 'open',
+          // An assignee holds the task as if they had claimed it; unclaiming hands it to the candidate groups.
+          claimed_by: assignee?.id ?? null,
+          claimed_at: assignee ? clock.now() : null,
+          due_at: task.dueDate ? new Date(task.dueDate) : null,
+          campus_id: app?.campus_id ?? null,
+          department_id: app?.department_id ?? null,
+          created_at: clock.now(),
+        })
+        .onConflict('task_key')
+        .ignore()
+        .returning('id');
+      if (!inserted.length || !app) return; // a redelivered event, or a task of a process without application
+      const taskId = inserted[0].id;
+      await this.deps.applications.addEvent(trx, app.id, {
+        kind: 'task-created',
+        title: `待${task.name}${assignee ? `（${assignee.name}）` : ''}`,
+        dedupeKey: `task-created:${task.taskKey}`,
+      });
+      const recipients = assignee ? [assignee] : await this.groupMembers(trx, task.candidateGroups ?? [], task.candidateUsers ?? []);
+      const templates = await this.deps.settings.get('smsTemplates');
+      for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
+        await this.deps.sms.enqueue(trx, {
+          dedupeKey: `task:${task.taskKey}:${staff.id}`,
+          to: this.deps.fieldCrypto.decrypt(staff.mobile_enc),
+          template: 'taskAssigned',
+          body: this.deps.renderTemplate(templates.taskAssigned, {
+            university: this.deps.universityName,
+            staffName: staff.name,
+            flowNumber: app.flow_number,
+            visitDate: dateString(app.visit_date),
+            link: `${this.deps.publicUrl}/staff/#/tasks/${taskId}`,
+          }),
+          applicationId: app.id,
+        });
+      }
+    });
+  }
+
+  async onUserTaskCanceled(event: UserTaskCanceled): Promise<void> {
+    await this.deps.knex('tasks').where({ task_key: event.taskKey, status: 'open' }).update({ status: 'canceled' });
+  }
+
+  private async groupMembers(trx: Knex, groups: string[], users: string[]): Promise<Staff[]> {
+    const members = new Map<number, Staff>();
+    for (const group of groups) {
+      let rows: Staff[] = [];
+      const dept = /^dept-(\d+)$/.exec(group);
+      const role = /^role-(\w+)$/.exec(group);
+      // A department group notifies its hosts; the leaders are reached by name when a host picks one.
+      if (dept) rows = await this.deps.directory.staffWithRole(Number(dept[1]), 'host', trx);
+      else if (role && STAFF_ROLES.includes(role[1] as any)) {
+        rows = await trx('staff').where({ active: true }).whereRaw('roles @> ?::jsonb', [JSON.stringify([role[1]])]);
+      }
+      for (const s of rows) members.set(s.id, s);
+    }
+    for (const u of users.filter((x) => /^\d+$/.test(x))) {
+      const s = await trx('staff').where({ id: Number(u), active: true }).first();
+      if (s) members.set(s.id, s);
+    }
+    return [...members.values()];
+  }
+
+  private baseQuery(staff: StaffPrincipal, query: Omit<TaskListQuery, 'page' | 'pageSize'>, list: TaskListQuery['list']) {
+    const { knex } = this.deps;
+    const q = knex('tasks').leftJoin('applications', 'applications.id', 'tasks.application_id');
+    if (list === 'mine') q.where('tasks.status', 'open').where((w) => w.where('tasks.claimed_by', staff.id));
+    else if (list === 'unclaimed') {
+      q.where('tasks.status', 'open')
+        .whereNull('tasks.claimed_by')
+        .where((g) =>
+          g
+            .whereRaw('tasks.candidate_groups \\?| ?::text[]', [staffGroups(staff)])
+            .orWhereRaw('tasks.candidate_users \\? ?', [String(staff.id)])
+            .orWhere('tasks.assignee', String(staff.id)),
+        );
+    } else q.where('tasks.completed_by', staff.id);
+    if (query.status) q.where('tasks.status', query.status);
+    if (query.campusId) q.where('tasks.campus_id', query.campusId);
+    if (query.departmentId) q.where('tasks.department_id', query.departmentId);
+    if (query.from) q.where('applications.visit_date', '>=', query.from);
+    if (query.to) q.where('applications.visit_date', '<=', query.to);
+    if (query.q) q.where('applications.flow_number', 'like', `%${query.q.replace(/[%_\\]/g, '')}%`);
+    return q;
+  }
+
+  async list(staff: StaffPrincipal, query: TaskListQuery) {
+    const rows = await this.baseQuery(staff, query, query.list)
+      .leftJoin('campuses', 'campuses.id', 'applications.campus_id')
+      .leftJoin('departments', 'departments.id', 'applications.department_id')
+      .leftJoin('visitors', 'visitors.id', 'applications.visitor_id')
+      .select(
+        'tasks.*',
+        'applications.flow_number',
+        'applications.visit_date',
+        'applications.visit_start',
+        'applications.visit_end',
+        'applications.status as application_status',
+        'campuses.name as campus_name',
+        'departments.name as department_name',
+        'visitors.name as visitor_name',
+        'visitors.organisation as visitor_organisation',
+      )
+      .orderBy(query.list === 'done' ? 'tasks.completed_at' : 'tasks.created_at', query.list === 'done' ? 'desc' : 'asc')
+      .orderBy('tasks.id', 'desc')
+      .limit(query.pageSize)
+      .offset((query.page - 1) * query.pageSize);
+    const countOf = async (list: TaskListQuery['list']) => {
+      const [{ n }] = await this.baseQuery(staff, list === query.list ? query : { list }, list).count({ n: '*' });
+      return Number(n);
+    };
+    const [mine, unclaimed, done] = await Promise.all([countOf('mine'), countOf('unclaimed'), countOf('done')]);
+    const counts = { mine, unclaimed, done };
+    return { tasks: rows.map((r: any) => this.view(r)), total: counts[query.list], page: query.page, pageSize: query.pageSize, counts };
+  }
+
+  private view(r: any) {
+    return {
+      id: r.id,
+      name: r.name,
+      elementId: r.element_id,
+      formKey: r.form_key,
+      status: r.status,
+      assignee: r.assignee,
+      claimedBy: r.claimed_by,
+      createdAt: r.created_at,
+      completedAt: r.completed_at,
+      dueAt: r.due_at,
+      result: r.result ?? null,
+      application: r.application_id
+        ? {
+            id: r.application_id,
+            flowNumber: r.flow_number,
+            status: r.application_status,
+            visitorName: r.visitor_name,
+            organisation: r.visitor_organisation,
+            campus: r.campus_name,
+            department: r.department_name,
+            visitDate: r.visit_date ? dateString(r.visit_date) : null,
+            visitStartTime: r.visit_start,
+            visitEndTime: r.visit_end,
+          }
+        : null,
+    };
+  }
+
+  /** A task the staff member may see; anything else is "not found" (its existence is not revealed). */
+  private async visibleTask(staff: StaffPrincipal, id: number, trx: Knex = this.deps.knex): Promise<Task> {
+    if (!Number.isInteger(id) || id <= 0) throw notFound('TASK_NOT_FOUND', '待办不存在');
+    let q = trx('tasks').where('tasks.id', id);
+    if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff);
+    const row = await q.first('tasks.*');
+    if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
+    return Task.fromDatabaseJson(row);
+  }
+
+  private async formFor(task: Task) {
+    const app = task.application_id ? await this.deps.applications.find(task.application_id) : undefined;
+    if (!task.form_key || !app?.process_definition_key) return { app, schema: null as FormSchema | null, leaders: [] as Staff[] };
+    const form = await this.deps.forms.forProcess(app.process_definition_key, task.form_key);
+    const leaders = await this.deps.directory.staffWithRole(app.department_id, 'leader');
+    const schema: FormSchema = {
+      ...form.schema,
+      components: mapComponents(form.schema.components, (c: FormComponent) =>
+        c.properties?.source === 'leaders'
+          ? { ...c, dataSrc: 'values', data: { values: leaders.map((l) => ({ label: l.name, value: String(l.id) })) } }
+          : c,
+      ),
+    };
+    return { app, schema, leaders };
+  }
+
+  async get(staff: StaffPrincipal, id: number) {
+    const task = await this.visibleTask(staff, id);
+    const { app, schema, leaders } = await this.formFor(task);
+    const application = app ? await this.deps.applications.view(app, true) : null;
+    const visitor = app ? await this.deps.knex('visitors').where({ id: app.visitor_id }).first() : undefined;
+    const [notice, stockOpinions] = await Promise.all([
+      this.deps.settings.get('reviewNotice'),
+      this.deps.settings.get('stockOpinions'),
+    ]);
+    const full = await this.deps
+      .knex('tasks')
+      .leftJoin('applications', 'applications.id', 'tasks.application_id')
+      .where('tasks.id', task.id)
+      .first('tasks.*', 'applications.flow_number', 'applications.visit_date', 'applications.visit_start', 'applications.visit_end', 'applications.status as application_status');
+    return {
+      task: { ...this.view(full), draft: task.draft },
+      form: schema,
+      application: application && {
+        ...application,
+        visitor: visitor && {
+          name: visitor.name,
+          organisation: visitor.organisation,
+          idNumber: visitor.id_number_masked,
+          mobile: visitor.mobile_masked,
+          gender: visitor.gender,
+        },
+      },
+      attachments: application && 'attachments' in application ? application.attachments : [],
+      notice,
+      stockOpinions,
+      leaders: leaders.map((l) => ({ id: l.id, name: l.name })),
+    };
+  }
+
+  async claim(staff: StaffPrincipal, id: number) {
+    const task = await this.visibleTask(staff, id);
+    if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
+    if (task.claimed_by === staff.id) return task;
+    // One statement decides the race: only a still unclaimed open task is taken.
+    const updated = await this.deps
+      .knex('tasks')
+      .where({ id: task.id, status: 'open' })
+      .whereNull('claimed_by')
+      .update({ claimed_by: staff.id, claimed_at: this.deps.clock.now() });
+    if (updated !== 1) throw conflict('TASK_ALREADY_CLAIMED', '该待办已被他人认领');
+    return this.visibleTask(staff, id);
+  }
+
+  async unclaim(staff: StaffPrincipal, id: number) {
+    const task = await this.visibleTask(staff, id);
+    if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
+    if (task.claimed_by !== staff.id) throw conflict('TASK_NOT_CLAIMED_BY_YOU', '只能退回自己认领的待办');
+    await this.deps.knex('tasks').where({ id: task.id, claimed_by: staff.id }).update({ claimed_by: null, claimed_at: null });
+    return this.visibleTask(staff, id);
+  }
+
+  async saveDraft(staff: StaffPrincipal, id: number, data: Record<string, unknown>) {
+    const task = await this.visibleTask(staff, id);
+    if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
+    const { schema } = await this.formFor(task);
+    const keys = new Set(schema ? dataComponents(schema.components).map((c) => c.key) : []);
+    const draft = Object.fromEntries(Object.entries(data ?? {}).filter(([k]) => keys.has(k)));
+    await this.deps.knex('tasks').where({ id: task.id }).update({ draft: JSON.stringify(draft) });
+    return { ...(await this.visibleTask(staff, id)), draft };
+  }
+
+  async complete(staff: StaffPrincipal, id: number, input: Record<string, unknown>) {
+    const { knex, clock, engine } = this.deps;
+    let task = await this.visibleTask(staff, id);
+    if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
+    if (task.claimed_by !== null && task.claimed_by !== staff.id) throw conflict('TASK_ALREADY_CLAIMED', '该待办已被他人认领');
+    if (task.claimed_by === null) task = await this.claim(staff, id);
+
+    const { app, schema } = await this.formFor(task);
+    let data: Record<string, unknown> = {};
+    if (schema) {
+      const result = validateSubmission(schema, input ?? {});
+      if (result.errors.length) throw badRequest('FORM_INVALID', result.errors[0].message, result.errors);
+      data = result.data;
+      // Options that come from the directory must be one of those offered (never trust the browser).
+      for (const c of dataComponents(schema.components)) {
+        if (!c.properties?.source || data[c.key] === undefined || data[c.key] === '') continue;
+        const allowed = (c.data?.values ?? []).map((v) => String(v.value));
+        if (!allowed.includes(String(data[c.key]))) {
+          const leader = c.properties.source === 'leaders';
+          throw badRequest(leader ? 'LEADER_NOT_ALLOWED' : 'OPTION_NOT_ALLOWED', leader ? '只能选择本单位的主管领导' : `${c.label ?? c.key}不是可选的值`, [
+            { field: c.key, message: leader ? '只能选择本单位的主管领导' : '不是可选的值' },
+          ]);
+        }
+        data[c.key] = String(data[c.key]);
+      }
+    }
+    try {
+      await engine.completeUserTask(task.task_key, data);
+    } catch (err) {
+      if (err instanceof TaskNotFoundError) {
+        await knex('tasks').where({ id: task.id, status: 'open' }).update({ status: 'canceled' });
+        throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
+      }
+      throw err;
+    }
+    await knex.transaction(async (trx) => {
+      await trx('tasks')
+        .where({ id: task.id })
+        .update({ status: 'completed', completed_by: staff.id, completed_at: clock.now(), result: JSON.stringify(data), draft: null });
+      if (app) {
+        const decision = typeof data.decision === 'string' ? DECISION_TEXT[data.decision] ?? data.decision : '已处理';
+        await this.deps.applications.addEvent(trx, app.id, {
+          kind: 'task-completed',
+          title: `${task.name}：${decision}`,
+          actor: staff.name,
+          opinion: typeof data.opinion === 'string' ? data.opinion : null,
+          dedupeKey: `task-completed:${task.task_key}`,
+        });
+        if (data.leaderStaffId) {
+          await trx('applications').where({ id: app.id }).update({ leader_staff_id: Number(data.leaderStaffId) });
+        }
+      }
+    });
+    return this.visibleTask(staff, id);
+  }
+}
