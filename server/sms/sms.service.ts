@@ -1,0 +1,275 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Clock } from '../../engine-adapter/clock.ts';
+import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
+import { maskPersonalNumbers, type SmsProvider } from './sms.provider.ts';
+
+export interface OutboxMessage {
+  /** One message per key, ever: e.g. `job:<jobKey>` for a service-task job, so a redelivered job is a no-op. */
+  dedupeKey: string;
+  /** The clear mobile; stored encrypted and masked, never in clear. */
+  to: string;
+  template: string;
+  body: string;
+  applicationId?: number;
+}
+
+export type SmsStatus = 'pending' | 'sent' | 'failed';
+
+export interface SmsListItem {
+  id: number;
+  to: string;
+  template: string;
+  body: string;
+  status: SmsStatus;
+  attempts: number;
+  lastError: string | null;
+  applicationId: number | null;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+export interface SmsServiceOptions {
+  knex: Knex;
+  provider: SmsProvider;
+  fieldCrypto: FieldCrypto;
+  clock: Clock;
+  logger: Logger;
+  /** Attempts before a message is marked 'failed' (default 5). */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt (default 30 s), capped at retryMaxMs (default 30 min). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** A provider call slower than this counts as failed (default 30 s). */
+  sendTimeoutMs?: number;
+  /**
+   * How long a claimed row stays invisible to other senders. Longer than sendTimeoutMs, so a row is only
+   * claimed again if its sender died mid-send (default 120 s).
+   */
+  leaseMs?: number;
+}
+
+interface Claimed {
+  id: number | string;
+  recipient_enc: string;
+  body: string;
+  attempts: number;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`provider did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as any).toISOString());
+
+/**
+ * The SMS outbox. Callers enqueue inside the transaction of the state change that causes the message, so a
+ * message exists if and only if the change committed; a poller delivers due rows with retries.
+ *
+ * Delivery claims rows with FOR UPDATE SKIP LOCKED in a short transaction and pushes their next_attempt_at
+ * past a lease, then calls the provider outside any transaction (a slow gateway must not hold locks or,
+ * on PGlite, the only connection). The final update is conditional on the attempt it claimed, so a sender
+ * whose lease ran out cannot overwrite a newer outcome.
+ */
+export class SmsService {
+  private readonly knex: Knex;
+  private readonly provider: SmsProvider;
+  private readonly fieldCrypto: FieldCrypto;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly leaseMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private intervalMs = 2000;
+
+  constructor(opts: SmsServiceOptions) {
+    this.knex = opts.knex;
+    this.provider = opts.provider;
+    this.fieldCrypto = opts.fieldCrypto;
+    this.clock = opts.clock;
+    this.logger = opts.logger;
+    this.maxAttempts = opts.maxAttempts ?? 5;
+    this.retryBaseMs = opts.retryBaseMs ?? 30_000;
+    this.retryMaxMs = opts.retryMaxMs ?? 30 * 60_000;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
+    this.leaseMs = Math.max(opts.leaseMs ?? 120_000, this.sendTimeoutMs + 1000);
+  }
+
+  /** Delay before the retry that follows the given (1-based) failed attempt. */
+  retryDelayMs(attempt: number): number {
+    return Math.min(this.retryBaseMs * 2 ** Math.max(0, attempt - 1), this.retryMaxMs);
+  }
+
+  /** Writes the message in the caller's transaction. Returns false when the dedupe key already exists. */
+  async enqueue(trx: Knex, msg: OutboxMessage): Promise<boolean> {
+    if (!msg.dedupeKey || msg.dedupeKey.length > 160) throw new Error('sms dedupeKey must be 1-160 characters');
+    const to = msg.to.replace(/[\s-]/g, '').replace(/^\+?86(?=1\d{10}$)/, '');
+    if (!to) throw new Error('sms recipient is empty');
+    const now = this.clock.now();
+    const inserted = await trx('sms_outbox')
+      .insert({
+        dedupe_key: msg.dedupeKey,
+        recipient_enc: this.fieldCrypto.encrypt(to),
+        recipient_masked: maskMobile(to).slice(0, 20),
+        template: msg.template.slice(0, 50),
+        body: msg.body,
+        application_id: msg.applicationId ?? null,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+      })
+      .onConflict('dedupe_key')
+      .ignore()
+      .returning('id');
+    return inserted.length > 0;
+  }
+
+  private async claim(limit: number): Promise<Claimed[]> {
+    const now = this.clock.now();
+    return this.knex.transaction(async (trx) => {
+      const rows: Claimed[] = await trx('sms_outbox')
+        .select('id', 'recipient_enc', 'body', 'attempts')
+        .where('status', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
+        .limit(limit)
+        .forUpdate()
+        .skipLocked();
+      if (!rows.length) return [];
+      await trx('sms_outbox')
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .update({ attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
+      return rows.map((r) => ({ ...r, attempts: Number(r.attempts) + 1 }));
+    });
+  }
+
+  /** Sends the due messages once. Returns how many were sent and how many attempts failed. */
+  async deliverDue(limit = 20): Promise<{ sent: number; failed: number }> {
+    const claimed = await this.claim(limit);
+    let sent = 0;
+    let failed = 0;
+    for (const row of claimed) {
+      const mine = { id: row.id, status: 'pending', attempts: row.attempts };
+      try {
+        const to = this.fieldCrypto.decrypt(row.recipient_enc);
+        const { messageId } = await withTimeout(this.provider.send(to, row.body), this.sendTimeoutMs);
+        await this.knex('sms_outbox')
+          .where(mine)
+          .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
+        sent++;
+      } catch (err: any) {
+        failed++;
+        const final = row.attempts >= this.maxAttempts;
+        // provider errors may echo the number back
+        const lastError = maskPersonalNumbers(String(err?.message ?? err)).slice(0, 500);
+        const retryAt = new Date(this.clock.now().getTime() + this.retryDelayMs(row.attempts));
+        await this.knex('sms_outbox')
+          .where(mine)
+          .update(final ? { status: 'failed', last_error: lastError } : { next_attempt_at: retryAt, last_error: lastError });
+        this.logger.warn(
+          { smsId: Number(row.id), attempts: row.attempts, final, provider: this.provider.name, error: lastError },
+          final ? 'sms failed for good' : 'sms attempt failed, will retry',
+        );
+      }
+    }
+    return { sent, failed };
+  }
+
+  /** Polls in the background until stop(); a batch that came back full is followed at once by the next. */
+  start(intervalMs = 2000): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.intervalMs = intervalMs;
+    this.schedule(0);
+  }
+
+  /** Asks a started poller to look now (e.g. after a transaction that enqueued a message committed). */
+  wake(): void {
+    if (!this.stopped && this.timer) this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        if (!this.stopped) this.schedule(this.intervalMs);
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    const batch = 20;
+    try {
+      while (!this.stopped) {
+        const { sent, failed } = await this.deliverDue(batch);
+        if (sent + failed < batch) break;
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'sms delivery run failed');
+    }
+  }
+
+  /** The outbox for an administrator, newest first; recipients masked. */
+  async list(
+    page = 1,
+    pageSize = 20,
+    filter: { status?: SmsStatus } = {},
+  ): Promise<{ messages: SmsListItem[]; total: number; page: number; pageSize: number }> {
+    page = Math.max(1, Math.floor(page) || 1);
+    pageSize = Math.min(100, Math.max(1, Math.floor(pageSize) || 20));
+    const base = () => {
+      const q = this.knex('sms_outbox');
+      if (filter.status) q.where('status', filter.status);
+      return q;
+    };
+    const total = await base().count({ n: '*' }).first();
+    const rows = await base()
+      .select('id', 'recipient_masked', 'template', 'body', 'status', 'attempts', 'last_error', 'application_id', 'created_at', 'sent_at')
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(pageSize)
+      .offset((page - 1) * pageSize);
+    return {
+      messages: rows.map((r: any) => ({
+        id: Number(r.id),
+        to: r.recipient_masked,
+        template: r.template,
+        body: r.body,
+        status: r.status,
+        attempts: Number(r.attempts),
+        lastError: r.last_error,
+        applicationId: r.application_id === null ? null : Number(r.application_id),
+        createdAt: iso(r.created_at)!,
+        sentAt: iso(r.sent_at),
+      })),
+      total: Number((total as any)?.n ?? 0),
+      page,
+      pageSize,
+    };
+  }
+}
