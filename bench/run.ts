@@ -1,0 +1,19 @@
+/**
+ * `npm run bench` runs every benchmark; `npm run bench -- engine flow` runs the named ones.
+ * Adding a bench is one line below: a name and a module exporting `run(): Promise<void>`.
+ */
+const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+  engine: () => import('./engine.ts'),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((name) => !(name in benches));
+if (unknown.length) {
+  console.error(`unknown bench: ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : Object.keys(benches)) {
+  console.log(`\n## bench: ${name}`);
+  await (await benches[name]()).run();
+}
+process.exit(0);
