@@ -1,5 +1,9 @@
 import type { Knex } from 'knex';
+import { createRequire } from 'node:module';
 import * as Elements from 'bpmn-elements';
+
+// The ISO 8601 parser bpmn-elements itself uses, loaded through it so both always read a duration the same way.
+const { ISOInterval } = createRequire(createRequire(import.meta.url).resolve('bpmn-elements'))('@0dep/piso');
 
 /**
  * bpmn-elements wants a timers object; this one never arms a real timeout. Due times live in the database
@@ -43,6 +47,7 @@ export class VirtualTimers {
 export interface TimerContent {
   id: string;
   timerType?: 'timeDuration' | 'timeDate' | 'timeCycle';
+  timeDuration?: string;
   timeout?: number;
   expireAt?: Date | string;
 }
@@ -53,6 +58,8 @@ export interface TimerContent {
  */
 export function dueAt(content: TimerContent | undefined, now: Date): Date {
   if (content?.timerType === 'timeDate' && content.expireAt) return new Date(content.expireAt);
+  if (content?.timerType === 'timeDuration' && typeof content.timeDuration === 'string')
+    return new ISOInterval(content.timeDuration).parse().getExpireAt(now, now);
   return new Date(now.getTime() + Math.max(0, content?.timeout ?? 0));
 }
 
