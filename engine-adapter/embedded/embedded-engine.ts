@@ -23,7 +23,7 @@ import { type InstanceRow, InstanceNotFoundError, instanceStore } from './instan
 import { activateJobs, retryBackoffMs, runLimited, toJob } from './job.ts';
 import { KeyGenerator } from './keys.ts';
 import { type EngineLogger, silentLogger } from './logger.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type PendingEvent } from './outbox.ts';
 import { claimDueTimers } from './timer.ts';
 import { applyOutputs, ElementFailure, sanitizeVariables } from './variables.ts';
 import { buildWait, type WaitRow } from './waits.ts';
@@ -576,18 +576,20 @@ class Embedded implements EmbeddedEngine {
         )
         .delete();
     const triggerKey = 'waitKey' in trigger ? trigger.waitKey : undefined;
+    const events: PendingEvent[] = [];
     for (const wait of gone) {
       if (wait.kind === 'user-task' && wait.state === 'open' && wait.key !== triggerKey)
-        await this.outbox.add(trx, 'userTaskCanceled', row.key, {
-          taskKey: wait.key,
+        events.push({
+          type: 'userTaskCanceled',
           instanceKey: row.key,
-          elementId: wait.element_id,
-          reason: 'interrupted',
+          payload: { taskKey: wait.key, instanceKey: row.key, elementId: wait.element_id, reason: 'interrupted' },
         });
     }
     if (newWaits.length)
       await trx('engine_waits').insert(newWaits.map((w) => ({ ...w, payload: JSON.stringify(w.payload) })));
-    for (const wait of newWaits) if (wait.payload.task) await this.outbox.add(trx, 'userTaskCreated', row.key, wait.payload.task);
+    for (const wait of newWaits)
+      if (wait.payload.task) events.push({ type: 'userTaskCreated', instanceKey: row.key, payload: wait.payload.task });
+    await this.outbox.addMany(trx, events);
 
     row.variables = run.variables;
     row.history = [...row.history, ...run.completedElements];

@@ -10,6 +10,7 @@ export interface EventPayloads {
   incident: Incident;
 }
 export type EventType = keyof EventPayloads;
+export type PendingEvent = { [T in EventType]: { type: T; instanceKey: string; payload: EventPayloads[T] } }[EventType];
 type Handler<T extends EventType> = (event: EventPayloads[T]) => Promise<void> | void;
 
 const CLAIM_MS = 30_000;
@@ -38,12 +39,16 @@ export class Outbox {
   }
 
   async add<T extends EventType>(trx: Knex.Transaction, type: T, instanceKey: string, payload: EventPayloads[T]): Promise<void> {
-    await trx('engine_outbox').insert({
-      type,
-      instance_key: instanceKey,
-      payload: JSON.stringify(payload),
-      created_at: this.clock.now(),
-    });
+    await this.addMany(trx, [{ type, instanceKey, payload } as PendingEvent]);
+  }
+
+  /** One insert for all the events of a command (their ids keep the order given). */
+  async addMany(trx: Knex.Transaction, events: Array<PendingEvent>): Promise<void> {
+    if (!events.length) return;
+    const now = this.clock.now();
+    await trx('engine_outbox').insert(
+      events.map((e) => ({ type: e.type, instance_key: e.instanceKey, payload: JSON.stringify(e.payload), created_at: now })),
+    );
   }
 
   /** Delivers what is due; returns how many events were handled. */
@@ -64,12 +69,11 @@ export class Outbox {
       .update({ claimed_until: new Date(now.getTime() + CLAIM_MS), attempts: knex.raw('attempts + 1') })
       .returning(['id', 'type', 'payload', 'attempts']);
     claimed.sort((a, b) => Number(a.id) - Number(b.id));
-    let delivered = 0;
+    const delivered: number[] = [];
     for (const event of claimed) {
       try {
         for (const handler of this.handlers[event.type]) await (handler as Handler<EventType>)(event.payload);
-        await knex('engine_outbox').where({ id: event.id }).delete();
-        delivered++;
+        delivered.push(event.id);
       } catch (err) {
         const retryIn = Math.min(60_000, 1000 * 2 ** Math.min(event.attempts, 6));
         this.logger.error({ err, eventId: event.id, type: event.type }, 'engine event handler failed; will redeliver');
@@ -78,6 +82,7 @@ export class Outbox {
           .update({ claimed_until: new Date(this.clock.now().getTime() + retryIn) });
       }
     }
-    return delivered;
+    if (delivered.length) await knex('engine_outbox').whereIn('id', delivered).delete();
+    return delivered.length;
   }
 }
