@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import multer, { type MulterFile, type StorageEngine } from '@koa/multer';
 import Router from '@koa/router';
 import type { AccessService } from '../auth/access.service.ts';
@@ -13,11 +14,17 @@ import {
   uploadTooLarge,
 } from './upload.service.ts';
 
-/** Streams the part straight to a `.part` file in the upload directory; nothing is buffered whole in memory. */
-function stagingStorage(service: UploadService): StorageEngine {
+/**
+ * Streams the part straight to a `.part` file in the upload directory; nothing is buffered whole in memory.
+ * The staging promise is remembered per request because multer can report a broken body before the engine
+ * has finished cleaning up; the route waits for it so that no answer leaves a partial file behind.
+ */
+function stagingStorage(service: UploadService, inFlight: WeakMap<IncomingMessage, Promise<StagedFile>>): StorageEngine {
   return {
-    _handleFile(_req, file, cb) {
-      service.stage(file.stream).then(
+    _handleFile(req, file, cb) {
+      const staging = service.stage(file.stream);
+      inFlight.set(req, staging);
+      staging.then(
         (staged) => cb(null, { staged }),
         (err) => cb(err),
       );
@@ -61,8 +68,9 @@ export function contentDisposition(kind: 'inline' | 'attachment', name: string):
 
 export function uploadRoutes(service: UploadService, access: AccessService, maxBytes: number): Router<AppState> {
   const router = new Router<AppState>();
+  const inFlight = new WeakMap<IncomingMessage, Promise<StagedFile>>();
   const parse = multer({
-    storage: stagingStorage(service),
+    storage: stagingStorage(service, inFlight),
     // Form.io's url provider sends `file`, `name` and `dir`; anything much beyond that is not ours
     limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 4096, parts: 12, headerPairs: 50 },
     // browsers send the file name as raw UTF-8; busboy would otherwise read it as latin1
@@ -75,6 +83,8 @@ export function uploadRoutes(service: UploadService, access: AccessService, maxB
     try {
       await parse(ctx as any, async () => {});
     } catch (err) {
+      const staging = inFlight.get(ctx.req);
+      if (staging) await staging.then((staged) => service.discard(staged), () => undefined);
       throw uploadError(err, maxBytes);
     }
     const file = (ctx as any).file as (MulterFile & { staged?: StagedFile }) | undefined;

@@ -214,7 +214,8 @@ export class UploadService {
     const headChunks: Buffer[] = [];
     let headLength = 0;
     let size = 0;
-    const out = fs.createWriteStream(partPath, { flags: 'wx', mode: 0o600 });
+    // opened before any data flows: a lazily opened stream could create the file after the cleanup below ran
+    const out = (await fs.promises.open(partPath, 'wx', 0o600)).createWriteStream();
     try {
       for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         size += chunk.length;
@@ -228,8 +229,12 @@ export class UploadService {
       }
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (err) {
-      out.destroy();
       source.resume();
+      if (!out.closed) {
+        const closed = once(out, 'close').catch(() => undefined);
+        out.destroy();
+        await closed;
+      }
       await fs.promises.rm(partPath, { force: true });
       throw err;
     }
