@@ -1,5 +1,3 @@
-import type { Knex } from 'knex';
-import type { Clock } from './clock.ts';
 import type { WorkflowEngine } from './contract.ts';
 import { createEmbeddedEngine, type EmbeddedEngine, type EmbeddedEngineOptions } from './embedded/embedded-engine.ts';
 import type { EngineLogger } from './embedded/logger.ts';
@@ -9,7 +7,7 @@ export type { EmbeddedEngine, EmbeddedEngineOptions, EngineLogger };
 export { createEmbeddedEngine };
 
 export type EngineConfig =
-  | { kind: 'embedded'; knex: Knex; clock?: Clock; logger?: EngineLogger; pollIntervalMs?: number; autoPoll?: boolean }
+  | ({ kind: 'embedded' } & EmbeddedEngineOptions)
   /** Camunda 8 / Zeebe over gRPC: implemented in engine-adapter/zeebe/ (a later issue). */
   | { kind: 'zeebe'; address: string; [option: string]: unknown };
 
