@@ -79,4 +79,25 @@ for (const backend of backends) {
       await db.close();
     }
   });
+
+  test.serial(`${backend}: with background polling, events and jobs flow without poll() calls`, async (t) => {
+    const db = await createTestDatabase(backend);
+    const engine = createEmbeddedEngine({ knex: db.knex, pollIntervalMs: 50 });
+    try {
+      await engine.deploy('visit-pass.bpmn', visitPassXml);
+      const recorder = new Recorder(engine).visitWorkers(engine);
+      const ended = new Promise<void>((resolve) => engine.onInstanceEnded(() => resolve()));
+      const { instanceKey } = await engine.start('visit-pass', { applicationId: 'a', hostStaffId: 'h', departmentGroup: 'g' });
+      const until = async (check: () => boolean) => {
+        for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+      };
+      await until(() => recorder.tasksOf(instanceKey).length === 1);
+      await engine.completeUserTask(recorder.task(instanceKey, 'host-review').taskKey, { decision: 'refuse', opinion: '否' });
+      await ended;
+      t.deepEqual(recorder.jobTrail(instanceKey), ['application-status:refused', 'sms:refused']);
+    } finally {
+      await engine.close();
+      await db.close();
+    }
+  });
 }
