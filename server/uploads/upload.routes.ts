@@ -112,8 +112,12 @@ export function uploadRoutes(service: UploadService, access: AccessService, maxB
     if (!opened) throw notFound;
     // PDFs can carry scripts: have them downloaded rather than rendered in our origin
     const kind = row.mime === 'application/pdf' ? 'attachment' : 'inline';
-    // body first: Koa drops Content-Length and guesses a type when a stream is assigned
-    ctx.body = opened.stream;
+    // body first: Koa drops Content-Length and guesses a type when a stream is assigned. Koa never reads
+    // the body of a HEAD answer, so the file would stay open: close it at once.
+    if (ctx.method === 'HEAD') {
+      opened.stream.destroy();
+      ctx.status = 200;
+    } else ctx.body = opened.stream;
     ctx.set('Content-Type', row.mime);
     ctx.set('Content-Length', String(row.size));
     ctx.set('Content-Disposition', contentDisposition(kind, downloadName(row)));

@@ -117,6 +117,11 @@ for (const kind of await testBackends()) {
         `inline; filename="_____ (__).png"; filename*=UTF-8''${encodeURIComponent('身份证照片 ')}%28${encodeURIComponent('正面')}%29.png`,
       );
 
+      const head = await fetch(server.url + up.body.url, { method: 'HEAD', headers: { cookie: `vf_visitor=${client.cookie('vf_visitor')}` } });
+      t.is(head.status, 200);
+      t.is(head.headers.get('content-length'), String(png.length));
+      t.is(head.headers.get('content-type'), 'image/png');
+
       const pdf = tinyPdf();
       const upPdf = await client.request('POST', '/api/uploads', form(pdf, 'invitation.pdf', 'application/pdf'));
       t.is(upPdf.status, 201, JSON.stringify(upPdf.body));

@@ -1,0 +1,65 @@
+import test from 'ava';
+import { DEFAULT_SETTINGS } from '../../server/admin/settings.service.ts';
+import { createLogger } from '../../server/logger.ts';
+import { ConsoleSmsProvider, maskPersonalNumbers } from '../../server/sms/sms.provider.ts';
+import { renderTemplate, renderTemplateChecked, templatePlaceholders } from '../../server/sms/sms.templates.ts';
+
+test('renderTemplate fills {name} placeholders, numbers included, every occurrence', (t) => {
+  t.is(renderTemplate('{a}-{b}-{a}', { a: '甲', b: 2 }), '甲-2-甲');
+  t.is(renderTemplate('没有占位符', { a: 1 }), '没有占位符');
+});
+
+test('an unknown or undefined placeholder stays visible and is reported once', (t) => {
+  const reported: string[][] = [];
+  const text = renderTemplate('{name}您好，流程号{flowNumber}，{name}', { name: '张三', flowNumber: undefined }, (m) => reported.push(m));
+  t.is(text, '张三您好，流程号{flowNumber}，张三');
+  t.deepEqual(reported, [['flowNumber']]);
+  t.deepEqual(renderTemplateChecked('{x}{y}{x}', { y: 'ok' }), { text: '{x}ok{x}', missing: ['x'] });
+  // only own keys count: an inherited property is not a value
+  t.deepEqual(renderTemplateChecked('{toString}', {}).missing, ['toString']);
+});
+
+test('values are inserted literally: a value that looks like a placeholder is not expanded again', (t) => {
+  t.is(renderTemplate('{opinion}', { opinion: '请联系{name}', name: 'X' }), '请联系{name}');
+  t.is(renderTemplate('{opinion}', { opinion: '$& $1' }), '$& $1');
+});
+
+test('the shipped templates render completely with the variables the flow provides', (t) => {
+  const vars = {
+    university: '示例大学',
+    name: '张三',
+    staffName: '王老师',
+    visitDate: '2026-12-03',
+    flowNumber: 'FK20261201000001',
+    opinion: '不同意，请改期申请',
+    link: 'https://visit.example.edu.cn/tasks/1',
+  };
+  for (const [key, template] of Object.entries(DEFAULT_SETTINGS.smsTemplates)) {
+    const { text, missing } = renderTemplateChecked(template, vars);
+    t.deepEqual(missing, [], key);
+    t.notRegex(text, /\{\w+\}/, key);
+    t.true(text.includes('FK20261201000001'), key);
+  }
+  t.deepEqual(templatePlaceholders(DEFAULT_SETTINGS.smsTemplates.refused), ['university', 'name', 'visitDate', 'flowNumber', 'opinion']);
+});
+
+test('maskPersonalNumbers masks mobiles and resident ID numbers but leaves flow numbers and dates', (t) => {
+  t.is(maskPersonalNumbers('请致电13812345678或+86 13912345678'), '请致电138****5678或139****5678');
+  t.is(maskPersonalNumbers('证件11010519491231002X'), '证件110***********002X');
+  t.is(maskPersonalNumbers('流程号FK20261201000001，日期2026-12-03'), '流程号FK20261201000001，日期2026-12-03');
+});
+
+test('the console provider logs the recipient masked, never the clear mobile', async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (line: string) => lines.push(line) });
+  const provider = new ConsoleSmsProvider(logger);
+  const { messageId } = await provider.send('13812345678', '【示例大学】张三，您的申请已通过。联系电话13987654321');
+  t.regex(messageId, /^console-/);
+  const all = lines.join('\n');
+  t.false(all.includes('13812345678'));
+  t.false(all.includes('13987654321'));
+  const entry = JSON.parse(lines[0]);
+  t.is(entry.sms.to, '138****5678');
+  t.is(entry.sms.messageId, messageId);
+  t.true(entry.sms.body.includes('139****4321'));
+});
