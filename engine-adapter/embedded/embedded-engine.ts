@@ -154,11 +154,12 @@ class Embedded implements EmbeddedEngine {
       if (seen?.kind !== 'user-task' || seen.state !== 'open') throw new TaskNotFoundError(taskKey);
       const row = await instanceStore.lock(trx, seen.instance_key);
       // Read again under the instance lock: a concurrent completion may have committed meanwhile.
-      const wait = await instanceStore.wait(trx, taskKey);
+      const waits = await instanceStore.waits(trx, row.key);
+      const wait = waits.find((w) => w.key === taskKey);
       if (wait?.state !== 'open' || row.status !== 'active') throw new TaskNotFoundError(taskKey);
       if (row.parked_incident_key)
         throw new EngineError('INSTANCE_HAS_INCIDENT', `instance ${row.key} waits for incident ${row.parked_incident_key}`);
-      await this.advance(trx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars });
+      await this.advance(trx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars }, waits);
     });
     this.kick();
   }
@@ -176,9 +177,10 @@ class Embedded implements EmbeddedEngine {
     for (const subscription of perInstance.values()) {
       await this.knex.transaction(async (trx) => {
         const row = await instanceStore.lock(trx, subscription.instance_key);
-        const wait = await instanceStore.wait(trx, subscription.key);
+        const waits = await instanceStore.waits(trx, row.key);
+        const wait = waits.find((w) => w.key === subscription.key);
         if (wait?.state !== 'open' || row.status !== 'active' || row.parked_incident_key) return;
-        await this.advance(trx, row, { kind: 'message', waitKey: wait.key, variables: vars });
+        await this.advance(trx, row, { kind: 'message', waitKey: wait.key, variables: vars }, waits);
       });
     }
     this.kick();
@@ -345,10 +347,11 @@ class Embedded implements EmbeddedEngine {
     for (const timer of claimed) {
       await this.knex.transaction(async (trx) => {
         const row = await instanceStore.lock(trx, timer.instance_key);
-        const wait = await instanceStore.wait(trx, timer.key);
+        const waits = await instanceStore.waits(trx, row.key);
+        const wait = waits.find((w) => w.key === timer.key);
         if (!wait || row.status !== 'active') return;
         if (row.parked_incident_key) return; // stays claimed for a while; fires once the incident is resolved
-        await this.advance(trx, row, { kind: 'timer', waitKey: wait.key });
+        await this.advance(trx, row, { kind: 'timer', waitKey: wait.key }, waits);
         fired++;
       });
     }
@@ -379,15 +382,15 @@ class Embedded implements EmbeddedEngine {
       return;
     }
     try {
-      await this.onActivatedJob(row, async (trx, instance) => {
-        await this.advance(trx, instance, { kind: 'completeJob', waitKey: row.key, variables: output });
+      await this.onActivatedJob(row, async (trx, instance, _wait, waits) => {
+        await this.advance(trx, instance, { kind: 'completeJob', waitKey: row.key, variables: output }, waits);
       });
     } catch (err) {
       this.logger.error({ err, jobKey: row.key }, 'completing a job failed; it will run again');
     }
   }
 
-  private async onActivatedJob(row: WaitRow, act: (trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow) => Promise<void>) {
+  private async onActivatedJob(row: WaitRow, act: (trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow, waits: WaitRow[]) => Promise<void>) {
     await this.knex.transaction(async (trx) => {
       let instance: InstanceRow;
       try {
@@ -396,7 +399,8 @@ class Embedded implements EmbeddedEngine {
         if (err instanceof InstanceNotFoundError) return;
         throw err;
       }
-      const wait = await instanceStore.wait(trx, row.key);
+      const waits = await instanceStore.waits(trx, instance.key);
+      const wait = waits.find((w) => w.key === row.key);
       // Gone (completed elsewhere, interrupted, canceled) or given back to the pool: a stale result is dropped.
       if (wait?.state !== 'activated' || instance.status !== 'active') return;
       if (instance.parked_incident_key) {
@@ -405,7 +409,7 @@ class Embedded implements EmbeddedEngine {
           .update({ state: 'open', due_at: new Date(this.clock.now().getTime() + DEFER_MS), claimed_until: null });
         return;
       }
-      await act(trx, instance, wait);
+      await act(trx, instance, wait, waits);
     });
   }
 
@@ -430,7 +434,7 @@ class Embedded implements EmbeddedEngine {
   }
 
   private async jobThrewError(row: WaitRow, error: BpmnError): Promise<void> {
-    await this.onActivatedJob(row, async (trx, instance, wait) => {
+    await this.onActivatedJob(row, async (trx, instance, wait, waits) => {
       const definition = await this.definitions.get(trx, instance.definition_key);
       const catches = definition.model.elements.get(wait.element_id)?.errorCatches ?? [];
       if (!catches.some((code) => code === null || code === error.errorCode)) {
@@ -443,7 +447,7 @@ class Embedded implements EmbeddedEngine {
         errorCode: error.errorCode,
         message: error.message,
         variables: sanitizeVariables(error.variables),
-      });
+      }, waits);
     });
   }
 
@@ -489,9 +493,10 @@ class Embedded implements EmbeddedEngine {
    * fails on the way (a FEEL expression, a gateway with no way out), the instance stays as it was before the
    * trigger and an incident holds the trigger, to be replayed by resolveIncident: no step is lost or half done.
    */
-  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger): Promise<void> {
+  /** `waits`: the instance's wait rows when the caller already read them under the lock. */
+  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, waits?: WaitRow[]): Promise<void> {
     const definition = await this.definitions.get(trx, row.definition_key);
-    const existing = trigger.kind === 'start' ? [] : await instanceStore.waits(trx, row.key);
+    const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(trx, row.key)));
     const variables = structuredClone(row.variables);
     const run = new InstanceRun(definition, variables, row.key);
     let newWaits: WaitRow[];
