@@ -1,5 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
+import { applicationRoutes } from './applications/application.routes.ts';
 import { csrfMiddleware } from './auth/csrf.middleware.ts';
 import { sessionMiddleware } from './auth/session.middleware.ts';
 import { staffAuthRoutes } from './auth/staff-auth.routes.ts';
@@ -9,7 +10,11 @@ import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
+import { passRoutes } from './passes/pass.routes.ts';
 import type { Services } from './services.ts';
+import { smsAdminRoutes } from './sms/sms.routes.ts';
+import { taskRoutes } from './tasks/task.routes.ts';
+import { uploadRoutes } from './uploads/upload.routes.ts';
 import { visitorRoutes } from './visitors/visitor.routes.ts';
 
 export function createApp(services: Services): Koa<AppState> {
@@ -44,6 +49,11 @@ export function createApp(services: Services): Koa<AppState> {
     visitorRoutes(services.visitors, services.sessions, secure),
     staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
     directoryRoutes(services.directory),
+    applicationRoutes(services.applications, services.visitors),
+    passRoutes(services.passes),
+    taskRoutes(services.tasks),
+    uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),
+    smsAdminRoutes(services.sms),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -1,5 +1,7 @@
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { systemClock } from '../engine-adapter/clock.ts';
+import { createEngine } from '../engine-adapter/index.ts';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { migrateLatest, openDatabase } from './db/database.ts';
@@ -37,7 +39,17 @@ async function main() {
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir });
   await migrateLatest(db.knex);
   const secrets = loadSecrets(config);
-  const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger });
+  const engine =
+    config.ENGINE === 'embedded'
+      ? await createEngine({ kind: 'embedded', knex: db.knex, clock: systemClock, logger: logger.child({ part: 'engine' }) })
+      : await createEngine({ kind: 'zeebe', address: config.ZEEBE_ADDRESS! });
+  const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger, engine });
+  // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
+  await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
+  services.sms.start();
+  services.applications.kickStarter();
+  const starterTimer = setInterval(() => services.applications.kickStarter(), 5_000);
+  starterTimer.unref();
   if (config.DEMO_DATA) await seedDemoData(db.knex, services.directory);
   // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
@@ -58,6 +70,10 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     server.close();
     server.closeAllConnections();
+    clearInterval(starterTimer);
+    await services.sms.stop();
+    await services.applications.drainStarter();
+    await engine.close();
     await db.close();
     process.exit(0);
   };

@@ -1,12 +1,26 @@
+import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../engine-adapter/clock.ts';
+import type { WorkflowEngine } from '../engine-adapter/contract.ts';
+import { DeploymentService } from './admin/deployment.service.ts';
+import { SettingsService } from './admin/settings.service.ts';
+import { ApplicationService } from './applications/application.service.ts';
+import { registerProcessWorkers } from './applications/process-workers.ts';
+import { AccessService } from './auth/access.service.ts';
 import { SessionService } from './auth/session.service.ts';
 import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
 import { FieldCrypto } from './crypto/field-crypto.ts';
 import { DirectoryService } from './directory/directory.service.ts';
+import { FormService } from './forms/form.service.ts';
+import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
+import { ConsoleSmsProvider, type SmsProvider } from './sms/sms.provider.ts';
+import { SmsService } from './sms/sms.service.ts';
+import { renderTemplate } from './sms/sms.templates.ts';
+import { TaskService } from './tasks/task.service.ts';
+import { UploadService } from './uploads/upload.service.ts';
 import { VisitorService } from './visitors/visitor.service.ts';
 
 export interface Deps {
@@ -15,16 +29,97 @@ export interface Deps {
   knex: Knex;
   clock: Clock;
   logger: Logger;
+  engine: WorkflowEngine;
+  smsProvider?: SmsProvider;
 }
 
 /** The one place where the services are wired together; everything else receives what it needs. */
 export function createServices(deps: Deps) {
+  const { config, knex, clock, logger, engine } = deps;
   const fieldCrypto = new FieldCrypto(deps.secrets.fieldEncryptionKey, deps.secrets.blindIndexKey);
-  const sessions = new SessionService(deps.knex, deps.clock);
-  const throttle = new ThrottleService(deps.knex, deps.clock);
-  const directory = new DirectoryService(deps.knex, fieldCrypto);
-  const visitors = new VisitorService(deps.knex, fieldCrypto, throttle, deps.clock);
-  return { ...deps, fieldCrypto, sessions, throttle, directory, visitors };
+  const sessions = new SessionService(knex, clock);
+  const throttle = new ThrottleService(knex, clock);
+  const directory = new DirectoryService(knex, fieldCrypto);
+  const visitors = new VisitorService(knex, fieldCrypto, throttle, clock);
+  const access = new AccessService(knex);
+  const settings = new SettingsService(knex, clock);
+  const forms = new FormService(knex, clock);
+  const deployments = new DeploymentService(knex, engine, forms, clock);
+  const uploads = new UploadService({ knex, dir: path.join(config.dataDir, 'uploads'), maxBytes: config.UPLOAD_MAX_BYTES, clock });
+  const passes = new PassService({
+    knex,
+    clock,
+    privateKey: deps.secrets.passSigningPrivateKey,
+    publicKey: deps.secrets.passSigningPublicKey,
+  });
+  const sms = new SmsService({
+    knex,
+    provider: deps.smsProvider ?? new ConsoleSmsProvider(logger),
+    fieldCrypto,
+    clock,
+    logger,
+  });
+  const applications = new ApplicationService({
+    knex,
+    clock,
+    config,
+    logger,
+    engine,
+    forms,
+    deployments,
+    directory,
+    hooks: {
+      linkUploads: (trx, visitorId, ids, applicationId) => uploads.linkToApplication(trx, visitorId, ids, applicationId),
+      listUploads: (applicationId) => uploads.listForApplication(applicationId),
+      revokePass: (trx, applicationId) => passes.revokeForApplication(trx, applicationId),
+    },
+  });
+  const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  const tasks = new TaskService({
+    knex,
+    clock,
+    logger,
+    engine,
+    access,
+    forms,
+    directory,
+    applications,
+    settings,
+    sms,
+    fieldCrypto,
+    renderTemplate: (template, vars) => renderTemplate(template, vars),
+    publicUrl,
+    universityName: config.UNIVERSITY_NAME,
+  });
+  registerProcessWorkers(engine, {
+    knex,
+    logger,
+    applications,
+    tasks,
+    passes,
+    sms,
+    settings,
+    fieldCrypto,
+    renderTemplate: (template, vars) => renderTemplate(template, vars),
+    universityName: config.UNIVERSITY_NAME,
+  });
+  return {
+    ...deps,
+    fieldCrypto,
+    sessions,
+    throttle,
+    directory,
+    visitors,
+    access,
+    settings,
+    forms,
+    deployments,
+    uploads,
+    passes,
+    sms,
+    applications,
+    tasks,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -67,7 +67,7 @@ export class DeploymentService {
           .returning('process_definition_key');
         if (inserted.length === 0) return; // identical redeploy: keep the forms pinned the first time
         for (const key of info?.formKeys ?? []) {
-          const form = await this.forms.latest(key);
+          const form = await this.forms.latest(key, trx);
           if (form) await this.forms.pin(d.key, key, form.version, trx);
         }
       });

@@ -10,13 +10,14 @@ import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, mapComponents, validateSubmission } from '../forms/form.validator.ts';
 import { campusDate, campusInstant, normaliseDate, normaliseTime } from '../shared/campus-time.ts';
+import { uploadIdsFromFormValue } from '../uploads/upload.service.ts';
 import type { Visitor } from '../visitors/visitor.model.ts';
 import { Application, type ApplicationStatus, dateString, STATUS_TEXT } from './application.model.ts';
 
 /** What other modules do when an application changes; passed in to keep this module free of them. */
 export interface ApplicationHooks {
   linkUploads(trx: Knex, visitorId: number, uploadIds: string[], applicationId: number): Promise<void>;
-  listUploads(applicationId: number): Promise<Array<{ id: string; original_name: string; mime: string; size: number }>>;
+  listUploads(applicationId: number): Promise<Array<{ id: string; name: string; mime: string; size: number; url: string }>>;
   revokePass(trx: Knex, applicationId: number): Promise<void>;
 }
 
@@ -63,12 +64,16 @@ export class ApplicationService {
       this.deps.directory.listCampuses(),
       this.deps.directory.listDepartments(),
     ]);
-    const prefill = this.prefill(visitor);
+    const known = this.prefill(visitor);
+    const prefill: Record<string, string> = {};
     const schema = {
       ...form.schema,
       components: mapComponents(form.schema.components, (c) => {
         const filled = c.properties?.serverFilled;
-        if (filled && filled in prefill) return { ...c, defaultValue: prefill[filled], disabled: true };
+        if (filled && filled in known) {
+          prefill[c.key] = known[filled];
+          return { ...c, defaultValue: known[filled], disabled: true };
+        }
         if (c.properties?.source === 'campuses') {
           return { ...c, dataSrc: 'values', data: { values: campuses.map((x) => ({ label: x.name, value: String(x.id) })) } };
         }
@@ -91,14 +96,15 @@ export class ApplicationService {
   }
 
   private prefill(visitor: Visitor): Record<string, string> {
+    // Keys are what a form names in properties.serverFilled.
     return {
-      applicationDate: campusDate(this.deps.clock.now(), this.deps.config.TIMEZONE),
-      visitorName: visitor.name,
-      organisation: visitor.organisation,
-      account: visitor.mobile_masked,
-      idNumberMasked: visitor.id_number_masked,
-      gender: visitor.gender === 'M' ? '男' : '女',
-      phone: visitor.mobile_masked,
+      today: campusDate(this.deps.clock.now(), this.deps.config.TIMEZONE),
+      'visitor.name': visitor.name,
+      'visitor.organisation': visitor.organisation,
+      'visitor.account': visitor.mobile_masked,
+      'visitor.idNumberMasked': visitor.id_number_masked,
+      'visitor.gender': visitor.gender === 'M' ? '男' : '女',
+      'visitor.phoneMasked': visitor.mobile_masked,
     };
   }
 
@@ -156,9 +162,7 @@ export class ApplicationService {
       throw badRequest('VISIT_WINDOW_PAST', '到访时间应晚于当前时间', [{ field: 'visitDate', message: '到访时间应晚于当前时间' }]);
     }
     const plate = typeof data.plateNumber === 'string' && data.plateNumber.trim() ? data.plateNumber.trim().toUpperCase() : null;
-    const uploadIds = Array.isArray(data.attachments)
-      ? data.attachments.map((f: any) => String(f?.data?.id ?? f?.id ?? '')).filter(Boolean)
-      : [];
+    const uploadIds = uploadIdsFromFormValue(data.attachments);
 
     const now = clock.now();
     const application = await knex.transaction(async (trx) => {
@@ -178,7 +182,8 @@ export class ApplicationService {
         window_start: windowStart,
         window_end: windowEnd,
         plate_number: plate,
-        data: { ...kept, hostMobile: host.mobile_masked },
+        // Attachments are kept as our own upload ids, never the urls or names the browser sent.
+        data: { ...kept, hostMobile: host.mobile_masked, ...(data.attachments !== undefined ? { attachments: uploadIds } : {}) },
         status: 'submitted',
         process_id: deployment.processId,
         process_version: deployment.version,
@@ -369,7 +374,7 @@ export class ApplicationService {
       ...base,
       data: app.data,
       timeline: timeline.map((e: any) => ({ at: e.at, kind: e.kind, title: e.title, actor: e.actor, opinion: e.opinion })),
-      attachments: uploads.map((u) => ({ id: u.id, name: u.original_name, mime: u.mime, size: u.size, url: `/api/uploads/${u.id}` })),
+      attachments: uploads,
     };
   }
 }

@@ -15,18 +15,20 @@ export function staffGroups(staff: Pick<StaffPrincipal, 'departmentId' | 'roles'
 export class AccessService {
   constructor(private readonly knex: Knex) {}
 
-  /** Restricts a tasks query to the tasks a staff member may see. */
-  visibleTasks(query: Knex.QueryBuilder, staff: StaffPrincipal, table = 'tasks'): Knex.QueryBuilder {
+  /**
+   * Restricts a tasks query to the tasks a staff member may see. With groupClaimed, open tasks of their
+   * groups that a colleague has claimed count too: the one who lost a claim race learns "claimed", not "gone".
+   */
+  visibleTasks(query: Knex.QueryBuilder, staff: StaffPrincipal, table = 'tasks', groupClaimed = false): Knex.QueryBuilder {
     const me = String(staff.id);
     return query.where((w) => {
       w.where(`${table}.assignee`, me)
         .orWhere(`${table}.claimed_by`, staff.id)
         .orWhere(`${table}.completed_by`, staff.id)
         .orWhere((open) => {
-          open
-            .where(`${table}.status`, 'open')
-            .whereNull(`${table}.claimed_by`)
-            .where((g) => {
+          open.where(`${table}.status`, 'open');
+          if (!groupClaimed) open.whereNull(`${table}.claimed_by`);
+          open.where((g) => {
               g.whereRaw(`${table}.candidate_groups \\?| ?::text[]`, [staffGroups(staff)]).orWhereRaw(
                 `${table}.candidate_users \\? ?`,
                 [me],

@@ -48,8 +48,8 @@ export class FormService {
     return form;
   }
 
-  async latest(formKey: string): Promise<FormVersion | undefined> {
-    const row = await this.knex('form_versions').where({ form_key: formKey }).orderBy('version', 'desc').first();
+  async latest(formKey: string, trx: Knex = this.knex): Promise<FormVersion | undefined> {
+    const row = await trx('form_versions').where({ form_key: formKey }).orderBy('version', 'desc').first();
     return row ? { formKey, version: row.version, schema: row.schema } : undefined;
   }
 

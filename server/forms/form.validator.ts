@@ -1,7 +1,8 @@
-import formioCore from '@formio/core';
+import * as formioNamespace from '@formio/core';
 
-// @formio/core is CommonJS: import the default and destructure (field-notes.md).
-const { processSync, ProcessTargets, interpolateErrors } = formioCore as any;
+// @formio/core is CommonJS: under ESM its API sits on the default export, under CJS interop on the namespace.
+const formioCore: any = (formioNamespace as any).processSync ? formioNamespace : (formioNamespace as any).default;
+const { processSync, ProcessTargets, interpolateErrors } = formioCore;
 
 export interface FormSchema {
   components: FormComponent[];

@@ -17,9 +17,15 @@ const listSchema = z.object({
 });
 const dataSchema = z.object({ data: z.record(z.string(), z.unknown(), { error: '表单内容格式不正确' }) });
 
-// Every staff member can have tasks: a process may assign one to anybody (a security office, a guard…).
+// Reviewers of any kind hold one of these roles; a guard only checks passes at the gate.
+const TASK_ROLES = ['host', 'leader', 'admin'];
+
 export function taskRoutes(tasks: TaskService) {
   const router = new Router<AppState>({ prefix: '/api/tasks' });
+  router.use(async (ctx, next) => {
+    requireStaff(ctx, ...TASK_ROLES);
+    await next();
+  });
   const id = (ctx: any) => Number(ctx.params.id);
 
   router.get('/', async (ctx) => {

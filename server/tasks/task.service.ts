@@ -52,7 +52,7 @@ export class TaskService {
       settings: SettingsService;
       sms: SmsOutbox;
       fieldCrypto: FieldCrypto;
-      renderTemplate: (template: string, vars: Record<string, string | number | undefined | null>) => string;
+      renderTemplate: (template: string, vars: Record<string, string | number | undefined>) => string;
       publicUrl: string;
       universityName: string;
     },
@@ -62,6 +62,8 @@ export class TaskService {
   async onUserTaskCreated(task: UserTask): Promise<void> {
     const { knex, clock } = this.deps;
     const applicationId = Number(task.variables.applicationId) || null;
+    // Read before the transaction: PGlite has one connection, a query outside the transaction would wait on it.
+    const templates = await this.deps.settings.get('smsTemplates');
     await knex.transaction(async (trx) => {
       const app = applicationId ? await trx('applications').where({ id: applicationId }).first() : undefined;
       const assigneeId = task.assignee && /^\d+$/.test(task.assignee) ? Number(task.assignee) : null;
@@ -97,7 +99,6 @@ export class TaskService {
         dedupeKey: `task-created:${task.taskKey}`,
       });
       const recipients = assignee ? [assignee] : await this.groupMembers(trx, task.candidateGroups ?? [], task.candidateUsers ?? []);
-      const templates = await this.deps.settings.get('smsTemplates');
       for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
         await this.deps.sms.enqueue(trx, {
           dedupeKey: `task:${task.taskKey}:${staff.id}`,
@@ -224,10 +225,10 @@ export class TaskService {
   }
 
   /** A task the staff member may see; anything else is "not found" (its existence is not revealed). */
-  private async visibleTask(staff: StaffPrincipal, id: number, trx: Knex = this.deps.knex): Promise<Task> {
+  private async visibleTask(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<Task> {
     if (!Number.isInteger(id) || id <= 0) throw notFound('TASK_NOT_FOUND', '待办不存在');
-    let q = trx('tasks').where('tasks.id', id);
-    if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff);
+    let q = this.deps.knex('tasks').where('tasks.id', id);
+    if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff, 'tasks', groupClaimed);
     const row = await q.first('tasks.*');
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
     return Task.fromDatabaseJson(row);
@@ -284,7 +285,7 @@ export class TaskService {
   }
 
   async claim(staff: StaffPrincipal, id: number) {
-    const task = await this.visibleTask(staff, id);
+    const task = await this.visibleTask(staff, id, true);
     if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
     if (task.claimed_by === staff.id) return task;
     // One statement decides the race: only a still unclaimed open task is taken.
@@ -317,7 +318,7 @@ export class TaskService {
 
   async complete(staff: StaffPrincipal, id: number, input: Record<string, unknown>) {
     const { knex, clock, engine } = this.deps;
-    let task = await this.visibleTask(staff, id);
+    let task = await this.visibleTask(staff, id, true);
     if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
     if (task.claimed_by !== null && task.claimed_by !== staff.id) throw conflict('TASK_ALREADY_CLAIMED', '该待办已被他人认领');
     if (task.claimed_by === null) task = await this.claim(staff, id);

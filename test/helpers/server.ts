@@ -1,6 +1,11 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../engine-adapter/clock.ts';
+import { createEmbeddedEngine, type EmbeddedEngine } from '../../engine-adapter/index.ts';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { DatabaseKind } from '../../server/db/database.ts';
@@ -15,6 +20,9 @@ export interface TestServer {
   db: TestDatabase;
   clock: FakeClock;
   services: Services;
+  engine: EmbeddedEngine;
+  /** Runs everything that is due now: instance starts, engine timers/jobs/events, SMS delivery. */
+  settle(): Promise<void>;
   /** Lines the server logged, as parsed JSON. */
   logs: any[];
   close(): Promise<void>;
@@ -33,9 +41,21 @@ export async function startTestServer(
       logs.push(JSON.parse(line));
     },
   });
-  const config = loadConfig({ DATA_DIR: '/tmp/visitflow-test-unused', ...options.env });
-  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger });
+  const config = loadConfig({ DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'visitflow-test-')), ...options.env });
+  const engine = createEmbeddedEngine({ knex: db.knex, clock, autoPoll: false });
+  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine });
   if (options.demo !== false) await seedDemoData(db.knex, services.directory);
+  await services.deployments.deployBundled(fileURLToPath(new URL('../..', import.meta.url)));
+  const settle = async () => {
+    for (let round = 0; round < 20; round++) {
+      await services.applications.drainStarter();
+      while ((await services.applications.startBatch(50)) > 0) {}
+      await engine.drain();
+      const { sent, failed } = await services.sms.deliverDue(100);
+      const [{ n }] = await db.knex('applications').where({ status: 'submitted' }).whereNull('instance_key').count({ n: '*' });
+      if (sent + failed === 0 && Number(n) === 0) return;
+    }
+  };
   const server = http.createServer(createApp(services).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -44,11 +64,17 @@ export async function startTestServer(
     db,
     clock,
     services,
+    engine,
+    settle,
     logs,
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await services.sms.stop();
+      await services.applications.drainStarter();
+      await engine.close();
       await db.close();
+      fs.rmSync(config.dataDir, { recursive: true, force: true });
     },
   };
 }

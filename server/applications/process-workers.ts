@@ -1,0 +1,90 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Job, WorkflowEngine } from '../../engine-adapter/contract.ts';
+import type { SettingsService, SmsTemplates } from '../admin/settings.service.ts';
+import type { FieldCrypto } from '../crypto/field-crypto.ts';
+import type { SmsOutbox } from '../tasks/task.service.ts';
+import type { TaskService } from '../tasks/task.service.ts';
+import { type ApplicationStatus, dateString, FINAL_STATUSES } from './application.model.ts';
+import type { ApplicationService } from './application.service.ts';
+
+export interface ProcessWorkerDeps {
+  knex: Knex;
+  logger: Logger;
+  applications: ApplicationService;
+  tasks: TaskService;
+  passes: { issue(trx: Knex, applicationId: number): Promise<unknown> };
+  sms: SmsOutbox & { wake?(): void };
+  settings: SettingsService;
+  fieldCrypto: FieldCrypto;
+  renderTemplate: (template: string, vars: Record<string, string | number | undefined>) => string;
+  universityName: string;
+}
+
+function applicationIdOf(job: Job): number {
+  const id = Number(job.variables.applicationId);
+  if (!Number.isInteger(id) || id <= 0) throw new Error(`job ${job.type} at ${job.elementId} has no applicationId variable`);
+  return id;
+}
+
+/**
+ * The building blocks a process may use by task type. They read what they need from the application, not
+ * from task ids of one particular model, and are idempotent: a job is delivered at least once.
+ */
+export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWorkerDeps): void {
+  const { knex } = deps;
+
+  engine.registerWorker('application-status', async (job) => {
+    const status = job.headers.status as ApplicationStatus;
+    if (!FINAL_STATUSES.includes(status)) throw new Error(`header "status" must be one of ${FINAL_STATUSES.join(', ')}`);
+    const opinion = typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : null;
+    await knex.transaction((trx) => deps.applications.setStatus(trx, applicationIdOf(job), status, opinion, `job:${job.key}`));
+    return {};
+  });
+
+  engine.registerWorker('issue-pass', async (job) => {
+    const applicationId = applicationIdOf(job);
+    await knex.transaction(async (trx) => {
+      const app = await trx('applications').where({ id: applicationId }).first('status');
+      if (app?.status === 'withdrawn') return;
+      await deps.passes.issue(trx, applicationId);
+    });
+    return {};
+  });
+
+  engine.registerWorker('sms', async (job) => {
+    const template = job.headers.template as keyof SmsTemplates;
+    const templates = await deps.settings.get('smsTemplates');
+    if (!templates[template]) throw new Error(`unknown SMS template "${template}"`);
+    const applicationId = applicationIdOf(job);
+    const app = await knex('applications').where({ id: applicationId }).first();
+    if (!app || app.status === 'withdrawn') return {};
+    const visitor = await knex('visitors').where({ id: app.visitor_id }).first();
+    if (!visitor) return {};
+    const body = deps.renderTemplate(templates[template], {
+      university: deps.universityName,
+      name: visitor.name,
+      visitDate: dateString(app.visit_date),
+      visitTime: `${app.visit_start}-${app.visit_end}`,
+      flowNumber: app.flow_number,
+      opinion: app.last_opinion ?? (typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : ''),
+    });
+    await knex.transaction((trx) =>
+      deps.sms.enqueue(trx, {
+        dedupeKey: `job:${job.key}`,
+        to: deps.fieldCrypto.decrypt(visitor.mobile_enc),
+        template,
+        body,
+        applicationId,
+      }),
+    );
+    deps.sms.wake?.();
+    return {};
+  });
+
+  engine.onUserTaskCreated((task) => deps.tasks.onUserTaskCreated(task));
+  engine.onUserTaskCanceled((event) => deps.tasks.onUserTaskCanceled(event));
+  engine.onIncident((incident) => {
+    deps.logger.warn({ incident }, 'process incident: an administrator can retry it');
+  });
+}

@@ -1,0 +1,76 @@
+import zlib from 'node:zlib';
+import { makeVisitor } from './identities.ts';
+import { ApiClient, type TestServer } from './server.ts';
+
+/** A real 1x1 PNG, so content sniffing sees an image. */
+export function tinyPng(): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+  const idat = zlib.deflateSync(Buffer.from([0, 255, 0, 0]));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+export async function newVisitor(server: TestServer, overrides = {}) {
+  const client = new ApiClient(server.url);
+  const identity = makeVisitor(overrides);
+  const res = await client.post('/api/visitors/register', identity);
+  if (res.status !== 201) throw new Error(`register failed: ${JSON.stringify(res.body)}`);
+  return { client, identity, visitor: res.body.visitor };
+}
+
+export async function staffClient(server: TestServer, username: string) {
+  const client = new ApiClient(server.url);
+  const res = await client.post('/api/staff/login', { username, password: 'Demo@2026' });
+  if (res.status !== 200) throw new Error(`staff login ${username} failed: ${JSON.stringify(res.body)}`);
+  return { client, staff: res.body.staff };
+}
+
+/** Form data for the default application form: computer science (主校区), host 王老师. */
+export async function applicationData(client: ApiClient, overrides: Record<string, unknown> = {}) {
+  const form = await client.get('/api/applications/form');
+  if (form.status !== 200) throw new Error(`form failed: ${JSON.stringify(form.body)}`);
+  const campus = form.body.campuses.find((c: any) => c.name === '主校区');
+  const dept = form.body.departments.find((d: any) => d.name === '计算机学院');
+  return {
+    ...form.body.prefill,
+    withVehicle: false,
+    campusId: String(campus.id),
+    departmentId: String(dept.id),
+    hostName: '王老师',
+    hostMobile: '13800001000',
+    visitDate: '2026-12-03',
+    visitStartTime: '09:00',
+    visitEndTime: '11:00',
+    remark: '学术交流',
+    ...overrides,
+  };
+}
+
+export async function submitApplication(server: TestServer, client: ApiClient, overrides: Record<string, unknown> = {}) {
+  const res = await client.post('/api/applications', { data: await applicationData(client, overrides) });
+  if (res.status !== 201) throw new Error(`submit failed: ${JSON.stringify(res.body)}`);
+  await server.settle();
+  return res.body.application;
+}
+
+export async function onlyTask(client: ApiClient, list = 'mine') {
+  const res = await client.get(`/api/tasks?list=${list}`);
+  if (res.status !== 200) throw new Error(`task list failed: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export async function smsTo(server: TestServer) {
+  return server.db.knex('sms_outbox').orderBy('id');
+}
