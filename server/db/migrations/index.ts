@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m002 from '../../../engine-adapter/embedded/migrations.ts';
 import * as m001 from './001_foundation.ts';
 import * as m003 from './003_flow.ts';
+import * as m004 from './004_admin.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Array<[string, Migration]> = [
   ['001_foundation', m001],
   ['002_engine', m002],
   ['003_flow', m003],
+  ['004_admin', m004],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
