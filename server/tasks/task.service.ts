@@ -181,8 +181,9 @@ export class TaskService {
         'visitors.name as visitor_name',
         'visitors.organisation as visitor_organisation',
       )
+      // Open work is served oldest first (a queue); what I did, newest first.
       .orderBy(query.list === 'done' ? 'tasks.completed_at' : 'tasks.created_at', query.list === 'done' ? 'desc' : 'asc')
-      .orderBy('tasks.id', 'desc')
+      .orderBy('tasks.id', query.list === 'done' ? 'desc' : 'asc')
       .limit(query.pageSize)
       .offset((query.page - 1) * query.pageSize);
     const countOf = async (list: TaskListQuery['list']) => {
