@@ -1,5 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
+import { adminRoutes } from './admin/admin.routes.ts';
 import { applicationRoutes } from './applications/application.routes.ts';
 import { csrfMiddleware } from './auth/csrf.middleware.ts';
 import { sessionMiddleware } from './auth/session.middleware.ts';
@@ -10,6 +11,7 @@ import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
+import { staticMiddleware } from './http/static.middleware.ts';
 import { passRoutes } from './passes/pass.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
@@ -26,6 +28,8 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(requestLogMiddleware(logger));
   app.use(securityHeadersMiddleware());
   app.use(errorMiddleware(logger));
+  // The built pages (dist/web); API paths fall through to the routers below.
+  app.use(staticMiddleware());
   app.use(
     bodyParser({
       enableTypes: ['json'],
@@ -54,6 +58,7 @@ export function createApp(services: Services): Koa<AppState> {
     taskRoutes(services.tasks),
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),
     smsAdminRoutes(services.sms),
+    ...adminRoutes(services.admin),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -9,6 +9,7 @@ import { type DemoLogin, demoLogins, seedDemoData } from './directory/demo-data.
 import { createLogger } from './logger.ts';
 import { loadSecrets } from './secrets.ts';
 import { createServices } from './services.ts';
+import { ensureWebBuilt } from './http/static.middleware.ts';
 
 function printBanner(url: string, logins: DemoLogin[]) {
   const lines = [`\nvisitflow is running at ${url}`, `  visitor page: ${url}/`, `  health:       ${url}/healthz`];
@@ -47,6 +48,7 @@ async function main() {
   // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
   await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
   services.sms.start();
+  services.admin.retention.start();
   services.applications.kickStarter();
   const starterTimer = setInterval(() => services.applications.kickStarter(), 5_000);
   starterTimer.unref();
@@ -54,6 +56,7 @@ async function main() {
   // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
 
+  if (await ensureWebBuilt()) logger.info('built the web pages into dist/web');
   const app = createApp(services);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
@@ -72,6 +75,7 @@ async function main() {
     server.closeAllConnections();
     clearInterval(starterTimer);
     await services.sms.stop();
+    await services.admin.retention.stop();
     await services.applications.drainStarter();
     await engine.close();
     await db.close();

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const distIndex = path.join(repo, 'dist/web/index.html');
+export const screenshotDir = path.join(repo, 'test-artifacts/screenshots');
+
+function newestMtime(p: string): number {
+  const s = fs.statSync(p);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(s.mtimeMs, ...fs.readdirSync(p).map((e) => newestMtime(path.join(p, e))));
+}
+
+function stale(): boolean {
+  if (!fs.existsSync(distIndex)) return true;
+  const built = fs.statSync(distIndex).mtimeMs;
+  return newestMtime(path.join(repo, 'web')) > built || newestMtime(path.join(repo, 'vite.config.ts')) > built;
+}
+
+/**
+ * Builds dist/web once per run when it is missing or older than web/. ava runs test files in parallel
+ * processes: a directory made with mkdir is the lock (atomic), the others wait for it to go away.
+ */
+export async function ensureWebBuild(): Promise<void> {
+  if (!stale()) return;
+  const lock = path.join(repo, 'dist/.web-build.lock');
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  for (let waited = 0; ; waited += 200) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than five minutes belongs to a killed run.
+      if (waited > 300_000 || Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000) fs.rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+      if (!stale()) return;
+    }
+  }
+  try {
+    if (stale()) execFileSync(path.join(repo, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: repo, stdio: 'inherit' });
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  // playwright refuses --user-data-dir with launch(); it gives every launch a fresh temporary profile itself
+  // (contexts are then isolated cookie jars: one per person in a test).
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    browser,
+    close: async () => {
+      await browser.close();
+    },
+  };
+}
+
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const PC = { viewport: { width: 1366, height: 900 } };
+
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  /** Requests that left the origin (must stay empty: campus intranets have no internet). */
+  foreign: string[];
+  /** Console errors and uncaught page errors (CSP violations show up here). */
+  errors: string[];
+}
+
+export async function openPage(browser: Browser, origin: string, device: typeof PHONE | typeof PC = PHONE): Promise<WatchedPage> {
+  const context = await browser.newContext({ ...device, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const page = await context.newPage();
+  const foreign: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) foreign.push(url);
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.setDefaultTimeout(15_000);
+  return { context, page, foreign, errors };
+}
+
+export async function shot(page: Page, name: string) {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { defineConfig, type Plugin } from 'vite';
+
+const root = path.resolve(import.meta.dirname, 'web');
+const outDir = path.resolve(import.meta.dirname, 'dist/web');
+
+/**
+ * Writes .br and .gz siblings next to every text asset, so the server streams a ready file instead of
+ * compressing on each request (brotli at quality 11 is far too slow to do per request).
+ */
+function precompress(): Plugin {
+  return {
+    name: 'visitflow-precompress',
+    apply: 'build',
+    writeBundle() {
+      const walk = (dir: string): string[] =>
+        fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+      for (const file of walk(outDir)) {
+        if (!/\.(js|css|html|svg|json|txt|map)$/.test(file)) continue;
+        const raw = fs.readFileSync(file);
+        if (raw.length < 512) continue;
+        fs.writeFileSync(
+          `${file}.br`,
+          zlib.brotliCompressSync(raw, {
+            params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+          }),
+        );
+        fs.writeFileSync(`${file}.gz`, zlib.gzipSync(raw, { level: 9 }));
+      }
+    },
+  };
+}
+
+/**
+ * Form.io always fetches moment-timezone's full zone data (730 KB) from its CDN. The pages load this subset
+ * instead (the campus zones and UTC) and mark the zones as loaded.
+ */
+function timezoneSubset(): Plugin {
+  const id = 'virtual:tz-zones';
+  const wanted = new Set(['Asia/Shanghai', 'Asia/Urumqi', 'Asia/Hong_Kong', 'Asia/Macau', 'Asia/Taipei', 'Etc/UTC', 'UTC']);
+  return {
+    name: 'visitflow-tz-subset',
+    resolveId: (source) => (source === id ? `\0${id}` : undefined),
+    load(resolved) {
+      if (resolved !== `\0${id}`) return undefined;
+      const packed = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, 'node_modules/moment-timezone/data/packed/latest.json'), 'utf8'));
+      const zones = packed.zones.filter((z: string) => wanted.has(z.split('|')[0]));
+      const have = new Set(zones.map((z: string) => z.split('|')[0]));
+      const links = packed.links.filter((l: string) => have.has(l.split('|')[0]));
+      return `export default ${JSON.stringify({ version: packed.version, zones, links, countries: [] })};`;
+    },
+  };
+}
+
+export default defineConfig({
+  root,
+  base: '/',
+  // Form.io's CommonJS code reads `global`.
+  define: { global: 'globalThis' },
+  publicDir: false,
+  build: {
+    outDir,
+    emptyOutDir: true,
+    target: 'es2020',
+    sourcemap: false,
+    reportCompressedSize: false,
+    chunkSizeWarningLimit: 2000,
+    // An inline module preload polyfill would need 'unsafe-inline' in script-src.
+    modulePreload: { polyfill: false },
+    rolldownOptions: {
+      input: {
+        visitor: path.join(root, 'index.html'),
+        staff: path.join(root, 'staff/index.html'),
+        gate: path.join(root, 'gate/index.html'),
+      },
+    },
+  },
+  plugins: [timezoneSubset(), precompress()],
+});

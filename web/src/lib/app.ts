@@ -1,0 +1,124 @@
+/** Page shell shared by the three entry points: header, language switch, hash routing, unload of the old view. */
+import { $, clear, h } from './dom.ts';
+import { currentLang, type Key, setLang, t } from './i18n.ts';
+
+export type Cleanup = (() => void) | void;
+export type View = (main: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<Cleanup> | Cleanup;
+
+export interface Route {
+  path: string; // e.g. '/applications/:id'
+  view: View;
+}
+
+export interface NavLink {
+  href?: string;
+  label: Key;
+  onClick?: () => void;
+  show?: () => boolean;
+}
+
+let cleanup: Cleanup;
+let routes: Route[] = [];
+let nav: NavLink[] = [];
+let titleKey: Key = 'app.title';
+
+function match(path: string): { route: Route; params: Record<string, string> } | null {
+  const parts = path.split('/').filter(Boolean);
+  for (const route of routes) {
+    const want = route.path.split('/').filter(Boolean);
+    if (want.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const ok = want.every((w, i) => {
+      if (!w.startsWith(':')) return w === parts[i];
+      params[w.slice(1)] = decodeURIComponent(parts[i]);
+      return true;
+    });
+    if (ok) return { route, params };
+  }
+  return null;
+}
+
+export function renderHeader() {
+  const title = $('#vf-title');
+  if (title) title.textContent = t(titleKey);
+  const navEl = $('#vf-nav');
+  if (navEl) {
+    clear(navEl);
+    for (const link of nav) {
+      if (link.show && !link.show()) continue;
+      navEl.append(
+        link.href
+          ? h('a', { class: 'btn btn-sm btn-link text-white text-decoration-none', href: link.href }, t(link.label))
+          : h('button', { type: 'button', class: 'btn btn-sm btn-link text-white text-decoration-none', onclick: link.onClick }, t(link.label)),
+      );
+    }
+  }
+  const lang = $<HTMLButtonElement>('#vf-lang');
+  if (lang) lang.textContent = t('lang.switch');
+}
+
+export async function render() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = raw.split('?');
+  const main = $('#app')!;
+  if (typeof cleanup === 'function') cleanup();
+  cleanup = undefined;
+  renderHeader();
+  const found = match(path) ?? match('/')!;
+  clear(main);
+  main.removeAttribute('aria-busy');
+  window.scrollTo(0, 0);
+  cleanup = await found.route.view(main, found.params, new URLSearchParams(qs ?? ''));
+}
+
+export function go(hash: string) {
+  if (location.hash === hash) void render();
+  else location.hash = hash;
+}
+
+export function startApp(options: { title: Key; routes: Route[]; nav?: NavLink[] }) {
+  titleKey = options.title;
+  routes = options.routes;
+  nav = options.nav ?? [];
+  setLang(currentLang());
+  $('#vf-lang')?.addEventListener('click', () => {
+    setLang(currentLang() === 'zh' ? 'en' : 'zh');
+    void render();
+  });
+  window.addEventListener('hashchange', () => void render());
+  void render();
+}
+
+/** A card with a title; most screens are one of these on a phone. */
+export function card(title: string, ...body: (Node | string | null | false)[]) {
+  return h('section', { class: 'card vf-card mb-3' }, h('div', { class: 'card-body' }, h('h1', { class: 'h5 card-title mb-3' }, title), ...body));
+}
+
+/** A labelled input with room for a field error under it (Bootstrap's invalid-feedback). */
+export function field(name: string, label: string, input: Partial<HTMLInputElement> & Record<string, any> = {}, help?: string) {
+  const id = `f-${name}`;
+  const el = h('input', { class: 'form-control', id, name, ...input } as any);
+  return h(
+    'div',
+    { class: 'mb-3', dataset: { field: name } },
+    h('label', { class: 'form-label', for: id }, label),
+    el,
+    help ? h('div', { class: 'form-text' }, help) : null,
+    h('div', { class: 'invalid-feedback' }),
+  );
+}
+
+/** Shows field errors from the API (`details: [{field, message}]`) next to the inputs; returns whether any matched. */
+export function showFieldErrors(form: HTMLElement, errors: { field: string; message: string }[]): boolean {
+  let matched = false;
+  for (const el of form.querySelectorAll('.is-invalid')) el.classList.remove('is-invalid');
+  for (const e of errors) {
+    const wrap = form.querySelector(`[data-field="${CSS.escape(e.field)}"]`);
+    if (!wrap) continue;
+    matched = true;
+    wrap.querySelector('input, select, textarea')?.classList.add('is-invalid');
+    const fb = wrap.querySelector('.invalid-feedback');
+    if (fb) fb.textContent = e.message;
+  }
+  return matched;
+}

@@ -1,0 +1,149 @@
+/**
+ * Form.io renderer, set up for an offline intranet and a strict CSP. Loaded lazily (it is most of the bytes),
+ * so the shell and the first paint do not wait for it.
+ */
+import '@formio/js/dist/formio.form.min.css';
+import 'flatpickr/dist/flatpickr.min.css';
+import './icons.css';
+import { Formio, Providers } from '@formio/js/form';
+import flatpickr from 'flatpickr';
+import moment from 'moment-timezone/moment-timezone';
+import zones from 'virtual:tz-zones';
+import { Mandarin } from 'flatpickr/dist/l10n/zh.js';
+import { csrfToken } from './api.ts';
+import { currentLang } from './i18n.ts';
+
+const w = window as any;
+// Form.io's requireLibrary() uses whatever is already on window instead of fetching it from its CDN:
+// flatpickr (and its stylesheet, which it looks up under the same property) and the zh locale file.
+flatpickr.l10ns.zh = Mandarin;
+w.flatpickr = flatpickr;
+w['flatpickr-zh'] = Mandarin;
+// Form.io would fetch every time zone from its CDN; the campus zones are bundled (see vite.config.ts).
+moment.tz.load(zones);
+moment.zonesLoaded = true;
+// Anything else Form.io would fetch at run time points at our origin: it then fails (and is visible in tests)
+// instead of leaving the intranet.
+for (const key of Object.keys((Formio as any).cdn ?? {})) {
+  if (typeof (Formio as any).cdn[key] === 'string') (Formio as any).cdn[key] = `${location.origin}/formio-cdn-disabled/${key}`;
+}
+(Formio as any).cdn.baseUrl = `${location.origin}/formio-cdn-disabled`;
+Formio.setBaseUrl(location.origin);
+Formio.setProjectUrl(location.origin);
+// Our forms use simple conditionals, patterns and JSONLogic only; no JavaScript, so no 'unsafe-eval' in the CSP.
+(Formio as any).Evaluator.noeval = true;
+
+// The upload API answers a relative url (/api/uploads/:id); Form.io's url storage would prefix it with the
+// component url (/api/uploads/api/uploads/:id). Deleting is a no-op: unlinked uploads are purged by retention.
+const urlStorage = (Providers as any).getProvider('storage', 'url');
+// Form.io constructs providers with `new`: a plain function returning an object, not an arrow function.
+(Providers as any).addProvider('storage', 'url', function fixedUrlStorage(formio: any) {
+  const base = new urlStorage(formio);
+  return {
+    ...base,
+    async uploadFile(...args: any[]) {
+      const info = await base.uploadFile(...args);
+      if (info?.data?.url) info.url = info.data.url;
+      return info;
+    },
+    deleteFile: () => Promise.resolve('ok'),
+  };
+});
+
+/** Form.io's built-in strings that appear on our forms. */
+const zhStrings: Record<string, string> = {
+  dropFilesToAttach: '拖放文件到此处，',
+  or: '或',
+  browseFiles: '选择文件',
+  browseToAttachFileFor: '选择要上传的文件：',
+  allowedFileTypes: '允许的文件类型：',
+  fileName: '文件名',
+  size: '大小',
+  type: '类型',
+  removeBtnPressToRemove: '按下以移除',
+  uploading: '上传中',
+  waitFileProcessing: '正在处理文件，请稍候…',
+  readyForUpload: '等待上传',
+  succefullyUploaded: '上传成功',
+  noFilesSelected: '未选择文件',
+  fileProcessingFailed: '文件处理失败',
+  wrongFileType: '文件类型不正确，只能上传 {{ pattern }}',
+  fileTooBig: '文件过大，不能超过 {{ size }}',
+  fileTooSmall: '文件过小，至少 {{ size }}',
+  fileWithDuplicatedNameInProgress: '同名文件正在上传',
+  fileWithDuplicatedNameLoaded: '同名文件已上传',
+  noFileService: '未配置文件服务',
+  remove: '移除',
+  error: '提交前请修正以下问题：',
+  errorListHotkey: '按 Ctrl + Alt + X 返回错误列表',
+  errorsListNavigationMessage: '点击跳转到有错误的字段',
+  submitError: '请检查表单并修正所有错误后再提交。',
+  complete: '提交成功',
+  submit: '提交',
+  required: '{{field}}为必填项',
+  pattern: '{{field}}格式不正确',
+  maxLength: '{{field}}不能超过{{length}}个字',
+  minLength: '{{field}}至少需要{{length}}个字',
+  invalid_date: '{{field}}不是有效日期',
+  invalid_regex: '{{field}}格式不正确',
+  invalidOption: '{{field}}的选项无效',
+  valueIsNotAvailable: '{{ field }}的选项无效',
+  select: '{{field}}的选项无效',
+  time: '时间无效',
+  noResultsFound: '没有找到结果',
+  noChoices: '没有可选项',
+  typeToSearch: '输入以搜索',
+  loading: '加载中',
+  yes: '是',
+  no: '否',
+  cancel: '取消',
+  next: '下一步',
+  previous: '上一步',
+};
+
+export type FormioForm = any;
+
+export interface RenderOptions {
+  readOnly?: boolean;
+  /** Runs instead of Form.io's own submission; an error keeps the form (and its data) on screen. */
+  onSubmit?: (data: Record<string, any>) => Promise<void>;
+}
+
+/** Our CSRF header on every file component, so the upload POST passes the server's check. */
+function withUploadHeaders(components: any[]): any[] {
+  return components.map((c) => {
+    const next = { ...c };
+    if (c.type === 'file') next.options = { ...(c.options ?? {}), headers: { 'X-CSRF-Token': csrfToken() } };
+    if (Array.isArray(c.components)) next.components = withUploadHeaders(c.components);
+    if (Array.isArray(c.columns)) next.columns = c.columns.map((col: any) => ({ ...col, components: withUploadHeaders(col.components ?? []) }));
+    return next;
+  });
+}
+
+export async function renderForm(el: HTMLElement, schema: any, options: RenderOptions = {}): Promise<FormioForm> {
+  const form = await Formio.createForm(el, { ...schema, components: withUploadHeaders(schema.components ?? []) }, {
+    readOnly: options.readOnly ?? false,
+    language: currentLang() === 'zh' ? 'zh' : 'en',
+    i18n: { zh: zhStrings },
+    noAlerts: false,
+    hooks: {
+      beforeSubmit: (submission: any, next: (err?: any) => void) => {
+        if (!options.onSubmit) return next();
+        options.onSubmit(submission.data).then(
+          () => next(),
+          (err: any) => next(err),
+        );
+      },
+    },
+  } as any);
+  form.nosubmit = true;
+  return form;
+}
+
+/** Server answers `{field, message}` pairs; Form.io marks the fields when they come as `{path, message, fromServer}`. */
+export function toFormioErrors(message: string, details: { field: string; message: string }[]) {
+  if (!details.length) return [{ message, fromServer: true }];
+  return details.map((d) => ({ message: d.message, path: d.field, fromServer: true }));
+}
+
+export { Formio };
