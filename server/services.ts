@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../engine-adapter/clock.ts';
 import type { WorkflowEngine } from '../engine-adapter/contract.ts';
+import { createAdminServices } from './admin/admin.services.ts';
 import { DeploymentService } from './admin/deployment.service.ts';
 import { SettingsService } from './admin/settings.service.ts';
 import { ApplicationService } from './applications/application.service.ts';
@@ -103,6 +104,23 @@ export function createServices(deps: Deps) {
     renderTemplate: (template, vars) => renderTemplate(template, vars),
     universityName: config.UNIVERSITY_NAME,
   });
+  const admin = createAdminServices({
+    config,
+    knex,
+    clock,
+    logger,
+    engine,
+    fieldCrypto,
+    sessions,
+    directory,
+    settings,
+    forms,
+    deployments,
+    uploads,
+    passes,
+    applications,
+    publicUrl,
+  });
   return {
     ...deps,
     fieldCrypto,
@@ -119,6 +137,7 @@ export function createServices(deps: Deps) {
     sms,
     applications,
     tasks,
+    admin,
   };
 }
 

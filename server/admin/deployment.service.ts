@@ -17,6 +17,31 @@ export interface ProcessDeployment {
   deployedAt: Date;
 }
 
+export interface DeployResult {
+  deployed: DeployedProcess;
+  /** false when the engine returned an existing version (identical document and forms). */
+  created: boolean;
+  forms: Array<{ formKey: string; version: number }>;
+}
+
+const STAMP = /<!-- visitflow:forms [^>]*-->\n?/g;
+
+/** The document without the form stamp (what the administrator edited). */
+export function stripFormStamp(xml: string): string {
+  return xml.replace(STAMP, '');
+}
+
+const sameModel = (a: string, b: string) =>
+  stripFormStamp(a).replace(/\s+/g, ' ').trim() === stripFormStamp(b).replace(/\s+/g, ' ').trim();
+
+function stampForms(xml: string, pins: Map<string, number>): string {
+  const clean = stripFormStamp(xml);
+  if (pins.size === 0) return clean;
+  const stamp = `<!-- visitflow:forms ${[...pins].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}@${v}`).join(' ')} -->\n`;
+  const decl = /^\s*<\?xml[^>]*\?>\s*/.exec(clean);
+  return decl ? `${decl[0].trimEnd()}\n${stamp}${clean.slice(decl[0].length)}` : stamp + clean;
+}
+
 const toDeployment = (row: any): ProcessDeployment => ({
   processDefinitionKey: row.process_definition_key,
   processId: row.process_id,
@@ -39,25 +64,38 @@ export class DeploymentService {
   ) {}
 
   async deploy(name: string, xml: string, deployedBy?: number): Promise<DeployedProcess[]> {
+    return (await this.deployDetailed(name, xml, deployedBy)).map((d) => d.deployed);
+  }
+
+  /**
+   * Deploys with the latest version of every referenced form. The document is stamped with those versions
+   * (an XML comment), so a form-only change makes the same model a new process version: both engines
+   * return the existing version for identical XML. `created` is false for an identical redeploy.
+   */
+  async deployDetailed(name: string, xml: string, deployedBy?: number): Promise<DeployResult[]> {
     const inspected = await inspectBpmn(xml);
+    const pins = new Map<string, number>();
     for (const p of inspected) {
       for (const key of p.formKeys) {
-        if (!(await this.forms.latest(key))) {
-          throw badRequest('FORM_MISSING', `流程 ${p.processId} 引用的表单 ${key} 不存在，请先保存该表单`);
-        }
+        const form = await this.forms.latest(key);
+        if (!form) throw badRequest('FORM_MISSING', `流程 ${p.processId} 引用的表单 ${key} 不存在，请先保存该表单`);
+        pins.set(key, form.version);
       }
     }
-    const deployed = await this.engine.deploy(name, xml);
+    const stamped = stampForms(xml, pins);
+    const deployed = await this.engine.deploy(name, stamped);
+    const results: DeployResult[] = [];
     for (const d of deployed) {
       const info = inspected.find((p) => p.processId === d.processId);
-      await this.knex.transaction(async (trx) => {
+      const forms = (info?.formKeys ?? []).map((formKey) => ({ formKey, version: pins.get(formKey)! }));
+      const created = await this.knex.transaction(async (trx) => {
         const inserted = await trx('process_deployments')
           .insert({
             process_definition_key: d.key,
             process_id: d.processId,
             version: d.version,
             name: d.name ?? info?.name ?? null,
-            xml,
+            xml: stamped,
             start_form_key: info?.startFormKey ?? null,
             deployed_by: deployedBy ?? null,
             deployed_at: this.clock.now(),
@@ -65,27 +103,41 @@ export class DeploymentService {
           .onConflict('process_definition_key')
           .ignore()
           .returning('process_definition_key');
-        if (inserted.length === 0) return; // identical redeploy: keep the forms pinned the first time
-        for (const key of info?.formKeys ?? []) {
-          const form = await this.forms.latest(key, trx);
-          if (form) await this.forms.pin(d.key, key, form.version, trx);
-        }
+        if (inserted.length === 0) return false; // identical redeploy: keep the forms pinned the first time
+        for (const f of forms) await this.forms.pin(d.key, f.formKey, f.version, trx);
+        return true;
       });
+      results.push({ deployed: d, created, forms });
     }
-    return deployed;
+    return results;
   }
 
-  /** Saves the shipped forms (new versions only when changed) and deploys the shipped processes. */
+  /**
+   * Saves the shipped forms and deploys the shipped processes, unless an administrator has taken them over:
+   * a form version or a deployment made by an administrator is never replaced by the files at a restart, and
+   * an unchanged shipped process is not redeployed (that would also publish forms saved but not deployed).
+   */
   async deployBundled(root: string): Promise<DeployedProcess[]> {
     const formsDir = path.join(root, 'forms');
     for (const file of fs.readdirSync(formsDir).filter((f) => f.endsWith('.json')).sort()) {
+      const formKey = path.basename(file, '.json');
+      const latest = await this.knex('form_versions').where({ form_key: formKey }).orderBy('version', 'desc').first('created_by');
+      if (latest && latest.created_by !== null && latest.created_by !== undefined) continue;
       const schema = JSON.parse(fs.readFileSync(path.join(formsDir, file), 'utf8')) as FormSchema;
-      await this.forms.save(path.basename(file, '.json'), schema);
+      await this.forms.save(formKey, schema);
     }
     const processesDir = path.join(root, 'processes');
     const deployed: DeployedProcess[] = [];
     for (const file of fs.readdirSync(processesDir).filter((f) => f.endsWith('.bpmn')).sort()) {
-      deployed.push(...(await this.deploy(file, fs.readFileSync(path.join(processesDir, file), 'utf8'))));
+      const xml = fs.readFileSync(path.join(processesDir, file), 'utf8');
+      const ids = (await inspectBpmn(xml)).map((p) => p.processId);
+      const latest = await Promise.all(
+        ids.map((id) => this.knex('process_deployments').where({ process_id: id }).orderBy('version', 'desc').first('xml', 'deployed_by')),
+      );
+      const untouched = latest.every((row) => row && row.deployed_by === null && sameModel(row.xml, xml));
+      const takenOver = latest.some((row) => row && row.deployed_by !== null);
+      if (latest.length && (untouched || takenOver)) continue;
+      deployed.push(...(await this.deploy(file, xml)));
     }
     return deployed;
   }

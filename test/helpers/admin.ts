@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ApiClient, TestServer } from './server.ts';
+import { staffClient } from './flow.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export async function adminClient(server: TestServer): Promise<ApiClient> {
+  return (await staffClient(server, 'admin')).client;
+}
+
+export function bundledProcessXml(): string {
+  return fs.readFileSync(`${ROOT}/processes/visit-pass.bpmn`, 'utf8');
+}
+
+export function bundledForm(formKey: string): any {
+  return JSON.parse(fs.readFileSync(`${ROOT}/forms/${formKey}.json`, 'utf8'));
+}
+
+/** Expects a 2xx answer and returns its body, or fails with what the server said. */
+export async function ok<T = any>(res: Promise<{ status: number; body: T }>): Promise<T> {
+  const r = await res;
+  if (r.status < 200 || r.status >= 300) throw new Error(`expected success, got ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/**
+ * The default process with a third review step after the leader's approval: the campus security office,
+ * assigned to a candidate group (e.g. `dept-13`), reusing the leader's form.
+ */
+export function processWithSecurityStep(candidateGroup: string): string {
+  const xml = bundledProcessXml();
+  const task = `<bpmn:userTask id="security-review" name="校园保卫处意见">
+      <bpmn:extensionElements>
+        <zeebe:formDefinition formKey="leader-review" />
+        <zeebe:assignmentDefinition candidateGroups="=[&#34;${candidateGroup}&#34;]" />
+        <zeebe:ioMapping>
+          <zeebe:output source="=decision" target="securityDecision" />
+          <zeebe:output source="=opinion" target="lastOpinion" />
+        </zeebe:ioMapping>
+      </bpmn:extensionElements>
+      <bpmn:incoming>leader-approved-flow</bpmn:incoming>
+      <bpmn:outgoing>f-security-gw</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:exclusiveGateway id="security-decision" name="保卫处意见" default="security-refused-flow">
+      <bpmn:incoming>f-security-gw</bpmn:incoming>
+      <bpmn:outgoing>security-approved-flow</bpmn:outgoing>
+      <bpmn:outgoing>security-refused-flow</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="f-security-gw" sourceRef="security-review" targetRef="security-decision" />
+    <bpmn:sequenceFlow id="security-approved-flow" sourceRef="security-decision" targetRef="issue-pass">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=securityDecision = "approve"</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="security-refused-flow" sourceRef="security-decision" targetRef="status-leader-refused" />
+`;
+  const changed = xml
+    .replace('sourceRef="leader-decision" targetRef="issue-pass"', 'sourceRef="leader-decision" targetRef="security-review"')
+    .replace('<bpmn:incoming>leader-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>', '<bpmn:incoming>security-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>')
+    .replace('<bpmn:incoming>leader-refused-flow</bpmn:incoming>', '<bpmn:incoming>leader-refused-flow</bpmn:incoming>\n      <bpmn:incoming>security-refused-flow</bpmn:incoming>')
+    .replace('</bpmn:process>', `${task}\n  </bpmn:process>`);
+  if (changed.split('security-').length < 8) throw new Error('the bundled process changed: update processWithSecurityStep');
+  return changed;
+}
