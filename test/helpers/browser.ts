@@ -106,3 +106,75 @@ export async function shot(page: Page, name: string) {
   fs.mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
 }
+
+/** Picks an option in a Form.io choices.js select by its label. */
+export async function pickChoice(page: Page, key: string, label: string) {
+  await page.click(`.formio-component-${key} .choices`);
+  await page.click(`.formio-component-${key} .choices__list--dropdown .choices__item--choice:has-text("${label}")`);
+}
+
+export interface VisitorIdentity {
+  name: string;
+  organisation: string;
+  idNumber: string;
+  mobile: string;
+}
+
+/** Registration through the landing page; ends on the application form. */
+export async function registerVisitor(page: Page, origin: string, who: VisitorIdentity, shots?: string) {
+  await page.goto(`${origin}/`);
+  await page.getByRole('link', { name: '首次使用：访客登记' }).click();
+  await page.fill('#f-name', who.name);
+  await page.fill('#f-organisation', who.organisation);
+  await page.fill('#f-idNumber', who.idNumber);
+  await page.fill('#f-mobile', who.mobile);
+  if (shots) await shot(page, shots);
+  await page.click('button[type=submit]');
+}
+
+/** Fills the default application form: 主校区 / 计算机学院, host 王老师, the given day 09:00-11:00. */
+export async function fillApplication(page: Page, options: { visitDate?: string; attachment?: Buffer; remark?: string } = {}) {
+  await page.waitForSelector('.formio-component-campusId .choices');
+  await pickChoice(page, 'campusId', '主校区');
+  await pickChoice(page, 'departmentId', '计算机学院');
+  await page.fill('.formio-component-hostName input', '王老师');
+  await page.fill('.formio-component-hostMobile input', '13800001000');
+  const date = page.locator('.formio-component-visitDate input:not([type=hidden])').last();
+  await date.fill(options.visitDate ?? '2026-12-03');
+  await date.press('Enter');
+  await page.fill('.formio-component-visitStartTime input', '09:00');
+  await page.fill('.formio-component-visitEndTime input', '11:00');
+  if (options.remark) await page.fill('.formio-component-remark textarea', options.remark);
+  if (options.attachment) {
+    // Form.io creates its file input on document.body when "browse" is clicked.
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('.formio-component-attachments a.browse')]);
+    await chooser.setFiles({ name: '健康码.png', mimeType: 'image/png', buffer: options.attachment });
+    await page.waitForSelector('.formio-component-attachments a[href*="/api/uploads/"], .formio-component-attachments .file a');
+  }
+}
+
+export async function staffLogin(page: Page, origin: string, path: '/staff/' | '/gate/', username: string) {
+  await page.goto(`${origin}${path}`);
+  await page.waitForSelector('#f-username');
+  await page.fill('#f-username', username);
+  await page.fill('#f-password', 'Demo@2026');
+  await page.click('button[type=submit]');
+}
+
+/** Opens the task of a flow number from "my tasks", decides, and waits for the list to come back. */
+export async function decideTask(
+  page: Page,
+  flowNumber: string,
+  decision: '同意' | '否决',
+  options: { opinion?: string; stockOpinion?: string; leader?: string; shotName?: string } = {},
+) {
+  await page.click(`tr[data-flow="${flowNumber}"] a.btn`);
+  await page.waitForSelector('.formio-component-opinion textarea');
+  if (options.stockOpinion) await page.click(`#stock-opinions button:has-text("${options.stockOpinion}")`);
+  if (options.opinion) await page.fill('.formio-component-opinion textarea', options.opinion);
+  await page.click(`.formio-component-decision label:has-text("${decision}")`);
+  if (options.leader) await pickChoice(page, 'leaderStaffId', options.leader);
+  if (options.shotName) await shot(page, options.shotName);
+  await page.click('.formio-component-submit button');
+  await page.waitForSelector('#task-filters');
+}

@@ -1,5 +1,6 @@
 /** Page shell shared by the three entry points: header, language switch, hash routing, unload of the old view. */
-import { $, clear, h } from './dom.ts';
+import { ApiError, errorMessage } from './api.ts';
+import { $, alertBox, busy, clear, h } from './dom.ts';
 import { currentLang, type Key, setLang, t } from './i18n.ts';
 
 export type Cleanup = (() => void) | void;
@@ -121,4 +122,34 @@ export function showFieldErrors(form: HTMLElement, errors: { field: string; mess
     if (fb) fb.textContent = e.message;
   }
   return matched;
+}
+
+/** A small form (login, registration): field errors from the API under the inputs, the message above the button. */
+export function authForm(
+  main: HTMLElement,
+  title: string,
+  fields: HTMLElement[],
+  submitLabel: string,
+  send: (data: Record<string, string>) => Promise<void>,
+  footer: HTMLElement,
+  note?: string,
+) {
+  const errorSlot = h('div');
+  const button = h('button', { type: 'submit', class: 'btn btn-primary btn-lg w-100' }, submitLabel);
+  const form = h('form', { novalidate: true }, ...fields, errorSlot, button);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
+    clear(errorSlot);
+    void busy(button, async () => {
+      try {
+        await send(data);
+      } catch (err) {
+        const matched = err instanceof ApiError && showFieldErrors(form, err.fieldErrors);
+        if (!matched) showFieldErrors(form, []);
+        errorSlot.append(alertBox(errorMessage(err)));
+      }
+    });
+  });
+  main.append(card(title, note ? h('p', { class: 'small text-secondary' }, note) : null, form, footer));
 }

@@ -56,7 +56,7 @@ export function empty(text: string) {
   return h('div', { class: 'vf-state vf-empty text-center text-secondary py-5' }, text);
 }
 
-export function alertBox(text: string, kind: 'danger' | 'success' | 'warning' | 'info' = 'danger', retry?: () => void, retryLabel?: string) {
+export function alertBox(text: string, kind: 'danger' | 'success' | 'warning' | 'info' | 'secondary' = 'danger', retry?: () => void, retryLabel?: string) {
   return h(
     'div',
     { class: `alert alert-${kind} vf-alert`, role: kind === 'danger' ? 'alert' : 'status' },
@@ -71,4 +71,11 @@ export function fmtDateTime(iso: string | null | undefined): string {
   if (Number.isNaN(d.getTime())) return String(iso);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** "2026-12-03 09:00–11:00" when both ends fall on one day (fits a phone line), else both in full. */
+export function fmtRange(from: string | null | undefined, until: string | null | undefined): string {
+  const a = fmtDateTime(from);
+  const b = fmtDateTime(until);
+  return a.slice(0, 10) === b.slice(0, 10) ? `${a}–${b.slice(11)}` : `${a} – ${b}`;
 }

@@ -1,9 +1,10 @@
 import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
 import { ApiError, errorMessage, get, post } from '../lib/api.ts';
-import { card, field, go, render, renderHeader, showFieldErrors, startApp, type View } from '../lib/app.ts';
-import { alertBox, append, busy, clear, empty, fmtDateTime, h, loading } from '../lib/dom.ts';
-import { statusText, t } from '../lib/i18n.ts';
+import { authForm, card, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
+import { alertBox, append, busy, clear, empty, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
+import { t } from '../lib/i18n.ts';
+import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
 
 interface Visitor {
   id: number;
@@ -60,35 +61,6 @@ const landing: View = async (main) => {
       ];
   clear(main).append(card(t('app.title'), h('p', { class: 'text-secondary' }, t('landing.lead')), ...links));
 };
-
-function authForm(
-  main: HTMLElement,
-  title: string,
-  fields: HTMLElement[],
-  submitLabel: string,
-  send: (data: Record<string, string>) => Promise<void>,
-  footer: HTMLElement,
-  note?: string,
-) {
-  const errorSlot = h('div');
-  const button = h('button', { type: 'submit', class: 'btn btn-primary btn-lg w-100' }, submitLabel);
-  const form = h('form', { novalidate: true }, ...fields, errorSlot, button);
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const data = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
-    clear(errorSlot);
-    void busy(button, async () => {
-      try {
-        await send(data);
-      } catch (err) {
-        const matched = err instanceof ApiError && showFieldErrors(form, err.fieldErrors);
-        if (!matched) showFieldErrors(form, []);
-        errorSlot.append(alertBox(errorMessage(err)));
-      }
-    });
-  });
-  main.append(card(title, note ? h('p', { class: 'small text-secondary' }, note) : null, form, footer));
-}
 
 function afterLogin(query: URLSearchParams) {
   const next = query.get('next');
@@ -222,17 +194,6 @@ const apply: View = async (main) => {
     form.destroy?.(true);
   };
 };
-
-function kv(rows: [string, Node | string | null | undefined][]) {
-  return h('dl', { class: 'vf-kv' }, ...rows.filter(([, v]) => v !== null && v !== undefined && v !== '').flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v as any)]));
-}
-
-function statusBadge(status: string, text?: string) {
-  const color = { approved: 'success', refused: 'danger', expired: 'secondary', withdrawn: 'secondary', pending: 'primary', submitted: 'info' }[status] ?? 'secondary';
-  return h('span', { class: `badge text-bg-${color}`, dataset: { status } }, text || statusText(status));
-}
-
-const visitWindow = (a: any) => `${a.visitDate ?? ''} ${a.visitStartTime ?? ''}–${a.visitEndTime ?? ''}`;
 
 const submitted: View = async (main, { id }) => {
   main.append(loading(t('state.loading')));
@@ -374,7 +335,7 @@ const pass: View = async (main, { id }) => {
             h('div', { class: 'vf-code', id: 'pass-code' }, p.shortCode),
             kv([
               [t('pass.campus'), p.campus?.name],
-              [t('pass.window'), `${fmtDateTime(p.validFrom)} – ${fmtDateTime(p.validUntil)}`],
+              [t('pass.window'), fmtRange(p.validFrom, p.validUntil)],
               [t('detail.plate'), p.plateNumber],
             ]),
           ),
