@@ -20,10 +20,10 @@ import { type DefinitionRepository, DefinitionRepository as Definitions, type De
 import { FeelError } from './feel.ts';
 import { BPMN_ENGINE_VERSION, InstanceRun, type RunFailure } from './instance-run.ts';
 import { type InstanceRow, InstanceNotFoundError, instanceStore } from './instance-store.ts';
-import { activateJobs, retryBackoffMs, runLimited, toJob } from './job.ts';
+import { activateJobs, Lane, retryBackoffMs, toJob } from './job.ts';
 import { KeyGenerator } from './keys.ts';
 import { type EngineLogger, silentLogger } from './logger.ts';
-import { Outbox, type PendingEvent } from './outbox.ts';
+import { type ClaimedEvent, claimedOf, Outbox, type PendingEvent } from './outbox.ts';
 import { claimDueTimers } from './timer.ts';
 import { applyOutputs, ElementFailure, sanitizeVariables } from './variables.ts';
 import { buildWait, type WaitRow } from './waits.ts';
@@ -40,13 +40,21 @@ export interface EmbeddedEngineOptions {
   jobTimeoutMs?: number;
   /** First retry delay of a failing job, doubled per attempt (default 1000 ms). */
   retryBackoffMs?: number;
+  /**
+   * Right after a command commits, run the jobs it created that have a worker here and deliver its events,
+   * instead of leaving them to the next poll (default: on when autoPoll is). The rows are written first, claimed
+   * by this process, so a crash in between leaves them to the poller once the claim runs out.
+   */
+  immediateDispatch?: boolean;
 }
 
 export interface EmbeddedEngine extends WorkflowEngine {
   /** One round: fires due timers, runs due jobs that have a worker, delivers events. Returns the work done. */
   poll(): Promise<number>;
-  /** Polls until nothing is due (by the injected clock). */
+  /** Polls until nothing is due (by the injected clock), after waiting for the immediate dispatches. */
   drain(): Promise<void>;
+  /** Waits only for the immediate dispatches running now (and those they start); polls nothing. */
+  settled(): Promise<void>;
 }
 
 /** What moves an instance; stored with an incident so resolveIncident can replay it. */
@@ -61,6 +69,16 @@ type Trigger =
 const DEFER_MS = 60_000;
 const TIMER_CLAIM_MS = 30_000;
 const BATCH = 50;
+/** Jobs claimed for immediate dispatch may queue behind a busy worker up to this many times its concurrency. */
+const QUEUE_FACTOR = 16;
+
+/** What a command hands over for after its commit: jobs claimed for a worker here, events claimed for delivery. */
+interface Effects {
+  jobs: WaitRow[];
+  events: ClaimedEvent[];
+  /** Work was left to the poller (a full worker queue, a timer due at once): poll soon. */
+  kick: boolean;
+}
 
 class ParkedError extends Error {
   constructor(readonly failure: RunFailure & { type: string }) {
@@ -84,9 +102,14 @@ class Embedded implements EmbeddedEngine {
   private readonly keys = new KeyGenerator();
   private readonly definitions: DefinitionRepository;
   private readonly outbox: Outbox;
-  private readonly workers = new Map<string, { handler: JobHandler; concurrency: number }>();
+  private readonly workers = new Map<string, { handler: JobHandler; lane: Lane }>();
   private readonly pollIntervalMs: number;
   private readonly autoPoll: boolean;
+  private readonly immediate: boolean;
+  /** The effects of each open command transaction, so helpers deep in a command can add to them. */
+  private readonly effects = new WeakMap<Knex.Transaction, Effects>();
+  /** Dispatches running after their commands (awaited by drain and close). */
+  private readonly inflight = new Set<Promise<unknown>>();
   private readonly jobTimeoutMs: number;
   private readonly backoffBaseMs: number;
   private interval?: NodeJS.Timeout;
@@ -100,10 +123,11 @@ class Embedded implements EmbeddedEngine {
     this.logger = options.logger ?? silentLogger;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.autoPoll = options.autoPoll ?? true;
+    this.immediate = options.immediateDispatch ?? this.autoPoll;
     this.jobTimeoutMs = options.jobTimeoutMs ?? 300_000;
     this.backoffBaseMs = options.retryBackoffMs ?? 1000;
     this.definitions = new Definitions(this.knex, this.clock, this.keys);
-    this.outbox = new Outbox(this.clock, this.logger);
+    this.outbox = new Outbox(this.knex, this.clock, this.logger);
     if (this.autoPoll) {
       this.interval = setInterval(() => this.kick(), this.pollIntervalMs);
       this.interval.unref();
@@ -120,7 +144,7 @@ class Embedded implements EmbeddedEngine {
   async start(processId: string, variables: Variables, options?: StartOptions): Promise<{ instanceKey: string; version: number }> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    const result = await this.knex.transaction(async (trx) => {
+    return this.command(async (trx) => {
       const definition = await this.definitions.find(trx, processId, options?.version);
       const now = this.clock.now();
       const row: InstanceRow = {
@@ -138,30 +162,25 @@ class Embedded implements EmbeddedEngine {
         updated_at: now,
         ended_at: null,
       };
-      await instanceStore.insert(trx, row);
-      await this.advance(trx, row, { kind: 'start' });
+      await this.advance(trx, row, { kind: 'start' }, [], true);
       return { instanceKey: row.key, version: definition.version };
     });
-    this.kick();
-    return result;
   }
 
   async completeUserTask(taskKey: string, variables: Variables = {}): Promise<void> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    await this.knex.transaction(async (trx) => {
-      const seen = await instanceStore.wait(trx, taskKey);
-      if (seen?.kind !== 'user-task' || seen.state !== 'open') throw new TaskNotFoundError(taskKey);
-      const row = await instanceStore.lock(trx, seen.instance_key);
-      // Read again under the instance lock: a concurrent completion may have committed meanwhile.
+    await this.command(async (trx) => {
+      const row = await instanceStore.lockByWait(trx, taskKey);
+      if (!row) throw new TaskNotFoundError(taskKey);
+      // Read under the instance lock: a concurrent completion may have committed meanwhile.
       const waits = await instanceStore.waits(trx, row.key);
       const wait = waits.find((w) => w.key === taskKey);
-      if (wait?.state !== 'open' || row.status !== 'active') throw new TaskNotFoundError(taskKey);
+      if (wait?.kind !== 'user-task' || wait.state !== 'open' || row.status !== 'active') throw new TaskNotFoundError(taskKey);
       if (row.parked_incident_key)
         throw new EngineError('INSTANCE_HAS_INCIDENT', `instance ${row.key} waits for incident ${row.parked_incident_key}`);
       await this.advance(trx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars }, waits);
     });
-    this.kick();
   }
 
   async publishMessage(name: string, correlationKey: string, variables: Variables = {}): Promise<void> {
@@ -175,7 +194,7 @@ class Embedded implements EmbeddedEngine {
     const perInstance = new Map<string, WaitRow>();
     for (const s of subscriptions) if (!perInstance.has(s.instance_key)) perInstance.set(s.instance_key, s);
     for (const subscription of perInstance.values()) {
-      await this.knex.transaction(async (trx) => {
+      await this.command(async (trx) => {
         const row = await instanceStore.lock(trx, subscription.instance_key);
         const waits = await instanceStore.waits(trx, row.key);
         const wait = waits.find((w) => w.key === subscription.key);
@@ -183,36 +202,35 @@ class Embedded implements EmbeddedEngine {
         await this.advance(trx, row, { kind: 'message', waitKey: wait.key, variables: vars }, waits);
       });
     }
-    this.kick();
   }
 
   async cancel(instanceKey: string): Promise<void> {
     this.assertOpen();
-    await this.knex.transaction(async (trx) => {
+    await this.command(async (trx) => {
       const row = await instanceStore.lock(trx, instanceKey);
       if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
+      const canceled: PendingEvent[] = [];
       for (const wait of await instanceStore.waits(trx, instanceKey)) {
         if (wait.kind === 'user-task' && wait.state === 'open')
-          await this.outbox.add(trx, 'userTaskCanceled', instanceKey, {
-            taskKey: wait.key,
+          canceled.push({
+            type: 'userTaskCanceled',
             instanceKey,
-            elementId: wait.element_id,
-            reason: 'instance-canceled',
-          } satisfies UserTaskCanceled);
+            payload: { taskKey: wait.key, instanceKey, elementId: wait.element_id, reason: 'instance-canceled' } satisfies UserTaskCanceled,
+          });
       }
+      await this.addEvents(trx, canceled);
       await trx('engine_waits').where({ instance_key: instanceKey }).delete();
       await trx('engine_incidents')
         .where({ instance_key: instanceKey, state: 'open' })
         .update({ state: 'resolved', resolved_at: this.clock.now() });
       await this.finish(trx, row, 'canceled');
     });
-    this.kick();
   }
 
   async setVariables(instanceKey: string, variables: Variables): Promise<void> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    await this.knex.transaction(async (trx) => {
+    await this.command(async (trx) => {
       const row = await instanceStore.lock(trx, instanceKey);
       if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
       Object.assign(row.variables, vars);
@@ -265,7 +283,7 @@ class Embedded implements EmbeddedEngine {
 
   registerWorker(type: string, handler: JobHandler, options?: WorkerOptions): void {
     if (this.workers.has(type)) throw new EngineError('WORKER_EXISTS', `a worker for ${type} is already registered`);
-    this.workers.set(type, { handler, concurrency: options?.concurrency ?? 8 });
+    this.workers.set(type, { handler, lane: new Lane(options?.concurrency ?? 8) });
     this.kick();
   }
 
@@ -277,7 +295,7 @@ class Embedded implements EmbeddedEngine {
 
   async resolveIncident(incidentKey: string, retries?: number): Promise<void> {
     this.assertOpen();
-    await this.knex.transaction(async (trx) => {
+    await this.command(async (trx) => {
       const seen = await trx('engine_incidents').where({ key: incidentKey }).first();
       if (seen?.state !== 'open') throw new EngineError('INCIDENT_NOT_FOUND', `no open incident ${incidentKey}`);
       const row = await instanceStore.lock(trx, seen.instance_key);
@@ -295,12 +313,14 @@ class Embedded implements EmbeddedEngine {
             due_at: this.clock.now(),
             claimed_until: null,
           });
+        // Left open for the poller (activating it here would need the row re-read): poll soon.
+        const effects = this.effects.get(trx);
+        if (effects) effects.kick = true;
         return;
       }
       row.parked_incident_key = null;
       await this.advance(trx, row, incident.command as Trigger);
     });
-    this.kick();
   }
 
   // ---- polling ------------------------------------------------------------------------------------------
@@ -309,15 +329,78 @@ class Embedded implements EmbeddedEngine {
     if (this.closed) return 0;
     let work = await this.fireDueTimers();
     work += await this.runDueJobs();
-    work += await this.outbox.deliver(this.knex);
+    work += await this.outbox.deliver();
     return work;
   }
 
   async drain(): Promise<void> {
     for (let round = 0; round < 10_000; round++) {
-      if ((await this.poll()) === 0) return;
+      const dispatched = await this.settleDispatches();
+      if ((await this.poll()) === 0 && !dispatched && this.inflight.size === 0) {
+        await this.outbox.idle();
+        return;
+      }
     }
     throw new EngineError('DRAIN_LIMIT', 'drain did not settle after 10000 rounds');
+  }
+
+  async settled(): Promise<void> {
+    await this.settleDispatches();
+    await this.outbox.idle();
+  }
+
+  /** Waits for the immediate dispatches running now (and those they start); true when there were any. */
+  private async settleDispatches(): Promise<boolean> {
+    let any = false;
+    while (this.inflight.size) {
+      any = true;
+      await Promise.allSettled([...this.inflight]);
+    }
+    return any;
+  }
+
+  // ---- commands and what follows their commit --------------------------------------------------------------
+
+  /** One transaction of a command; what it created for this process is dispatched after the commit. */
+  private async command<T>(act: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    const effects: Effects = { jobs: [], events: [], kick: false };
+    const result = await this.knex.transaction(async (trx) => {
+      this.effects.set(trx, effects);
+      return act(trx);
+    });
+    this.afterCommit(effects);
+    return result;
+  }
+
+  private afterCommit(effects: Effects): void {
+    if (!this.immediate) {
+      this.kick();
+      return;
+    }
+    if (effects.events.length) this.track(this.outbox.deliverClaimed(effects.events));
+    for (const job of effects.jobs) {
+      const worker = this.workers.get(job.job_type!)!;
+      this.track(worker.lane.run(() => this.runJob(job, worker.handler)));
+    }
+    if (effects.kick) this.kick();
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((err) => this.logger.error({ err }, 'engine dispatch failed; the poller takes it over'))
+      .finally(() => this.inflight.delete(tracked));
+    this.inflight.add(tracked);
+  }
+
+  /** Writes events to the outbox, claimed for delivery right after the commit when this process listens. */
+  private async addEvents(trx: Knex.Transaction, events: PendingEvent[]): Promise<void> {
+    const effects = this.effects.get(trx);
+    const claimed = await this.outbox.addMany(trx, events, Boolean(effects) && this.claiming());
+    effects?.events.push(...claimed);
+  }
+
+  private claiming(): boolean {
+    return this.immediate && !this.closed;
   }
 
   /** Background polling right after a command, so events and jobs do not wait for the next interval. */
@@ -345,7 +428,7 @@ class Embedded implements EmbeddedEngine {
     const claimed = await claimDueTimers(this.knex, this.clock.now(), TIMER_CLAIM_MS, BATCH);
     let fired = 0;
     for (const timer of claimed) {
-      await this.knex.transaction(async (trx) => {
+      await this.command(async (trx) => {
         const row = await instanceStore.lock(trx, timer.instance_key);
         const waits = await instanceStore.waits(trx, row.key);
         const wait = waits.find((w) => w.key === timer.key);
@@ -360,12 +443,10 @@ class Embedded implements EmbeddedEngine {
 
   private async runDueJobs(): Promise<number> {
     const jobs = await activateJobs(this.knex, [...this.workers.keys()], this.clock.now(), this.jobTimeoutMs, BATCH);
-    const byType = new Map<string, WaitRow[]>();
-    for (const job of jobs) byType.set(job.job_type!, [...(byType.get(job.job_type!) ?? []), job]);
     await Promise.all(
-      [...byType].map(([type, rows]) => {
-        const worker = this.workers.get(type)!;
-        return runLimited(rows, worker.concurrency, (row) => this.runJob(row, worker.handler));
+      jobs.map((job) => {
+        const worker = this.workers.get(job.job_type!)!;
+        return worker.lane.run(() => this.runJob(job, worker.handler));
       }),
     );
     return jobs.length;
@@ -391,7 +472,7 @@ class Embedded implements EmbeddedEngine {
   }
 
   private async onActivatedJob(row: WaitRow, act: (trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow, waits: WaitRow[]) => Promise<void>) {
-    await this.knex.transaction(async (trx) => {
+    await this.command(async (trx) => {
       let instance: InstanceRow;
       try {
         instance = await instanceStore.lock(trx, row.instance_key);
@@ -482,7 +563,7 @@ class Embedded implements EmbeddedEngine {
       state: 'open',
       created_at: this.clock.now(),
     });
-    await this.outbox.add(trx, 'incident', instance.key, incident);
+    await this.addEvents(trx, [{ type: 'incident', instanceKey: instance.key, payload: incident }]);
     return incident.key;
   }
 
@@ -493,8 +574,11 @@ class Embedded implements EmbeddedEngine {
    * fails on the way (a FEEL expression, a gateway with no way out), the instance stays as it was before the
    * trigger and an incident holds the trigger, to be replayed by resolveIncident: no step is lost or half done.
    */
-  /** `waits`: the instance's wait rows when the caller already read them under the lock. */
-  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, waits?: WaitRow[]): Promise<void> {
+  /**
+   * `waits`: the instance's wait rows when the caller already read them under the lock. `isNew`: the row is
+   * not in the database yet (a start): it is inserted with its first state, not inserted and then updated.
+   */
+  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, waits?: WaitRow[], isNew = false): Promise<void> {
     const definition = await this.definitions.get(trx, row.definition_key);
     const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(trx, row.key)));
     const variables = structuredClone(row.variables);
@@ -513,10 +597,11 @@ class Embedded implements EmbeddedEngine {
     } catch (err) {
       const failure = asFailure(err);
       if (!failure) throw err;
+      if (isNew) await instanceStore.insert(trx, row);
       await this.park(trx, row, trigger, failure);
       return;
     }
-    await this.reconcile(trx, row, run, trigger, existing, newWaits);
+    await this.reconcile(trx, row, run, trigger, existing, newWaits, isNew);
   }
 
   private apply(run: InstanceRun, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
@@ -570,16 +655,10 @@ class Embedded implements EmbeddedEngine {
     trigger: Trigger,
     existing: WaitRow[],
     newWaits: WaitRow[],
+    isNew: boolean,
   ): Promise<void> {
     const waiting = new Set(run.waits().map((w) => w.executionId));
     const gone = existing.filter((w) => !waiting.has(w.execution_id));
-    if (gone.length)
-      await trx('engine_waits')
-        .whereIn(
-          'key',
-          gone.map((w) => w.key),
-        )
-        .delete();
     const triggerKey = 'waitKey' in trigger ? trigger.waitKey : undefined;
     const events: PendingEvent[] = [];
     for (const wait of gone) {
@@ -590,40 +669,78 @@ class Embedded implements EmbeddedEngine {
           payload: { taskKey: wait.key, instanceKey: row.key, elementId: wait.element_id, reason: 'interrupted' },
         });
     }
-    if (newWaits.length)
-      await trx('engine_waits').insert(newWaits.map((w) => ({ ...w, payload: JSON.stringify(w.payload) })));
     for (const wait of newWaits)
       if (wait.payload.task) events.push({ type: 'userTaskCreated', instanceKey: row.key, payload: wait.payload.task });
-    await this.outbox.addMany(trx, events);
 
     row.variables = run.variables;
     row.history = [...row.history, ...run.completedElements];
     row.parked_incident_key = null;
-    if (run.ended) {
-      await this.finish(trx, row, 'completed');
-      return;
+    if (run.ended) events.push(this.ended(row, 'completed'));
+    else {
+      row.state = await run.state();
+      row.engine_version = BPMN_ENGINE_VERSION;
+      row.updated_at = this.clock.now();
     }
-    row.state = await run.state();
-    row.engine_version = BPMN_ENGINE_VERSION;
-    row.updated_at = this.clock.now();
-    await instanceStore.save(trx, row);
+
+    const effects = this.effects.get(trx);
+    const claiming = Boolean(effects) && this.claiming();
+    const jobs = claiming ? this.claimJobs(newWaits, effects!) : [];
+    const outbox = events.map((e) => this.outbox.row(e, claiming));
+    const ids = await instanceStore.write(trx, { row, insert: isNew, goneWaitKeys: gone.map((w) => w.key), newWaits, events: outbox });
+    if (effects) {
+      effects.jobs.push(...jobs);
+      effects.events.push(...claimedOf(outbox, ids));
+      const soon = this.clock.now().getTime() + this.pollIntervalMs;
+      if (newWaits.some((w) => w.kind === 'timer' && w.due_at && w.due_at.getTime() < soon)) effects.kick = true;
+    }
   }
 
-  private async finish(trx: Knex.Transaction, row: InstanceRow, state: 'completed' | 'canceled'): Promise<void> {
+  /**
+   * Marks the new jobs this process will run right after the commit as activated (the same lock the poller
+   * takes), as long as their worker's queue has room; the others stay open for the poller.
+   */
+  private claimJobs(newWaits: WaitRow[], effects: Effects): WaitRow[] {
+    const claimed: WaitRow[] = [];
+    const until = new Date(this.clock.now().getTime() + this.jobTimeoutMs);
+    for (const wait of newWaits) {
+      if (wait.kind !== 'job') continue;
+      const worker = this.workers.get(wait.job_type!);
+      if (!worker || worker.lane.pending >= worker.lane.limit * QUEUE_FACTOR) {
+        if (worker) effects.kick = true;
+        continue;
+      }
+      wait.state = 'activated';
+      wait.claimed_until = until;
+      claimed.push(wait);
+    }
+    return claimed;
+  }
+
+  /** Marks the row ended and returns its instanceEnded event. */
+  private ended(row: InstanceRow, state: 'completed' | 'canceled'): PendingEvent {
     const now = this.clock.now();
     row.status = state;
     row.state = null;
     row.updated_at = now;
     row.ended_at = now;
     row.parked_incident_key = null;
-    await instanceStore.save(trx, row);
-    await this.outbox.add(trx, 'instanceEnded', row.key, {
+    return {
+      type: 'instanceEnded',
       instanceKey: row.key,
-      processId: row.process_id,
-      processVersion: row.version,
-      state,
-      variables: row.variables,
-    } satisfies InstanceEnded);
+      payload: {
+        instanceKey: row.key,
+        processId: row.process_id,
+        processVersion: row.version,
+        state,
+        variables: row.variables,
+      } satisfies InstanceEnded,
+    };
+  }
+
+  private async finish(trx: Knex.Transaction, row: InstanceRow, state: 'completed' | 'canceled'): Promise<void> {
+    const event = this.ended(row, state);
+    await instanceStore.save(trx, row);
+    await this.addEvents(trx, [event]);
   }
 
   private async park(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, failure: RunFailure & { type: string }) {
@@ -638,6 +755,9 @@ class Embedded implements EmbeddedEngine {
     this.closed = true;
     if (this.interval) clearInterval(this.interval);
     await this.polling;
+    // Commands from now on claim nothing, so this ends; what is still claimed runs out to another poller.
+    await this.settleDispatches();
+    await this.outbox.idle();
   }
 
   private assertOpen() {

@@ -47,11 +47,31 @@ export function toJob(row: WaitRow): Job {
   };
 }
 
-/** Runs tasks with at most `limit` at once. */
-export async function runLimited<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await run(items[next++]);
-  });
-  await Promise.all(lanes);
+/**
+ * At most `limit` handlers of one worker at once, the rest queued in order. Shared by the poller and the
+ * immediate dispatch after a command, so a worker's concurrency holds whichever way its jobs arrive.
+ */
+export class Lane {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  /** Running plus waiting. */
+  get pending(): number {
+    return this.active + this.queue.length;
+  }
+
+  async run(task: () => Promise<void>): Promise<void> {
+    // A finishing task hands its slot straight to the next in the queue, so the limit holds at every moment.
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.active++;
+    try {
+      await task();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
 }

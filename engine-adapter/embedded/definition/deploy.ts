@@ -26,6 +26,8 @@ const UNIQUE_VIOLATION = '23505';
  */
 export class DefinitionRepository {
   private readonly compiled = new Map<string, Promise<DeployedDefinition>>();
+  /** process id + version -> its row: a deployed version never changes, so only "latest" needs the database. */
+  private readonly versions = new Map<string, DeployedProcess>();
 
   constructor(
     private readonly knex: Knex,
@@ -64,12 +66,16 @@ export class DefinitionRepository {
   }
 
   async find(db: Knex | Knex.Transaction, processId: string, version?: number): Promise<DeployedProcess> {
+    const known = version === undefined ? undefined : this.versions.get(`${processId}@${version}`);
+    if (known) return known;
     const query = db('engine_definitions').select('key', 'process_id', 'version', 'name', 'checksum').where({ process_id: processId });
     const row: DefinitionRow | undefined = await (version === undefined
       ? query.orderBy('version', 'desc').first()
       : query.andWhere({ version }).first());
     if (!row) throw new EngineError('PROCESS_NOT_FOUND', `no deployed process ${processId}${version ? ` version ${version}` : ''}`);
-    return toDeployed(row);
+    const found = toDeployed(row);
+    this.versions.set(`${processId}@${found.version}`, found);
+    return found;
   }
 
   /** The compiled definition of a version; pass the open transaction (PGlite has a single connection). */
