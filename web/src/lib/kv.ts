@@ -1,5 +1,5 @@
 import { h } from './dom.ts';
-import { statusText } from './i18n.ts';
+import { currentLang, statusText } from './i18n.ts';
 
 /** A definition list; empty values leave their row out. */
 export function kv(rows: [string, Node | string | null | undefined][]) {
@@ -13,7 +13,7 @@ export function kv(rows: [string, Node | string | null | undefined][]) {
 export function statusBadge(status: string, text?: string) {
   const color =
     ({ approved: 'success', refused: 'danger', expired: 'secondary', withdrawn: 'secondary', pending: 'primary', submitted: 'info', open: 'primary', completed: 'success', canceled: 'secondary' } as Record<string, string>)[status] ?? 'secondary';
-  return h('span', { class: `badge text-bg-${color}`, dataset: { status } }, text || statusText(status));
+  return h('span', { class: `badge text-bg-${color}`, dataset: { status } }, currentLang() === 'zh' && text ? text : statusText(status));
 }
 
 export const visitWindow = (a: { visitDate?: string | null; visitStartTime?: string | null; visitEndTime?: string | null }) =>

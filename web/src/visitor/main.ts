@@ -142,7 +142,8 @@ const apply: View = async (main) => {
       } catch (err) {
         if (needsLogin(err)) throw { silent: true };
         const fieldErrors = err instanceof ApiError ? err.fieldErrors : [];
-        messages.append(alertBox(t('apply.failed', { message: errorMessage(err) })));
+        // Field errors are listed by Form.io above the form and under each field; others need our alert.
+        if (!fieldErrors.length) messages.append(alertBox(t('apply.failed', { message: errorMessage(err) })));
         throw lib.toFormioErrors(errorMessage(err), fieldErrors);
       }
     },
