@@ -38,6 +38,10 @@ const schema = z.object({
   PASS_SIGNING_PRIVATE_KEY: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
   ZEEBE_ADDRESS: z.string().optional(),
+  /** Server processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** PostgreSQL connections per server process. */
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };
@@ -64,6 +68,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.ENGINE === 'zeebe' && !parsed.data.ZEEBE_ADDRESS) {
     throw new ConfigError(['ZEEBE_ADDRESS: required when ENGINE=zeebe']);
+  }
+  if (parsed.data.WORKERS > 1 && !parsed.data.DATABASE_URL) {
+    throw new ConfigError([
+      'WORKERS: more than one server process needs DATABASE_URL (PostgreSQL); the embedded PGlite database belongs to one process',
+    ]);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }

@@ -1,9 +1,10 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../engine-adapter/clock.ts';
 import { createEngine } from '../engine-adapter/index.ts';
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { migrateLatest, openDatabase } from './db/database.ts';
 import { type DemoLogin, demoLogins, seedDemoData } from './directory/demo-data.ts';
 import { createLogger } from './logger.ts';
@@ -23,10 +24,9 @@ function printBanner(url: string, logins: DemoLogin[]) {
   console.log(lines.join('\n'));
 }
 
-async function main() {
-  let config: ReturnType<typeof loadConfig>;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -34,9 +34,58 @@ async function main() {
     }
     throw err;
   }
+}
+
+/**
+ * WORKERS > 1: this process only forks and watches the server processes, which share the port (node:cluster
+ * hands out connections). The first one starts alone, so migrations, deployments, demo data and the web build
+ * happen once; the others find them done. Each worker runs its own engine pollers: they share the database
+ * through row locks and SKIP LOCKED claims.
+ */
+async function primary(config: Config) {
+  const logger = createLogger(config.LOG_LEVEL);
+  let stopping = false;
+  const fork = (index: number) =>
+    new Promise<void>((resolve, reject) => {
+      const worker = cluster.fork({ VISITFLOW_WORKER_INDEX: String(index) });
+      worker.once('listening', () => resolve());
+      worker.once('exit', (code, signal) => {
+        reject(new Error(`server process ${index} exited during start (${signal ?? code})`));
+        if (stopping) return;
+        logger.error({ worker: index, code, signal }, 'server process died; starting another');
+        setTimeout(() => void fork(index).catch((err) => logger.error({ err }, 'restarting a server process failed')), 1000);
+      });
+    });
+  try {
+    await fork(1);
+    await Promise.all(Array.from({ length: config.WORKERS - 1 }, (_, i) => fork(i + 2)));
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+    process.exit(1);
+  }
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers: config.WORKERS }, 'shutting down the server processes');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill(signal);
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function main() {
+  const config = readConfig();
+  if (config.WORKERS > 1 && cluster.isPrimary) return primary(config);
+  // Only the first (or only) process prints the banner and builds missing web assets.
+  const workerIndex = Number(process.env.VISITFLOW_WORKER_INDEX ?? 1);
   const logger = createLogger(config.LOG_LEVEL);
   const db = config.DATABASE_URL
-    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL })
+    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL, pool: { min: 0, max: config.DB_POOL_MAX } })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir });
   await migrateLatest(db.knex);
   const secrets = loadSecrets(config);
@@ -56,15 +105,15 @@ async function main() {
   // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
 
-  if (await ensureWebBuilt()) logger.info('built the web pages into dist/web');
+  if (workerIndex === 1 && (await ensureWebBuilt())) logger.info('built the web pages into dist/web');
   const app = createApp(services);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = config.PUBLIC_URL ?? `http://localhost:${port}`;
-  logger.info({ url, database: db.kind, engine: config.ENGINE }, 'visitflow started');
-  printBanner(url, logins);
+  logger.info({ url, database: db.kind, engine: config.ENGINE, worker: workerIndex, pid: process.pid }, 'visitflow started');
+  if (workerIndex === 1) printBanner(url, logins);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
