@@ -24,6 +24,21 @@ export interface ContractEnv {
 
 export type ContractFactory = () => Promise<ContractEnv>;
 
+/**
+ * Where an engine genuinely cannot do what a scenario checks, with the reason. A scenario that needs the missing
+ * ability is registered as skipped with the reason in its title; one that only checks a detail relaxes that check.
+ */
+export interface EngineLimits {
+  /** advance() cannot move the engine's clock (a real cluster without clock control). */
+  clock?: string;
+  /** Elements waiting for a job no worker has activated yet cannot be listed (Zeebe without Operate). */
+  unseenWaits?: string;
+  /** Incidents raised inside the engine itself (a failing expression) cannot be listed through the adapter. */
+  engineIncidents?: string;
+  /** A user task created and withdrawn before the adapter saw it is never announced. */
+  unseenTasks?: string;
+}
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const visitPassXml = fs.readFileSync(path.join(root, 'processes/visit-pass.bpmn'), 'utf8');
 export function fixture(name: string): string {

@@ -1,16 +1,34 @@
 import { isDeepStrictEqual } from 'node:util';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { DeploymentError, EngineError, TaskNotFoundError, type WorkflowEngine } from '../../engine-adapter/contract.ts';
-import { applicationVariables, type ContractEnv, type ContractFactory, fixture, HOUR, Recorder, visitPassXml } from './harness.ts';
+import {
+  applicationVariables,
+  type ContractEnv,
+  type ContractFactory,
+  type EngineLimits,
+  fixture,
+  HOUR,
+  Recorder,
+  visitPassXml,
+} from './harness.ts';
 
 /**
  * The scenarios every WorkflowEngine must pass. Register them with a name (e.g. 'embedded/pglite') and a factory
  * that gives each scenario a fresh engine on a fresh store.
  */
-export function engineContractSuite(name: string, factory: ContractFactory): void {
+export function engineContractSuite(name: string, factory: ContractFactory, limits: EngineLimits = {}): void {
+  /** test.serial, or test.skip with the reason in the title when the engine lacks something the scenario needs. */
+  const serial = (title: string, needs: Array<keyof EngineLimits>, body: (t: ExecutionContext) => Promise<void>) => {
+    const missing = needs.filter((n) => limits[n]).map((n) => limits[n]);
+    if (missing.length) {
+      test.skip(`${name}: ${title} — skipped: ${missing.join('; ')}`, () => {});
+      return;
+    }
+    test.serial(`${name}: ${title}`, body);
+  };
   // Serial: each scenario owns a database, and a dozen PGlite instances at once would not fit in memory.
-  const scenario = (title: string, body: (env: ContractEnv) => Promise<void>) =>
-    test.serial(`${name}: ${title}`, async (t) => {
+  const scenario = (title: string, body: (env: ContractEnv) => Promise<void>, needs: Array<keyof EngineLimits> = []) =>
+    serial(title, needs, async (t) => {
       const env = await factory();
       try {
         await body(env);
@@ -29,7 +47,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     return { engine, recorder, instanceKey };
   }
 
-  test.serial(`${name}: default flow, both approvals: host task, leader task, pass, status and SMS`, async (t) => {
+  serial('default flow, both approvals: host task, leader task, pass, status and SMS', [], async (t) => {
     const env = await factory();
     try {
       const { engine, recorder, instanceKey } = await visitFlow(env);
@@ -70,7 +88,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     }
   });
 
-  test.serial(`${name}: host refuses: refused status and SMS, no leader task`, async (t) => {
+  serial('host refuses: refused status and SMS, no leader task', [], async (t) => {
     const env = await factory();
     try {
       const { engine, recorder, instanceKey } = await visitFlow(env);
@@ -90,7 +108,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     }
   });
 
-  test.serial(`${name}: leader refuses after host approval: refused status and SMS, no pass`, async (t) => {
+  serial('leader refuses after host approval: refused status and SMS, no pass', [], async (t) => {
     const env = await factory();
     try {
       const { engine, recorder, instanceKey } = await visitFlow(env);
@@ -111,7 +129,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     }
   });
 
-  test.serial(`${name}: an unreviewed application expires after 72 h, across a restart, exactly once`, async (t) => {
+  serial('an unreviewed application expires after 72 h, across a restart, exactly once', ['clock'], async (t) => {
     const env = await factory();
     try {
       const { recorder, instanceKey } = await visitFlow(env);
@@ -140,7 +158,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     }
   });
 
-  test.serial(`${name}: a failing worker is retried, then raises an incident; resolving it continues the instance`, async (t) => {
+  serial('a failing worker is retried, then raises an incident; resolving it continues the instance', ['clock'], async (t) => {
     const env = await factory();
     try {
       let broken = true;
@@ -241,8 +259,12 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     );
     if (complete.status === 'fulfilled') {
       // completion first: the leader task it created was canceled with the instance
-      const leader = recorder.task(instanceKey, 'leader-review');
-      assertTrue(recorder.canceled.some((c) => c.taskKey === leader.taskKey && c.reason === 'instance-canceled'));
+      const leaders = recorder.tasksOf(instanceKey).filter((x) => x.elementId === 'leader-review');
+      // limits.unseenTasks: the cancel may withdraw the leader task before the adapter ever saw it
+      if (leaders.length || !limits.unseenTasks) {
+        const leader = recorder.task(instanceKey, 'leader-review');
+        assertTrue(recorder.canceled.some((c) => c.taskKey === leader.taskKey && c.reason === 'instance-canceled'));
+      }
     } else {
       assertTrue(complete.reason instanceof TaskNotFoundError, String(complete.reason));
       assertTrue(recorder.canceled.some((c) => c.taskKey === host.taskKey && c.reason === 'instance-canceled'));
@@ -379,7 +401,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     assertEqual(info?.status, 'completed');
     assertTrue(info!.completedElementIds.includes('end-big'), JSON.stringify(info!.completedElementIds));
     assertEqual(await engine.listIncidents(instanceKey), []);
-  });
+  }, ['engineIncidents']);
 
   scenario('a <zeebe:userTask/> (Camunda user task) is a user task like any other; camunda:* is ignored', async (env) => {
     const engine = env.engine;
@@ -406,7 +428,8 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     await env.settle();
     const waiting = await engine.getInstance(instanceKey);
     assertEqual(waiting?.status, 'active');
-    assertEqual(waiting?.currentElementIds, ['unserved']);
+    // limits.unseenWaits: a job nobody has activated is known to the engine only
+    if (!limits.unseenWaits) assertEqual(waiting?.currentElementIds, ['unserved']);
     assertEqual(await engine.listIncidents(instanceKey), []);
 
     engine.registerWorker('unserved-type', async (job) => {
@@ -435,7 +458,7 @@ export function engineContractSuite(name: string, factory: ContractFactory): voi
     await env.settle();
     assertEqual(recorder.jobs, [], 'the boundary timer went with the instance');
     await assertRejects(engine.cancel(instanceKey), EngineError);
-  });
+  }, ['clock']);
 }
 
 // Plain assertions for scenarios that do not hold ava's t (keeps the scenario bodies short and engine-neutral).

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m002 from '../../../engine-adapter/embedded/migrations.ts';
+import * as m005 from '../../../engine-adapter/zeebe/migrations.ts';
 import * as m001 from './001_foundation.ts';
 import * as m003 from './003_flow.ts';
 import * as m004 from './004_admin.ts';
@@ -18,6 +19,7 @@ const migrations: Array<[string, Migration]> = [
   ['002_engine', m002],
   ['003_flow', m003],
   ['004_admin', m004],
+  ['005_zeebe', m005],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
