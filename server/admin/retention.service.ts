@@ -151,7 +151,7 @@ export class RetentionService {
       m.count += Number(r.count);
       merged.set(key, m);
     }
-    return [...merged.values()].sort((a, b) => a.day.localeCompare(b.day) || a.campusId - b.campusId || a.departmentId - b.departmentId);
+    return [...merged.values()].sort((a, b) => a.day.localeCompare(b.day) || a.campusId - b.campusId || a.departmentId - b.departmentId || a.status.localeCompare(b.status));
   }
 
   /** Purges once a day (first a few minutes after start); one failed run is logged and retried the next day. */
