@@ -1,5 +1,5 @@
 import test from 'ava';
-import jsQR from 'jsqr';
+import jsQRImport from 'jsqr';
 import {
   decideTask,
   ensureWebBuild,
@@ -16,6 +16,9 @@ import {
 import { tinyPng } from '../helpers/flow.ts';
 import { makeVisitor } from '../helpers/identities.ts';
 import { startTestServer } from '../helpers/server.ts';
+
+// jsqr is CommonJS with an ES-style default export: whichever shape the loader hands over.
+const jsQR = ((jsQRImport as any).default ?? jsQRImport) as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
 
 test.before(async () => {
   await ensureWebBuild();
@@ -56,7 +59,7 @@ test('a visitor applies on a phone, the host and the leader approve, the guard a
     await vp.waitForSelector('#flow-number');
     const flowNumber = (await vp.textContent('#flow-number'))!.trim();
     t.regex(flowNumber, /^VF20261201\d{6}$/);
-    t.regex(await vp.textContent('main')!, /接待人/, 'the next step is named');
+    t.regex((await vp.textContent('main')) ?? '', /接待人/, 'the next step is named');
     t.is(await vp.evaluate(() => sessionStorage.getItem('vf_apply_draft')), null, 'the draft is gone once sent');
     await shot(vp, '05-visitor-submitted');
     await server.settle();
