@@ -4,8 +4,6 @@
  */
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import('./engine.ts'),
-  flow: () => import('./flow.ts'),
-  burst: () => import('./burst.ts'),
   page: () => import('./page.ts'),
 };
 
