@@ -16,6 +16,7 @@ export class Visitor extends Model {
   password_hash!: string;
   last_login_at!: Date | null;
   created_at!: Date;
+  updated_at!: Date;
 }
 
 /** What any API response may show of a visitor: identifiers masked. */

@@ -59,6 +59,9 @@ export class VisitorService {
         birth_date: id.birthDate,
         // The password is fixed by the domain (last 8 characters of the ID number); only its slow hash is kept.
         password_hash: await hashPassword(id.value.slice(-8)),
+        // The injected clock, not the database's: retention ages accounts by it.
+        created_at: this.clock.now(),
+        updated_at: this.clock.now(),
       });
     } catch (err) {
       if (err instanceof UniqueViolationError) throw taken(); // lost a race with an identical registration
