@@ -42,10 +42,16 @@ export class WorkerPool {
     return this.workers.has(type);
   }
 
-  /** Handlers running, plus workers too new to have sent their first ActivateJobs (their jobs are not out yet). */
+  /** Handlers running, plus workers that have not opened their first ActivateJobs call yet (their jobs are not out). */
   get busy(): number {
     const now = Date.now();
-    return this.inFlight + [...this.startedAt.values()].filter((t) => now - t < 400).length;
+    let fresh = 0;
+    for (const [type, started] of this.startedAt) {
+      const opened = (this.workers.get(type) as { jobStream?: unknown } | undefined)?.jobStream !== undefined;
+      if ((opened && now - started > 100) || now - started > 5000) this.startedAt.delete(type);
+      else fresh++;
+    }
+    return this.inFlight + fresh;
   }
 
   start(spec: WorkerSpec, body: WorkerBody): void {

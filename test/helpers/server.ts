@@ -13,6 +13,7 @@ import { seedDemoData } from '../../server/directory/demo-data.ts';
 import { createLogger } from '../../server/logger.ts';
 import { generateSecrets } from '../../server/secrets.ts';
 import { createServices, type Services } from '../../server/services.ts';
+import { zeebeEngineForTests } from '../zeebe/env.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestServer {
@@ -42,7 +43,11 @@ export async function startTestServer(
     },
   });
   const config = loadConfig({ DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'visitflow-test-')), ...options.env });
-  const engine = createEmbeddedEngine({ knex: db.knex, clock, autoPoll: false });
+  // VISITFLOW_TEST_ENGINE=zeebe: the same server on the Zeebe adapter over the gRPC gateway double.
+  const engine =
+    process.env.VISITFLOW_TEST_ENGINE === 'zeebe'
+      ? await zeebeEngineForTests({ knex: db.knex, clock })
+      : createEmbeddedEngine({ knex: db.knex, clock, autoPoll: false });
   const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine });
   if (options.demo !== false) await seedDemoData(db.knex, services.directory);
   await services.deployments.deployBundled(fileURLToPath(new URL('../..', import.meta.url)));

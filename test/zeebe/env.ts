@@ -1,16 +1,18 @@
 import { FakeClock, systemClock } from '../../engine-adapter/clock.ts';
+import type { EmbeddedEngine } from '../../engine-adapter/index.ts';
 import { connectionFromEnv, type ZeebeConnection } from '../../engine-adapter/zeebe/config.ts';
 import { createZeebeEngine, type ZeebeEngine } from '../../engine-adapter/zeebe/zeebe-engine.ts';
 import type { ContractEnv, EngineLimits } from '../engine-contract/harness.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { type GatewayDouble, startGatewayDouble } from './gateway-double.ts';
 
-/**
- * The real cluster named by ZEEBE_ADDRESS (and the SDK's other variables), read once; then every ZEEBE_* and
- * CAMUNDA_* variable is cleared, so that no client in the tests picks up settings it was not given.
- */
+/** The real cluster named by ZEEBE_ADDRESS (and the SDK's other variables), read when this module loads. */
 export const realCluster: ZeebeConnection | undefined = connectionFromEnv(process.env);
-for (const key of Object.keys(process.env)) if (/^(ZEEBE|CAMUNDA)_/.test(key)) delete process.env[key];
+
+/** The SDK merges ZEEBE_* / CAMUNDA_* from the environment into every client: a test client gets only what it is given. */
+function clearZeebeEnv() {
+  for (const key of Object.keys(process.env)) if (/^(ZEEBE|CAMUNDA)_/.test(key)) delete process.env[key];
+}
 
 /** What holds on Zeebe and not on the embedded engine, in the words the skipped scenarios print. */
 export const zeebeLimits: EngineLimits = {
@@ -43,12 +45,14 @@ export function openAdapter(address: string, knex: any, clock = systemClock as a
     clock,
     background: false,
     longPollMs: 1000,
-    connectTimeoutMs: 3000,
+    // Generous: PGlite start-ups of concurrent tests block the event loop for seconds.
+    connectTimeoutMs: 30_000,
   });
 }
 
 /** A ContractEnv on the gateway double: a fresh PGlite holds both the double's engine tables and the adapter's. */
 export async function doubleEnv(): Promise<ContractEnv & { double: GatewayDouble; zeebe: () => ZeebeEngine }> {
+  clearZeebeEnv();
   const db = await createTestDatabase('pglite');
   const clock = new FakeClock();
   const double = await startGatewayDouble({ knex: db.knex, clock });
@@ -82,6 +86,7 @@ export async function doubleEnv(): Promise<ContractEnv & { double: GatewayDouble
 
 /** A ContractEnv on the real cluster: its clock cannot be moved, and "settle" waits for quiet by wall time. */
 export async function realEnv(connection: ZeebeConnection): Promise<ContractEnv> {
+  clearZeebeEnv();
   const db = await createTestDatabase('pglite');
   const open = () => createZeebeEngine({ ...connection, knex: db.knex, background: false, longPollMs: 2000, connectTimeoutMs: 10_000 });
   let engine = await open();
@@ -114,4 +119,29 @@ export async function realEnv(connection: ZeebeConnection): Promise<ContractEnv>
     },
   };
   return env;
+}
+
+/**
+ * The Zeebe adapter on a fresh gateway double, shaped like the embedded engine the test server drives
+ * (drain() runs both until quiet; close() stops the double too). Used when VISITFLOW_TEST_ENGINE=zeebe.
+ */
+export async function zeebeEngineForTests(options: { knex: any; clock: FakeClock }): Promise<EmbeddedEngine> {
+  clearZeebeEnv();
+  const double = await startGatewayDouble({ knex: options.knex, clock: options.clock });
+  const engine = await openAdapter(double.address, options.knex, options.clock);
+  const extra: Record<string, unknown> = {
+    drain: () => settleWithDouble(double, () => engine),
+    poll: async () => (await double.pump()) + (await engine.settle()),
+    close: async () => {
+      await engine.close();
+      await double.close();
+    },
+  };
+  return new Proxy(engine, {
+    get(target, prop) {
+      if (typeof prop === 'string' && prop in extra) return extra[prop];
+      const value = (target as any)[prop];
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as unknown as EmbeddedEngine;
 }

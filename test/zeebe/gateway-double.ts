@@ -38,6 +38,8 @@ interface DoubleJob {
   deadline: number;
   worker: string;
   activatedAtReal: number;
+  /** An RPC about the job arrived since it was handed out: the client has it (it is not in transit). */
+  touched: boolean;
   userTask: boolean;
   /** The embedded engine waits on this promise for the job's outcome (service jobs only). */
   outcome?: { resolve(v: Variables): void; reject(e: Error): void };
@@ -303,6 +305,7 @@ class Double {
             deadline: 0,
             worker: '',
             activatedAtReal: 0,
+            touched: false,
             userTask: false,
             outcome: { resolve, reject },
           });
@@ -338,6 +341,7 @@ class Double {
       deadline: 0,
       worker: '',
       activatedAtReal: 0,
+      touched: false,
       userTask: true,
     });
     this.dispatch();
@@ -356,6 +360,7 @@ class Double {
   private job(key: string, action: string): DoubleJob {
     const job = this.jobs.get(key);
     if (!job) throw new RpcError(status.NOT_FOUND, `Expected to ${action} job with key '${key}', but no such job was found`);
+    job.touched = true;
     return job;
   }
 
@@ -413,6 +418,7 @@ class Double {
       job.deadline = now + poller.timeoutMs;
       job.worker = poller.worker;
       job.activatedAtReal = Date.now();
+      job.touched = false;
     }
     poller.call.write({ jobs: jobs.map((j) => this.wire(j, poller.fetch)) });
     this.finish(poller);
@@ -523,7 +529,8 @@ class Double {
     const real = Date.now();
     let busy = 0;
     for (const job of this.jobs.values()) {
-      if (job.state === 'activated' && real - job.activatedAtReal < 150) busy++;
+      // Handed out and not yet heard of: in transit or in a handler. A client that died with it stops counting after 5 s.
+      if (job.state === 'activated' && !job.touched && real - job.activatedAtReal < 5000) busy++;
       else if (this.available(job.type, now).includes(job) && real - (this.lastPolled.get(job.type) ?? 0) < 2000) busy++;
     }
     return busy;
