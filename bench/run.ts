@@ -4,6 +4,8 @@
  */
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import('./engine.ts'),
+  flow: () => import('./flow.ts'),
+  burst: () => import('./burst.ts'),
   page: () => import('./page.ts'),
 };
 
