@@ -38,6 +38,17 @@ const schema = z.object({
   PASS_SIGNING_PRIVATE_KEY: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
   ZEEBE_ADDRESS: z.string().optional(),
+  // Camunda 8 (ENGINE=zeebe), with @camunda8/sdk's names. Plaintext gRPC unless OAuth is set or this says false.
+  ZEEBE_INSECURE_CONNECTION: bool.optional(),
+  ZEEBE_CLIENT_ID: z.string().optional(),
+  ZEEBE_CLIENT_SECRET: z.string().optional(),
+  /** OAuth token endpoint: https://login.cloud.camunda.io/oauth/token (SaaS) or Keycloak's (self-managed). */
+  CAMUNDA_OAUTH_URL: z.url().optional(),
+  /** zeebe.camunda.io (SaaS) or the audience Identity gives the Zeebe API (self-managed, often zeebe-api). */
+  CAMUNDA_ZEEBE_OAUTH_AUDIENCE: z.string().optional(),
+  CAMUNDA_TOKEN_SCOPE: z.string().optional(),
+  CAMUNDA_CUSTOM_ROOT_CERT_PATH: z.string().optional(),
+  CAMUNDA_TENANT_ID: z.string().optional(),
   /** Server processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** PostgreSQL connections per server process. */
@@ -68,6 +79,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.ENGINE === 'zeebe' && !parsed.data.ZEEBE_ADDRESS) {
     throw new ConfigError(['ZEEBE_ADDRESS: required when ENGINE=zeebe']);
+  }
+  if (Boolean(parsed.data.ZEEBE_CLIENT_ID) !== Boolean(parsed.data.ZEEBE_CLIENT_SECRET)) {
+    throw new ConfigError(['ZEEBE_CLIENT_ID / ZEEBE_CLIENT_SECRET: set both (OAuth client credentials) or neither']);
   }
   if (parsed.data.WORKERS > 1 && !parsed.data.DATABASE_URL) {
     throw new ConfigError([

@@ -85,26 +85,32 @@ export function sdkConfig(connection: ZeebeConnection, longPollMs: number): Reco
   return config;
 }
 
-/** The connection described by environment variables with @camunda8/sdk's names (for main.ts and the real-cluster test). */
-export function connectionFromEnv(env: Record<string, string | undefined>): ZeebeConnection | undefined {
-  const address = env.ZEEBE_ADDRESS ?? env.ZEEBE_GRPC_ADDRESS;
+/**
+ * The connection described by @camunda8/sdk's variable names, from process.env or from the server's parsed
+ * config (same names; booleans already parsed). main.ts: `createEngine({ kind: 'zeebe', ...connectionFromEnv(config), knex })`.
+ */
+export function connectionFromEnv(env: Record<string, unknown>): ZeebeConnection | undefined {
+  const text = (key: string) => (typeof env[key] === 'string' && env[key] !== '' ? (env[key] as string) : undefined);
+  const address = text('ZEEBE_ADDRESS') ?? text('ZEEBE_GRPC_ADDRESS');
   if (!address) return undefined;
   const connection: ZeebeConnection = { address: address.replace(/^grpcs?:\/\//, '') };
+  const insecure = env.ZEEBE_INSECURE_CONNECTION;
   if (address.startsWith('grpc://')) connection.plaintext = true;
   else if (address.startsWith('grpcs://')) connection.plaintext = false;
-  const flag = env.ZEEBE_INSECURE_CONNECTION ?? (env.CAMUNDA_SECURE_CONNECTION ? String(env.CAMUNDA_SECURE_CONNECTION !== 'true') : undefined);
-  if (flag !== undefined && connection.plaintext === undefined) connection.plaintext = flag === 'true';
-  if (env.ZEEBE_CLIENT_ID && env.ZEEBE_CLIENT_SECRET) {
-    connection.oauth = {
-      clientId: env.ZEEBE_CLIENT_ID,
-      clientSecret: env.ZEEBE_CLIENT_SECRET,
-      url: env.CAMUNDA_OAUTH_URL ?? 'https://login.cloud.camunda.io/oauth/token',
-    };
-    const audience = env.CAMUNDA_ZEEBE_OAUTH_AUDIENCE ?? env.ZEEBE_TOKEN_AUDIENCE;
+  else if (typeof insecure === 'boolean') connection.plaintext = insecure;
+  else if (typeof insecure === 'string' && insecure) connection.plaintext = insecure === 'true';
+  const clientId = text('ZEEBE_CLIENT_ID');
+  const clientSecret = text('ZEEBE_CLIENT_SECRET');
+  if (clientId && clientSecret) {
+    connection.oauth = { clientId, clientSecret, url: text('CAMUNDA_OAUTH_URL') ?? 'https://login.cloud.camunda.io/oauth/token' };
+    const audience = text('CAMUNDA_ZEEBE_OAUTH_AUDIENCE') ?? text('ZEEBE_TOKEN_AUDIENCE');
     if (audience) connection.oauth.audience = audience;
-    if (env.CAMUNDA_TOKEN_SCOPE) connection.oauth.scope = env.CAMUNDA_TOKEN_SCOPE;
+    const scope = text('CAMUNDA_TOKEN_SCOPE');
+    if (scope) connection.oauth.scope = scope;
   }
-  if (env.CAMUNDA_CUSTOM_ROOT_CERT_PATH) connection.rootCertPath = env.CAMUNDA_CUSTOM_ROOT_CERT_PATH;
-  if (env.CAMUNDA_TENANT_ID) connection.tenantId = env.CAMUNDA_TENANT_ID;
+  const cert = text('CAMUNDA_CUSTOM_ROOT_CERT_PATH');
+  if (cert) connection.rootCertPath = cert;
+  const tenant = text('CAMUNDA_TENANT_ID');
+  if (tenant) connection.tenantId = tenant;
   return connection;
 }
