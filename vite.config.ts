@@ -74,6 +74,7 @@ export default defineConfig({
         visitor: path.join(root, 'index.html'),
         staff: path.join(root, 'staff/index.html'),
         gate: path.join(root, 'gate/index.html'),
+        admin: path.join(root, 'admin/index.html'),
       },
     },
   },

@@ -1,0 +1,91 @@
+/** Small pieces shared by the admin screens: login state, failure display, tables, status messages. */
+import { ApiError, errorMessage, get } from '../lib/api.ts';
+import { alertBox, clear, h } from '../lib/dom.ts';
+import { type AdminKey, at } from './i18n.ts';
+
+export interface Admin {
+  id: number;
+  name: string;
+  roles: string[];
+}
+
+let me: Admin | null | undefined;
+
+export async function currentAdmin(): Promise<Admin | null> {
+  if (me !== undefined) return me;
+  try {
+    me = (await get<{ staff: Admin }>('/api/staff/me')).staff;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) me = null;
+    else throw err;
+  }
+  return me;
+}
+
+export function setAdmin(next: Admin | null) {
+  me = next;
+}
+
+export function go(hash: string) {
+  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = hash;
+}
+
+/** A 401 (or a non-admin, 403 ROLE_REQUIRED) sends the administrator to the login screen and back. */
+export function needsLogin(err: unknown): boolean {
+  if (err instanceof ApiError && (err.status === 401 || err.code === 'ROLE_REQUIRED')) {
+    me = null;
+    go(`#/login?next=${encodeURIComponent(location.hash.slice(1))}`);
+    return true;
+  }
+  return false;
+}
+
+export function failed(slot: HTMLElement, err: unknown, retry?: () => void) {
+  if (needsLogin(err)) return;
+  clear(slot).append(alertBox(errorMessage(err), 'danger', retry, retry ? '重试' : undefined));
+}
+
+/** Replaces the message area's content with one alert (success after an action, or what went wrong). */
+export function say(slot: HTMLElement, text: string, kind: 'danger' | 'success' | 'warning' | 'info' = 'success') {
+  clear(slot).append(alertBox(text, kind));
+}
+
+export function panel(title: string, ...body: (Node | string | null | false | undefined)[]) {
+  return h('section', { class: 'card vf-card mb-3' }, h('div', { class: 'card-body' }, h('h2', { class: 'h5 card-title mb-3' }, title), ...body));
+}
+
+export function table(headers: string[], rows: HTMLTableRowElement[], attrs: Record<string, string> = {}) {
+  return h(
+    'div',
+    { class: 'table-responsive' },
+    h(
+      'table',
+      { class: 'table table-sm table-hover align-middle mb-0', ...attrs },
+      h('thead', null, h('tr', null, ...headers.map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', null, ...rows),
+    ),
+  );
+}
+
+export function button(label: string, onclick: (ev: MouseEvent) => void, cls = 'btn-outline-primary', attrs: Record<string, unknown> = {}) {
+  return h('button', { type: 'button', class: `btn btn-sm ${cls}`, onclick, ...attrs }, label);
+}
+
+export function labelled(label: string, control: HTMLElement, cls = 'col-md') {
+  const id = control.id || `c-${Math.random().toString(36).slice(2, 8)}`;
+  control.id = id;
+  return h('div', { class: cls }, h('label', { class: 'form-label small mb-1', for: id }, label), control);
+}
+
+export const roleName = (r: string) => (['host', 'leader', 'admin', 'guard'].includes(r) ? at(`role.${r}` as AdminKey) : r);
+
+/** Downloads text (an exported .bpmn) without a round trip. */
+export function download(name: string, content: Blob) {
+  const url = URL.createObjectURL(content);
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
