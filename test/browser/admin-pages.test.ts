@@ -143,3 +143,22 @@ test.serial('the instance page highlights the current step; cancel from there', 
   t.is((await client.get(`/api/applications/${app.id}`)).body.application.status, 'withdrawn');
   noCspViolation(t, admin);
 });
+
+test.serial('settings: an SMS template previewed with sample data, saved, and the gate posters shown', async (t) => {
+  const p = admin.page;
+  await p.goto(`${server.url}/admin/#/settings`);
+  await p.waitForSelector('#set-sms-approved');
+  await p.fill('#set-sms-approved', '【{university}】{name}，您{visitDate}的入校申请已通过，流程号{flowNumber}。');
+  await p.click('#set-sms-approved ~ button');
+  await p.waitForSelector('#set-sms-approved-preview .border');
+  t.regex((await p.textContent('#set-sms-approved-preview'))!, /张三，您2026-12-03的入校申请已通过/);
+  await p.fill('#set-retention', '90');
+  await p.click('#settings-save');
+  await p.waitForSelector('#settings-messages .alert-success');
+  t.is((await server.services.settings.get('retentionDays')) as unknown, 90);
+  const poster = p.locator('#set-posters figure[data-campus="MAIN"] img');
+  await poster.scrollIntoViewIfNeeded();
+  await p.waitForFunction(() => (document.querySelector('#set-posters figure[data-campus="MAIN"] img') as HTMLImageElement | null)?.naturalWidth === 1024);
+  await shot(p, 'admin-15-settings');
+  t.pass();
+});
