@@ -71,11 +71,26 @@ const TIMER_CLAIM_MS = 30_000;
 const BATCH = 50;
 /** Jobs claimed for immediate dispatch may queue behind a busy worker up to this many times its concurrency. */
 const QUEUE_FACTOR = 16;
+/** Live runs kept for the jobs being run here right now, at most (each holds a bpmn-engine object). */
+const LIVE_RUNS = 64;
+
+/**
+ * A bpmn-engine run kept alive between a command and the completion of a job it handed to a worker here,
+ * so that completion need not recover the state it has just saved (recover + resume is a third of a command).
+ * Used once, and only while the instance row still holds exactly that state; anything else recovers as usual.
+ */
+interface LiveRun {
+  run: InstanceRun;
+  state: string;
+  taken: boolean;
+}
 
 /** What a command hands over for after its commit: jobs claimed for a worker here, events claimed for delivery. */
 interface Effects {
   jobs: WaitRow[];
   events: ClaimedEvent[];
+  /** The live run of an instance whose jobs were claimed here, with the state it saved. */
+  runs: Map<string, LiveRun>;
   /** Work was left to the poller (a full worker queue, a timer due at once): poll soon. */
   kick: boolean;
 }
@@ -110,6 +125,8 @@ class Embedded implements EmbeddedEngine {
   private readonly effects = new WeakMap<Knex.Transaction, Effects>();
   /** Dispatches running after their commands (awaited by drain and close). */
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Job key -> the live run that created the job (see LiveRun). */
+  private readonly live = new Map<string, LiveRun>();
   private readonly jobTimeoutMs: number;
   private readonly backoffBaseMs: number;
   private interval?: NodeJS.Timeout;
@@ -363,7 +380,7 @@ class Embedded implements EmbeddedEngine {
 
   /** One transaction of a command; what it created for this process is dispatched after the commit. */
   private async command<T>(act: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    const effects: Effects = { jobs: [], events: [], kick: false };
+    const effects: Effects = { jobs: [], events: [], runs: new Map(), kick: false };
     const result = await this.knex.transaction(async (trx) => {
       this.effects.set(trx, effects);
       return act(trx);
@@ -379,8 +396,10 @@ class Embedded implements EmbeddedEngine {
     }
     if (effects.events.length) this.track(this.outbox.deliverClaimed(effects.events));
     for (const job of effects.jobs) {
+      const live = effects.runs.get(job.instance_key);
+      if (live && this.live.size < LIVE_RUNS) this.live.set(job.key, live);
       const worker = this.workers.get(job.job_type!)!;
-      this.track(worker.lane.run(() => this.runJob(job, worker.handler)));
+      this.track(worker.lane.run(() => this.runJob(job, worker.handler)).finally(() => this.live.delete(job.key)));
     }
     if (effects.kick) this.kick();
   }
@@ -582,13 +601,15 @@ class Embedded implements EmbeddedEngine {
     const definition = await this.definitions.get(trx, row.definition_key);
     const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(trx, row.key)));
     const variables = structuredClone(row.variables);
-    const run = new InstanceRun(definition, variables, row.key);
+    const live = this.takeLive(trigger, row, definition);
+    const run = live ?? new InstanceRun(definition, variables, row.key);
+    if (live) live.continueWith(variables);
     let newWaits: WaitRow[];
     try {
       if (trigger.kind === 'start') await run.start();
       else {
         if (!row.state) throw new ParkedError({ elementId: '(process)', type: 'EXECUTION_ERROR', message: 'instance has no saved state' });
-        await run.recover(row.state);
+        if (!live) await run.recover(row.state);
         this.apply(run, definition, trigger, existing);
       }
       newWaits = await this.newWaits(trx, run, row, definition, existing);
@@ -602,6 +623,17 @@ class Embedded implements EmbeddedEngine {
       return;
     }
     await this.reconcile(trx, row, run, trigger, existing, newWaits, isNew);
+  }
+
+  /** The live run a job's completion may continue, if it is unused and the row still holds its state. */
+  private takeLive(trigger: Trigger, row: InstanceRow, definition: DeployedDefinition): InstanceRun | undefined {
+    if (trigger.kind !== 'completeJob' && trigger.kind !== 'jobError') return undefined;
+    const live = this.live.get(trigger.waitKey);
+    this.live.delete(trigger.waitKey);
+    if (!live || live.taken || live.state !== row.state || live.run.definition !== definition || live.run.ended) return undefined;
+    // Whatever happens to this command, the run is changed: nobody else may use it.
+    live.taken = true;
+    return live.run;
   }
 
   private apply(run: InstanceRun, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
@@ -689,6 +721,7 @@ class Embedded implements EmbeddedEngine {
     const ids = await instanceStore.write(trx, { row, insert: isNew, goneWaitKeys: gone.map((w) => w.key), newWaits, events: outbox });
     if (effects) {
       effects.jobs.push(...jobs);
+      if (jobs.length && row.state) effects.runs.set(row.key, { run, state: row.state, taken: false });
       effects.events.push(...claimedOf(outbox, ids));
       const soon = this.clock.now().getTime() + this.pollIntervalMs;
       if (newWaits.some((w) => w.kind === 'timer' && w.due_at && w.due_at.getTime() < soon)) effects.kick = true;

@@ -37,15 +37,15 @@ export interface RunFailure {
  * never reach them and FEEL sees exactly what Zeebe would.
  */
 export class InstanceRun {
-  readonly failures: RunFailure[] = [];
-  readonly completedElements: string[] = [];
+  failures: RunFailure[] = [];
+  completedElements: string[] = [];
   ended = false;
   private readonly engine: any;
   private readonly virtualTimers = new VirtualTimers();
 
   constructor(
     readonly definition: CompiledProcess,
-    readonly variables: Variables,
+    public variables: Variables,
     name: string,
   ) {
     this.engine = new Engine({
@@ -90,6 +90,16 @@ export class InstanceRun {
       this.fail(context?.content?.id ?? context?.id ?? '(process)', err);
       throw err;
     }
+  }
+
+  /**
+   * Makes a run that is still alive after its command ready for the next command on the same state, as if it
+   * had just been recovered: fresh variables (as stored) and nothing recorded yet.
+   */
+  continueWith(variables: Variables): void {
+    this.variables = variables;
+    this.failures = [];
+    this.completedElements = [];
   }
 
   async start(): Promise<void> {
