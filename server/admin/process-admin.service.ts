@@ -190,9 +190,10 @@ function engineProblems(err: DeploymentError, names: Map<string, string>): BpmnP
 
 function invalid(problems: BpmnProblem[]): AppError {
   const errors = problems.filter((p) => p.severity === 'error');
-  const named = errors
-    .slice(0, 3)
-    .map((p) => (p.elementName ? `${p.elementName}（${p.elementId}）` : p.elementId))
-    .join('、');
-  return badRequest('DEPLOYMENT_INVALID', `流程校验未通过，共 ${errors.length} 处问题：${named}${errors.length > 3 ? ' 等' : ''}`, problems);
+  // Lint and the engine may both report one element: name each element once.
+  const elements = [
+    ...new Map(errors.map((p) => [p.elementId, p.elementName ? `${p.elementName}（${p.elementId}）` : p.elementId])).values(),
+  ];
+  const named = elements.slice(0, 3).join('、');
+  return badRequest('DEPLOYMENT_INVALID', `流程校验未通过，共 ${errors.length} 处问题：${named}${elements.length > 3 ? ' 等' : ''}`, problems);
 }
