@@ -54,6 +54,51 @@ function timezoneSubset(): Plugin {
   };
 }
 
+/**
+ * The pages import Form.io's ES modules (lib/mjs) so that only the component types in use are bundled
+ * (web/src/lib/formio.ts). Fixes that make those modules bundle: utils/index.js star-exports a few names from
+ * two modules (ambiguous exports, an error for rolldown; the CommonJS build keeps the first, and so do the
+ * explicit re-exports) and ChoicesWrapper imports a `KeyCodeMap` that choices.js does not export (it only
+ * reads TAB_KEY, which it sets itself). Left out: the builder's edit forms, which the renderer never opens,
+ * and Inputmask (a tenth of the renderer, only for fields with a mask): Form.io gets a slot that
+ * formio.ts fills with the real library before rendering a form that has masks.
+ */
+function formioModules(): Plugin {
+  const noEditForms = '\0formio-no-edit-forms';
+  const inputmaskSlot = '\0formio-inputmask-slot';
+  return {
+    name: 'visitflow-formio-modules',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (source === 'virtual:formio-inputmask-slot') return inputmaskSlot;
+      if (source === 'inputmask' && /\/@formio\/(js\/lib\/mjs|core\/lib)\//.test(importer ?? '')) return inputmaskSlot;
+      if (!importer?.includes('/@formio/js/lib/mjs/')) return undefined;
+      if (importer.endsWith('/components/Components.js') && source.endsWith('/component/Component.form')) return noEditForms;
+      return undefined;
+    },
+    load(id) {
+      if (id === noEditForms) return 'export default function editForm() { return { components: [] }; }';
+      if (id !== inputmaskSlot) return undefined;
+      return [
+        'let real;',
+        'export function provideInputmask(lib) { real = lib; }',
+        "const need = () => { if (!real) throw new Error('Inputmask was not loaded for this form'); return real; };",
+        'export default function Inputmask(...args) { return new (need())(...args); }',
+        'Inputmask.format = (...args) => need().format(...args);',
+        'Inputmask.unmask = (...args) => need().unmask(...args);',
+        'Inputmask.isValid = (...args) => need().isValid(...args);',
+      ].join('\n');
+    },
+    transform(code, id) {
+      if (id.endsWith('/@formio/js/lib/mjs/utils/index.js')) return `${code}\nexport { uniqueName, getComponentPath, getComponentActualValue } from './utils';\n`;
+      if (id.endsWith('/@formio/js/lib/mjs/utils/ChoicesWrapper.js')) {
+        return code.replace("import Choices, { KeyCodeMap } from 'choices.js';", "import Choices from 'choices.js';\nconst KeyCodeMap = {};");
+      }
+      return undefined;
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/',
@@ -78,5 +123,5 @@ export default defineConfig({
       },
     },
   },
-  plugins: [timezoneSubset(), precompress()],
+  plugins: [timezoneSubset(), formioModules(), precompress()],
 });

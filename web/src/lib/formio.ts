@@ -1,17 +1,121 @@
 /**
  * Form.io renderer, set up for an offline intranet and a strict CSP. Loaded lazily (it is most of the bytes),
  * so the shell and the first paint do not wait for it.
+ *
+ * Built from Form.io's ES modules rather than `@formio/js/form`: that entry registers every component type
+ * (and their libraries: signature pad, address autocomplete, drag and drop grids), which a phone on a slow
+ * network pays for on every first visit. Only the types our forms use are registered up front; a form that
+ * an administrator extends with another type loads the rest on demand (see ensureComponents).
  */
 import '@formio/js/dist/formio.form.min.css';
 import 'flatpickr/dist/flatpickr.min.css';
 import './icons.css';
-import { Formio, Providers } from '@formio/js/form';
+import ButtonComponent from '@formio/js/lib/mjs/components/button/Button';
+import CheckBoxComponent from '@formio/js/lib/mjs/components/checkbox/Checkbox';
+import Component from '@formio/js/lib/mjs/components/_classes/component/Component';
+import ComponentModal from '@formio/js/lib/mjs/components/_classes/componentModal/ComponentModal';
+import Field from '@formio/js/lib/mjs/components/_classes/field/Field';
+import Input from '@formio/js/lib/mjs/components/_classes/input/Input';
+import ListComponent from '@formio/js/lib/mjs/components/_classes/list/ListComponent';
+import Multivalue from '@formio/js/lib/mjs/components/_classes/multivalue/Multivalue';
+import NestedComponent from '@formio/js/lib/mjs/components/_classes/nested/NestedComponent';
+import NestedArrayComponent from '@formio/js/lib/mjs/components/_classes/nestedarray/NestedArrayComponent';
+import NestedDataComponent from '@formio/js/lib/mjs/components/_classes/nesteddata/NestedDataComponent';
+import Components from '@formio/js/lib/mjs/components/Components';
+import DateTimeComponent from '@formio/js/lib/mjs/components/datetime/DateTime';
+import FileComponent from '@formio/js/lib/mjs/components/file/File';
+import PanelComponent from '@formio/js/lib/mjs/components/panel/Panel';
+import PhoneNumberComponent from '@formio/js/lib/mjs/components/phonenumber/PhoneNumber';
+import RadioComponent from '@formio/js/lib/mjs/components/radio/Radio';
+import SelectComponent from '@formio/js/lib/mjs/components/select/Select';
+import TextAreaComponent from '@formio/js/lib/mjs/components/textarea/TextArea';
+import TextFieldComponent from '@formio/js/lib/mjs/components/textfield/TextField';
+import TimeComponent from '@formio/js/lib/mjs/components/time/Time';
+import UnknownComponent from '@formio/js/lib/mjs/components/unknown/Unknown';
+import Displays from '@formio/js/lib/mjs/displays/Displays';
+import Form from '@formio/js/lib/mjs/Form';
+import { Formio } from '@formio/js/lib/mjs/Formio';
+import Licenses from '@formio/js/lib/mjs/licenses/index';
+import Providers from '@formio/js/lib/mjs/providers/index';
+import Templates from '@formio/js/lib/mjs/templates/Templates';
+import Utils, { DefaultEvaluator, Evaluator } from '@formio/js/lib/mjs/utils/index';
+import Widgets from '@formio/js/lib/mjs/widgets/index';
 import flatpickr from 'flatpickr';
 import moment from 'moment-timezone/moment-timezone';
 import zones from 'virtual:tz-zones';
 import { Mandarin } from 'flatpickr/dist/l10n/zh.js';
+import { provideInputmask } from 'virtual:formio-inputmask-slot';
 import { csrfToken } from './api.ts';
 import { currentLang } from './i18n.ts';
+
+// What `@formio/js/form` wires up, minus the full component list.
+const F = Formio as any;
+F.isRenderer = true;
+F.Components = Components;
+F.Templates = Templates;
+F.Utils = Utils;
+F.Form = Form;
+F.Displays = Displays;
+F.Providers = Providers;
+F.Widgets = Widgets;
+F.Evaluator = Evaluator;
+F.Licenses = Licenses;
+F.DefaultEvaluator = DefaultEvaluator;
+F.Formio = Formio;
+const registered: Record<string, unknown> = {
+  base: Component,
+  component: Component,
+  componentmodal: ComponentModal,
+  input: Input,
+  field: Field,
+  multivalue: Multivalue,
+  list: ListComponent,
+  nested: NestedComponent,
+  nesteddata: NestedDataComponent,
+  nestedarray: NestedArrayComponent,
+  unknown: UnknownComponent,
+  button: ButtonComponent,
+  checkbox: CheckBoxComponent,
+  datetime: DateTimeComponent,
+  file: FileComponent,
+  panel: PanelComponent,
+  phoneNumber: PhoneNumberComponent,
+  radio: RadioComponent,
+  select: SelectComponent,
+  textarea: TextAreaComponent,
+  textfield: TextFieldComponent,
+  time: TimeComponent,
+};
+(Components as any).setComponents(registered);
+
+const list = (x: unknown): any[] => (Array.isArray(x) ? x : []);
+
+function eachComponent(components: unknown, fn: (c: any) => void) {
+  for (const c of list(components)) {
+    if (!c || typeof c !== 'object') continue;
+    fn(c);
+    eachComponent(c.components, fn);
+    // Columns hold components per column, tables per cell (a textarea's `rows` is a number).
+    for (const col of list(c.columns)) eachComponent(col?.components, fn);
+    for (const row of list(c.rows)) for (const cell of list(row)) eachComponent(cell?.components, fn);
+  }
+}
+
+/**
+ * Forms are edited by administrators: a type outside the preloaded set pulls in Form.io's full list first, and
+ * a masked text field the Inputmask library (vite.config.ts leaves both out of the renderer chunk).
+ */
+async function ensureComponents(schema: any) {
+  let unknownType = false;
+  let masked = false;
+  eachComponent(schema?.components, (c) => {
+    if (c.type && !(c.type in (Components as any).components)) unknownType = true;
+    // A phone number without its own mask gets Form.io's default one.
+    if (c.inputMask || c.displayMask || c.inputMasks?.length || (c.type === 'phoneNumber' && c.inputMask === undefined)) masked = true;
+  });
+  if (unknownType) (Components as any).setComponents((await import('@formio/js/lib/mjs/components/index')).default);
+  if (masked) provideInputmask((await import('inputmask')).default);
+}
 
 const w = window as any;
 // Form.io's requireLibrary() uses whatever is already on window instead of fetching it from its CDN:
@@ -24,14 +128,17 @@ moment.tz.load(zones);
 moment.zonesLoaded = true;
 // Anything else Form.io would fetch at run time points at our origin: it then fails (and is visible in tests)
 // instead of leaving the intranet.
-for (const key of Object.keys((Formio as any).cdn ?? {})) {
-  if (typeof (Formio as any).cdn[key] === 'string') (Formio as any).cdn[key] = `${location.origin}/formio-cdn-disabled/${key}`;
+for (const key of Object.keys(F.cdn ?? {})) {
+  if (typeof F.cdn[key] === 'string') F.cdn[key] = `${location.origin}/formio-cdn-disabled/${key}`;
 }
-(Formio as any).cdn.baseUrl = `${location.origin}/formio-cdn-disabled`;
+F.cdn.baseUrl = `${location.origin}/formio-cdn-disabled`;
 Formio.setBaseUrl(location.origin);
 Formio.setProjectUrl(location.origin);
+// Visitors and staff sign in with our own sessions, never Form.io's: its user lookup (storage, then a cookie
+// parse, on every evaluation context while rendering) always ends in null, so answer that directly.
+F.getUser = () => null;
 // Our forms use simple conditionals, patterns and JSONLogic only; no JavaScript, so no 'unsafe-eval' in the CSP.
-(Formio as any).Evaluator.noeval = true;
+F.Evaluator.noeval = true;
 
 // The upload API answers a relative url (/api/uploads/:id); Form.io's url storage would prefix it with the
 // component url (/api/uploads/api/uploads/:id). Deleting is a no-op: unlinked uploads are purged by retention.
@@ -121,6 +228,7 @@ function withUploadHeaders(components: any[]): any[] {
 }
 
 export async function renderForm(el: HTMLElement, schema: any, options: RenderOptions = {}): Promise<FormioForm> {
+  await ensureComponents(schema);
   const form = await Formio.createForm(el, { ...schema, components: withUploadHeaders(schema.components ?? []) }, {
     readOnly: options.readOnly ?? false,
     language: currentLang() === 'zh' ? 'zh' : 'en',
