@@ -99,6 +99,32 @@ function formioModules(): Plugin {
   };
 }
 
+/**
+ * The visitor page's HTML asks for the Form.io chunk (and its stylesheet) right away: most visitors come to
+ * apply, and otherwise the download would only start once the page script has arrived and run, a few round
+ * trips later on a phone network. Other routes do not wait for it (modulepreload does not run the module).
+ */
+function preloadRenderer(): Plugin {
+  return {
+    name: 'visitflow-preload-renderer',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(html, ctx) {
+        if (ctx.path !== '/index.html' || !ctx.bundle) return undefined;
+        const chunk = Object.values(ctx.bundle).find((c) => c.type === 'chunk' && c.facadeModuleId?.endsWith('/web/src/lib/formio.ts'));
+        if (!chunk || chunk.type !== 'chunk') return undefined;
+        const js = [chunk.fileName, ...chunk.imports].filter((f) => !html.includes(`/${f}"`));
+        const css = [...(chunk.viteMetadata?.importedCss ?? [])];
+        return [
+          ...js.map((f) => ({ tag: 'link', attrs: { rel: 'modulepreload', crossorigin: true, href: `/${f}` }, injectTo: 'head' as const })),
+          ...css.map((f) => ({ tag: 'link', attrs: { rel: 'preload', as: 'style', crossorigin: true, href: `/${f}` }, injectTo: 'head' as const })),
+        ];
+      },
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/',
@@ -123,5 +149,5 @@ export default defineConfig({
       },
     },
   },
-  plugins: [timezoneSubset(), formioModules(), precompress()],
+  plugins: [timezoneSubset(), formioModules(), preloadRenderer(), precompress()],
 });
