@@ -46,7 +46,7 @@ import zones from 'virtual:tz-zones';
 import { Mandarin } from 'flatpickr/dist/l10n/zh.js';
 import { provideInputmask } from 'virtual:formio-inputmask-slot';
 import { csrfToken } from './api.ts';
-import { currentLang } from './i18n.ts';
+import { currentLang, t } from './i18n.ts';
 
 // What `@formio/js/form` wires up, minus the full component list.
 const F = Formio as any;
@@ -216,20 +216,30 @@ export interface RenderOptions {
   onSubmit?: (data: Record<string, any>) => Promise<void>;
 }
 
-/** Our CSRF header on every file component, so the upload POST passes the server's check. */
-function withUploadHeaders(components: any[]): any[] {
+/**
+ * Our CSRF header on every file component, so the upload POST passes the server's check. Time fields become
+ * masked text fields: a native time input shows the browser's own 12- or 24-hour clock ("09:00 AM" on many
+ * phones) whatever the form's `format` says, and our users read 24-hour times. The value stays "HH:mm".
+ */
+function prepareComponents(components: any[]): any[] {
   return components.map((c) => {
     const next = { ...c };
     if (c.type === 'file') next.options = { ...(c.options ?? {}), headers: { 'X-CSRF-Token': csrfToken() } };
-    if (Array.isArray(c.components)) next.components = withUploadHeaders(c.components);
-    if (Array.isArray(c.columns)) next.columns = c.columns.map((col: any) => ({ ...col, components: withUploadHeaders(col.components ?? []) }));
+    if (c.type === 'time') {
+      next.inputType = 'text';
+      next.format = /H/.test(c.format ?? '') && !/[aAhk]/.test(c.format) ? c.format : 'HH:mm';
+      next.placeholder = c.placeholder || t('form.timePlaceholder');
+      next.attributes = { inputmode: 'numeric', autocomplete: 'off', ...(c.attributes ?? {}) };
+    }
+    if (Array.isArray(c.components)) next.components = prepareComponents(c.components);
+    if (Array.isArray(c.columns)) next.columns = c.columns.map((col: any) => ({ ...col, components: prepareComponents(col.components ?? []) }));
     return next;
   });
 }
 
 export async function renderForm(el: HTMLElement, schema: any, options: RenderOptions = {}): Promise<FormioForm> {
   await ensureComponents(schema);
-  const form = await Formio.createForm(el, { ...schema, components: withUploadHeaders(schema.components ?? []) }, {
+  const form = await Formio.createForm(el, { ...schema, components: prepareComponents(schema.components ?? []) }, {
     readOnly: options.readOnly ?? false,
     language: currentLang() === 'zh' ? 'zh' : 'en',
     i18n: { zh: zhStrings },
