@@ -531,7 +531,8 @@ class Double {
     for (const job of this.jobs.values()) {
       // Handed out and not yet heard of: in transit or in a handler. A client that died with it stops counting after 5 s.
       if (job.state === 'activated' && !job.touched && real - job.activatedAtReal < 5000) busy++;
-      else if (this.available(job.type, now).includes(job) && real - (this.lastPolled.get(job.type) ?? 0) < 2000) busy++;
+      // Waiting for a client that polls this type: under load its next poll can be seconds away.
+      else if (this.available(job.type, now).includes(job) && real - (this.lastPolled.get(job.type) ?? 0) < 10_000) busy++;
     }
     return busy;
   }
