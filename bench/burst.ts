@@ -19,9 +19,9 @@ import { type BenchDatabase, type BenchServer, Client, campusDay, createBenchDat
  * backlog took to drain is reported. Visitors and their sessions are written straight into the database
  * before the clock starts (as if they had registered and logged in earlier: each real login is an scrypt hash).
  */
-const BURST = Number(process.env.BENCH_BURST ?? 2000);
-const RATE = Number(process.env.BENCH_RATE ?? 200);
-const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
+const BURST = Number(process.env.BENCH_BURST ?? 1000);
+const RATE = Number(process.env.BENCH_RATE ?? 150);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const WORKERS = process.env.BENCH_WORKERS ?? '2';
 const DRAIN_TIMEOUT_S = Number(process.env.BENCH_DRAIN_TIMEOUT ?? 120);
 

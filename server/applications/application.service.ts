@@ -31,6 +31,7 @@ export interface TimelineEvent {
 }
 
 const WITHDRAWABLE: ApplicationStatus[] = ['submitted', 'pending', 'approved'];
+const STARTS_AT_ONCE = 4;
 
 /** Accepts, stores and follows visit applications; the engine drives them through the process. */
 export class ApplicationService {
@@ -249,26 +250,40 @@ export class ApplicationService {
       }
       return rows;
     });
-    await Promise.all(
-      claimed.map(async (app) => {
-        const { instanceKey } = await engine.start(
-          app.process_id,
-          {
-            applicationId: String(app.id),
-            flowNumber: app.flow_number,
-            hostStaffId: String(app.host_staff_id),
-            departmentGroup: `dept-${app.department_id}`,
-            campusId: String(app.campus_id),
-            departmentId: String(app.department_id),
-            visitDate: dateString(app.visit_date),
-          },
-          { version: app.process_version ?? undefined },
-        );
-        await knex('applications')
-          .where({ id: app.id, status: 'submitted' })
-          .update({ instance_key: instanceKey, status: 'pending', updated_at: this.deps.clock.now() });
-      }),
-    );
+    // A few starts at a time: each holds a pooled connection while bpmn-engine runs, and during a burst the
+    // requests that accept new applications need those connections more (accept first, drain later).
+    const start = async (app: Application) => {
+      const { instanceKey } = await engine.start(
+        app.process_id,
+        {
+          applicationId: String(app.id),
+          flowNumber: app.flow_number,
+          hostStaffId: String(app.host_staff_id),
+          departmentGroup: `dept-${app.department_id}`,
+          campusId: String(app.campus_id),
+          departmentId: String(app.department_id),
+          visitDate: dateString(app.visit_date),
+        },
+        { version: app.process_version ?? undefined },
+      );
+      await knex('applications')
+        .where({ id: app.id, status: 'submitted' })
+        .update({ instance_key: instanceKey, status: 'pending', updated_at: this.deps.clock.now() });
+    };
+    // As with all of them started at once: one failure does not stop the others, and is reported afterwards.
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const lane = async () => {
+      for (let app = claimed[next++]; app; app = claimed[next++]) {
+        try {
+          await start(app);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STARTS_AT_ONCE, claimed.length) }, lane));
+    if (failure) throw failure.err;
     return claimed.length;
   }
 
