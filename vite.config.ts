@@ -79,14 +79,21 @@ function formioModules(): Plugin {
     load(id) {
       if (id === noEditForms) return 'export default function editForm() { return { components: [] }; }';
       if (id !== inputmaskSlot) return undefined;
+      // @formio/core is shared with the admin page's full Form.io, whose builder preview never fills the slot:
+      // there a mask check fetches the library and passes until it has arrived (the server checks masks too).
       return [
         'let real;',
+        'let loading;',
         'export function provideInputmask(lib) { real = lib; }',
         "const need = () => { if (!real) throw new Error('Inputmask was not loaded for this form'); return real; };",
         'export default function Inputmask(...args) { return new (need())(...args); }',
         'Inputmask.format = (...args) => need().format(...args);',
         'Inputmask.unmask = (...args) => need().unmask(...args);',
-        'Inputmask.isValid = (...args) => need().isValid(...args);',
+        'Inputmask.isValid = (...args) => {',
+        '  if (real) return real.isValid(...args);',
+        "  loading ??= import('inputmask').then((m) => { real ??= [m.default, m.default?.default].find((x) => typeof x?.isValid === 'function'); });",
+        '  return true;',
+        '};',
       ].join('\n');
     },
     transform(code, id) {

@@ -101,6 +101,9 @@ function eachComponent(components: unknown, fn: (c: any) => void) {
   }
 }
 
+// Inputmask's bundle is CommonJS with an `__esModule` default inside; depending on the interop either level holds it.
+const inputmaskFrom = (m: any) => [m?.default, m?.default?.default, m].find((x) => typeof x?.isValid === 'function');
+
 /**
  * Forms are edited by administrators: a type outside the preloaded set pulls in Form.io's full list first, and
  * a masked text field the Inputmask library (vite.config.ts leaves both out of the renderer chunk).
@@ -114,7 +117,7 @@ async function ensureComponents(schema: any) {
     if (c.inputMask || c.displayMask || c.inputMasks?.length || (c.type === 'phoneNumber' && c.inputMask === undefined)) masked = true;
   });
   if (unknownType) (Components as any).setComponents((await import('@formio/js/lib/mjs/components/index')).default);
-  if (masked) provideInputmask((await import('inputmask')).default);
+  if (masked) provideInputmask(inputmaskFrom(await import('inputmask')));
 }
 
 const w = window as any;
@@ -189,6 +192,7 @@ const zhStrings: Record<string, string> = {
   submit: '提交',
   required: '{{field}}为必填项',
   pattern: '{{field}}格式不正确',
+  mask: '{{field}}格式不正确',
   maxLength: '{{field}}不能超过{{length}}个字',
   minLength: '{{field}}至少需要{{length}}个字',
   invalid_date: '{{field}}不是有效日期',
