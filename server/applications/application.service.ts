@@ -32,11 +32,15 @@ export interface TimelineEvent {
 
 const WITHDRAWABLE: ApplicationStatus[] = ['submitted', 'pending', 'approved'];
 const STARTS_AT_ONCE = 4;
+const YIELD_STEP_MS = 20;
+const YIELD_MAX_MS = 500;
 
 /** Accepts, stores and follows visit applications; the engine drives them through the process. */
 export class ApplicationService {
   private starting: Promise<void> | null = null;
   private startAgain = false;
+  /** Submissions being accepted right now: while there are any, the starter holds back a little. */
+  private accepting = 0;
 
   constructor(
     private readonly deps: {
@@ -114,6 +118,15 @@ export class ApplicationService {
    * the instance is started by the background starter (accept first, let the engine drain a burst).
    */
   async submit(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
+    this.accepting++;
+    try {
+      return await this.accept(visitor, input);
+    } finally {
+      this.accepting--;
+    }
+  }
+
+  private async accept(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
@@ -217,7 +230,8 @@ export class ApplicationService {
       try {
         do {
           this.startAgain = false;
-          while ((await this.startBatch(20)) > 0) {}
+          do await this.yieldToAccepting();
+          while ((await this.startBatch(20)) > 0);
         } while (this.startAgain);
       } catch (err) {
         this.deps.logger.error({ err }, 'starting applications failed; retried on the next kick');
@@ -225,6 +239,17 @@ export class ApplicationService {
         this.starting = null;
       }
     })();
+  }
+
+  /**
+   * Accept first: while submissions are being accepted (bookings just opened), each batch of starts waits a
+   * little, so the CPU and the pooled connections go to accepting; the backlog is drained in between and after.
+   * Never waits more than YIELD_MAX_MS per batch, so instances keep starting during a long rush.
+   */
+  private async yieldToAccepting(): Promise<void> {
+    for (let waited = 0; this.accepting > 0 && waited < YIELD_MAX_MS; waited += YIELD_STEP_MS) {
+      await new Promise((resolve) => setTimeout(resolve, YIELD_STEP_MS));
+    }
   }
 
   /** Waits for the background starter (tests and benchmarks). */
