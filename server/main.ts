@@ -3,6 +3,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../engine-adapter/clock.ts';
 import { createEngine } from '../engine-adapter/index.ts';
+import { connectionFromEnv } from '../engine-adapter/zeebe/config.ts';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { migrateLatest, openDatabase } from './db/database.ts';
@@ -92,7 +93,12 @@ async function main() {
   const engine =
     config.ENGINE === 'embedded'
       ? await createEngine({ kind: 'embedded', knex: db.knex, clock: systemClock, logger: logger.child({ part: 'engine' }) })
-      : await createEngine({ kind: 'zeebe', address: config.ZEEBE_ADDRESS! });
+      : await createEngine({
+          kind: 'zeebe',
+          ...connectionFromEnv(config as unknown as Record<string, unknown>)!,
+          knex: db.knex,
+          logger: logger.child({ part: 'engine' }),
+        });
   const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger, engine });
   // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
   await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
