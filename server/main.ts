@@ -113,7 +113,8 @@ async function main() {
 
   if (workerIndex === 1 && (await ensureWebBuilt())) logger.info('built the web pages into dist/web');
   const app = createApp(services);
-  const server = http.createServer(app.callback());
+  // Longer than a load balancer's idle timeout (typically 60 s), so the balancer closes idle connections first.
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, app.callback());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;

@@ -61,7 +61,9 @@ export async function startTestServer(
       if (sent + failed === 0 && Number(n) === 0) return;
     }
   };
-  const server = http.createServer(createApp(services).callback());
+  // Longer than any pause between a test's requests on a loaded machine: otherwise the server may close an idle
+  // keep-alive socket just as the client reuses it, and fetch fails with a reset.
+  const server = http.createServer({ keepAliveTimeout: 120_000 }, createApp(services).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
