@@ -111,7 +111,6 @@ async function main() {
   // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
 
-  if (workerIndex === 1 && (await ensureWebBuilt())) logger.info('built the web pages into dist/web');
   const app = createApp(services);
   // Longer than a load balancer's idle timeout (typically 60 s), so the balancer closes idle connections first.
   const server = http.createServer({ keepAliveTimeout: 65_000 }, app.callback());
@@ -121,6 +120,13 @@ async function main() {
   const url = config.PUBLIC_URL ?? `http://localhost:${port}`;
   logger.info({ url, database: db.kind, engine: config.ENGINE, worker: workerIndex, pid: process.pid }, 'visitflow started');
   if (workerIndex === 1) printBanner(url, logins);
+  // Built after listening, so a fresh clone answers /healthz at once; pages answer 503 until the build is done.
+  if (workerIndex === 1) {
+    ensureWebBuilt().then(
+      (built) => built && logger.info('built the web pages into dist/web'),
+      (err) => logger.error({ err }, 'building the web pages failed: run npm run build:web'),
+    );
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

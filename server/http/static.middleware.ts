@@ -89,10 +89,12 @@ export function staticMiddleware(root = WEB_ROOT): Middleware {
     const type = TYPES[ext];
     const stat = type ? await statFile(file) : undefined;
     if (!stat) {
-      if (ext === '.html' && rel === '/index.html') {
+      if (ext === '.html' && (rel === '/index.html' || PAGES.has(first))) {
+        // On a first start the pages are built after the server listens: say so instead of a bare 404.
         ctx.status = 503;
+        ctx.set('Retry-After', '10');
         ctx.type = 'text/plain; charset=utf-8';
-        ctx.body = '网页资源尚未构建：请运行 npm run build:web（The web pages are not built: run npm run build:web）';
+        ctx.body = '网页正在准备中，请稍候刷新；如长时间未就绪，请运行 npm run build:web（The web pages are being built: reload in a moment）';
         return;
       }
       return next();
