@@ -27,7 +27,9 @@ async function leaderDecides(server: TestServer, decision: 'approve' | 'refuse',
 }
 
 for (const kind of await testBackends()) {
-  test(`${kind}: approve + approve issues a pass, tells everyone by SMS and the guard admits the visitor`, async (t) => {
+  // npm test runs this file again on the Zeebe adapter (VISITFLOW_TEST_ENGINE=zeebe): keep the titles apart.
+  const label = process.env.VISITFLOW_TEST_ENGINE === 'zeebe' ? `zeebe/${kind}` : kind;
+  test(`${label}: approve + approve issues a pass, tells everyone by SMS and the guard admits the visitor`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client, identity } = await newVisitor(server, { name: '李四' });
@@ -100,7 +102,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: the host refuses: the flow ends, the visitor is told with the opinion, no pass`, async (t) => {
+  test(`${label}: the host refuses: the flow ends, the visitor is told with the opinion, no pass`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client } = await newVisitor(server);
@@ -118,7 +120,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: the leader refuses after the host approved`, async (t) => {
+  test(`${label}: the leader refuses after the host approved`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client } = await newVisitor(server);
@@ -136,7 +138,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: nobody reviews for 72 hours: the application expires and the task leaves the list`, async (t) => {
+  test(`${label}: nobody reviews for 72 hours: the application expires and the task leaves the list`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client, identity } = await newVisitor(server);
@@ -159,7 +161,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: a visitor withdraws a pending application: task gone, instance canceled, cannot withdraw twice`, async (t) => {
+  test(`${label}: a visitor withdraws a pending application: task gone, instance canceled, cannot withdraw twice`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client } = await newVisitor(server);
@@ -181,7 +183,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: two colleagues claim the same group task at once: one wins, the other gets 409`, async (t) => {
+  test(`${label}: two colleagues claim the same group task at once: one wins, the other gets 409`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const cs = await server.db.knex('departments').where({ code: 'CS' }).first();
@@ -212,7 +214,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: the host must pick a leader of the department; a task completes only once`, async (t) => {
+  test(`${label}: the host must pick a leader of the department; a task completes only once`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client } = await newVisitor(server);
@@ -242,7 +244,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: bad applications get Chinese errors with stable codes and nothing is stored`, async (t) => {
+  test(`${label}: bad applications get Chinese errors with stable codes and nothing is stored`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client } = await newVisitor(server);
@@ -271,7 +273,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: nobody reaches what is not theirs`, async (t) => {
+  test(`${label}: nobody reaches what is not theirs`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const a = await newVisitor(server);
