@@ -42,6 +42,11 @@ export class WorkerPool {
     return this.workers.has(type);
   }
 
+  /** The job types this process has a worker for. */
+  types(): string[] {
+    return [...this.workers.keys()];
+  }
+
   /** Handlers running, plus workers that have not opened their first ActivateJobs call yet (their jobs are not out). */
   get busy(): number {
     const now = Date.now();

@@ -34,6 +34,8 @@ export interface ZeebeEngine extends WorkflowEngine {
   settle(): Promise<number>;
   /** Stops without waiting for anything, as if the process died (tests of crash recovery). */
   abort(): Promise<void>;
+  /** The service task types with a registered worker (test harnesses wait for their first poll). */
+  workerTypes(): string[];
 }
 
 /** gRPC status codes the adapter tells apart. */
@@ -662,6 +664,11 @@ class Zeebe implements ZeebeEngine {
     })().finally(() => {
       this.delivering = undefined;
     });
+  }
+
+  /** The service task types with a registered worker (test harnesses wait for their first poll). */
+  workerTypes(): string[] {
+    return this.workers.types();
   }
 
   async settle(): Promise<number> {

@@ -29,7 +29,11 @@ export async function settleWithDouble(double: GatewayDouble, engine: () => Zeeb
   let quiet = 0;
   while (quiet < 2) {
     if (Date.now() > deadline) throw new Error('the Zeebe adapter and the gateway double did not settle within 60 s');
-    const work = (await double.pump()) + (await engine().settle()) + double.busy();
+    // A worker registered a moment ago may not have sent its first ActivateJobs yet: not quiet until it has.
+    const unpolled = engine()
+      .workerTypes()
+      .filter((type) => !double.hasPolled(type)).length;
+    const work = (await double.pump()) + (await engine().settle()) + double.busy() + unpolled;
     if (work === 0) {
       quiet++;
       await sleep(15);

@@ -73,6 +73,8 @@ export interface GatewayDouble {
   pump(): Promise<number>;
   /** Work the clients have not picked up yet: activatable jobs of types someone polls, jobs just handed out. */
   busy(): number;
+  /** Whether any client has asked for jobs of this type yet. */
+  hasPolled(type: string): boolean;
   /** Calls received per RPC name (tests of the adapter's own behaviour). */
   calls: Map<string, number>;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ export async function startGatewayDouble(options: { knex: Knex; clock: FakeClock
     embedded: double.embedded,
     pump: () => double.pump(),
     busy: () => double.busy(),
+    hasPolled: (type: string) => double.hasPolled(type),
     calls: double.calls,
     close: async () => {
       double.stop();
@@ -522,6 +525,10 @@ class Double {
     // Still running: a job a client works on, or a slow transaction. Either way, not quiet yet.
     if (!finished) return 1;
     return count + Math.abs(this.jobs.size - before);
+  }
+
+  hasPolled(type: string): boolean {
+    return this.lastPolled.has(type);
   }
 
   busy(): number {
