@@ -36,21 +36,21 @@ export function taskRoutes(tasks: TaskService) {
   });
   router.post('/:id/claim', async (ctx) => {
     await tasks.claim(requireStaff(ctx), id(ctx));
-    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   router.post('/:id/unclaim', async (ctx) => {
     await tasks.unclaim(requireStaff(ctx), id(ctx));
-    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   router.put('/:id/draft', async (ctx) => {
     const { data } = dataSchema.parse(ctx.request.body ?? {});
     await tasks.saveDraft(requireStaff(ctx), id(ctx), data);
-    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   router.post('/:id/complete', async (ctx) => {
     const { data } = dataSchema.parse(ctx.request.body ?? {});
     await tasks.complete(requireStaff(ctx), id(ctx), data);
-    ctx.body = await tasks.get(requireStaff(ctx), id(ctx));
+    ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   return router;
 }
