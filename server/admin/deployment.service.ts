@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import type { DeployedProcess, WorkflowEngine } from '../../engine-adapter/contract.ts';
 import { badRequest, notFound } from '../errors.ts';
@@ -55,6 +56,8 @@ const toDeployment = (row: any): ProcessDeployment => ({
  * Deploys a BPMN document to the engine and pins, for each new process version, the latest version of every
  * form it references: a running application keeps the process and the forms it started with.
  */
+const LATEST_FRESH_MS = 1000;
+
 export class DeploymentService {
   constructor(
     private readonly knex: Knex,
@@ -62,6 +65,15 @@ export class DeploymentService {
     private readonly forms: FormService,
     private readonly clock: Clock,
   ) {}
+
+  private readonly latestRows = new LRUCache<string, { found: ProcessDeployment | null }>({
+    max: 64,
+    ttl: LATEST_FRESH_MS,
+    fetchMethod: async (processId) => {
+      const row = await this.knex('process_deployments').where({ process_id: processId }).orderBy('version', 'desc').first();
+      return { found: row ? toDeployment(row) : null };
+    },
+  });
 
   async deploy(name: string, xml: string, deployedBy?: number): Promise<DeployedProcess[]> {
     return (await this.deployDetailed(name, xml, deployedBy)).map((d) => d.deployed);
@@ -107,6 +119,7 @@ export class DeploymentService {
         for (const f of forms) await this.forms.pin(d.key, f.formKey, f.version, trx);
         return true;
       });
+      this.latestRows.delete(d.processId);
       results.push({ deployed: d, created, forms });
     }
     return results;
@@ -142,10 +155,16 @@ export class DeploymentService {
     return deployed;
   }
 
+  /**
+   * The version new applications run. Read for every start form and submission, so it is reused for
+   * LATEST_FRESH_MS: a deployment through another server process reaches this one at most that much later
+   * (an application accepted meanwhile runs the version that was current a moment before); this process
+   * forgets at once.
+   */
   async latest(processId: string): Promise<ProcessDeployment> {
-    const row = await this.knex('process_deployments').where({ process_id: processId }).orderBy('version', 'desc').first();
-    if (!row) throw notFound('PROCESS_NOT_DEPLOYED', `流程 ${processId} 尚未部署`);
-    return toDeployment(row);
+    const row = await this.latestRows.fetch(processId);
+    if (!row?.found) throw notFound('PROCESS_NOT_DEPLOYED', `流程 ${processId} 尚未部署`);
+    return row.found;
   }
 
   async byKey(processDefinitionKey: string): Promise<ProcessDeployment> {

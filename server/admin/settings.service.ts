@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../engine-adapter/clock.ts';
 
 export interface SmsTemplates {
@@ -30,15 +31,34 @@ export const DEFAULT_SETTINGS: Settings = {
   retentionDays: 180,
 };
 
+/**
+ * How long a setting read is reused. Settings are read by nearly every task view and engine event; a change
+ * made through another server process shows here at most this much later (this process forgets at once).
+ */
+export const SETTINGS_FRESH_MS = 1000;
+
 export class SettingsService {
+  private readonly cache: LRUCache<keyof Settings, { value: unknown }>;
+
   constructor(
     private readonly knex: Knex,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.cache = new LRUCache({
+      max: 16,
+      ttl: SETTINGS_FRESH_MS,
+      // Concurrent reads of one key share one query (a burst of task views).
+      fetchMethod: async (key) => {
+        const row = await this.knex('settings').where({ key }).first();
+        return { value: row ? row.value : DEFAULT_SETTINGS[key] };
+      },
+    });
+  }
 
   async get<K extends keyof Settings>(key: K): Promise<Settings[K]> {
-    const row = await this.knex('settings').where({ key }).first();
-    return row ? (row.value as Settings[K]) : DEFAULT_SETTINGS[key];
+    const entry = await this.cache.fetch(key);
+    // Callers get their own copy: a cached value must not be changed through them.
+    return structuredClone(entry!.value) as Settings[K];
   }
 
   async set<K extends keyof Settings>(key: K, value: Settings[K], trx: Knex = this.knex): Promise<void> {
@@ -46,5 +66,8 @@ export class SettingsService {
       .insert({ key, value: JSON.stringify(value), updated_at: this.clock.now() })
       .onConflict('key')
       .merge();
+    this.cache.delete(key);
+    // Inside a transaction a read may cache the old value until it commits: forget again when it ends.
+    if ('executionPromise' in trx) (trx as Knex.Transaction).executionPromise.finally(() => this.cache.delete(key)).catch(() => {});
   }
 }

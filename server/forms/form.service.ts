@@ -15,6 +15,7 @@ const checksum = (schema: unknown) => crypto.createHash('sha256').update(JSON.st
 /** Versioned Form.io forms. Saving an unchanged form returns the existing version. */
 export class FormService {
   private readonly cache = new Map<string, FormVersion>();
+  private readonly pins = new Map<string, number>();
 
   constructor(
     private readonly knex: Knex,
@@ -55,11 +56,18 @@ export class FormService {
 
   /** The form version pinned to a deployed process version. */
   async forProcess(processDefinitionKey: string, formKey: string): Promise<FormVersion> {
-    const pin = await this.knex('process_forms')
-      .where({ process_definition_key: processDefinitionKey, form_key: formKey })
-      .first();
-    if (!pin) throw notFound('FORM_NOT_PINNED', `流程版本未关联表单 ${formKey}`);
-    return this.get(formKey, pin.form_version);
+    // A pin is written once, with its process version, and never changed: cached like the versions.
+    const id = `${processDefinitionKey}|${formKey}`;
+    let version = this.pins.get(id);
+    if (version === undefined) {
+      const pin = await this.knex('process_forms')
+        .where({ process_definition_key: processDefinitionKey, form_key: formKey })
+        .first();
+      if (!pin) throw notFound('FORM_NOT_PINNED', `流程版本未关联表单 ${formKey}`);
+      version = Number(pin.form_version);
+      this.pins.set(id, version);
+    }
+    return this.get(formKey, version);
   }
 
   async pin(processDefinitionKey: string, formKey: string, version: number, trx: Knex = this.knex) {
