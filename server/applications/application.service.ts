@@ -10,6 +10,7 @@ import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, mapComponents, validateSubmission } from '../forms/form.validator.ts';
 import { campusDate, campusInstant, normaliseDate, normaliseTime } from '../shared/campus-time.ts';
+import { RateMeter } from '../shared/rate-meter.ts';
 import { uploadIdsFromFormValue } from '../uploads/upload.service.ts';
 import type { Visitor } from '../visitors/visitor.model.ts';
 import { Application, type ApplicationStatus, dateString, STATUS_TEXT } from './application.model.ts';
@@ -32,15 +33,22 @@ export interface TimelineEvent {
 
 const WITHDRAWABLE: ApplicationStatus[] = ['submitted', 'pending', 'approved'];
 const STARTS_AT_ONCE = 4;
-const YIELD_STEP_MS = 20;
-const YIELD_MAX_MS = 500;
+const BATCH = 20;
+/**
+ * Submissions per second (in this server process) from which bookings count as a rush: far above ordinary
+ * traffic (a busy campus takes a few per minute), reached when bookings open at a fixed hour.
+ */
+const RUSH_PER_SECOND = 40;
+/** During a rush, instance starts wait this long between small batches. */
+const RUSH_HOLD_MS = 1000;
+const RUSH_STEP_MS = 50;
 
 /** Accepts, stores and follows visit applications; the engine drives them through the process. */
 export class ApplicationService {
   private starting: Promise<void> | null = null;
   private startAgain = false;
-  /** Submissions being accepted right now: while there are any, the starter holds back a little. */
-  private accepting = 0;
+  /** Submissions accepted per second: while it is a rush, the starter holds back (accept first). */
+  private readonly accepted = new RateMeter();
 
   constructor(
     private readonly deps: {
@@ -118,12 +126,8 @@ export class ApplicationService {
    * the instance is started by the background starter (accept first, let the engine drain a burst).
    */
   async submit(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
-    this.accepting++;
-    try {
-      return await this.accept(visitor, input);
-    } finally {
-      this.accepting--;
-    }
+    this.accepted.hit();
+    return this.accept(visitor, input);
   }
 
   private async accept(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
@@ -185,33 +189,37 @@ export class ApplicationService {
 
     const now = clock.now();
     const application = await knex.transaction(async (trx) => {
-      const [{ nextval }] = (await trx.raw("select nextval('application_flow_seq') as nextval")).rows;
-      const flowNumber = `VF${campusDate(now, config.TIMEZONE).replaceAll('-', '')}${String(nextval).padStart(6, '0')}`;
+      // VF + campus date + a sequence number, made by the insert itself (one round trip less per submission).
+      const flowNumber = trx.raw("? || lpad(nextval('application_flow_seq')::text, 6, '0')", [
+        `VF${campusDate(now, config.TIMEZONE).replaceAll('-', '')}`,
+      ]);
       // hostMobile is a staff member's number: the application keeps the staff id, not the number.
       const { hostMobile: _dropped, ...kept } = data;
-      const app = await Application.query(trx).insertAndFetch({
-        flow_number: flowNumber,
-        visitor_id: visitor.id,
-        campus_id: campus.id,
-        department_id: department.id,
-        host_staff_id: host.id,
-        visit_date: visitDate,
-        visit_start: start,
-        visit_end: end,
-        window_start: windowStart,
-        window_end: windowEnd,
-        plate_number: plate,
-        // Attachments are kept as our own upload ids, never the urls or names the browser sent.
-        data: { ...kept, hostMobile: host.mobile_masked, ...(data.attachments !== undefined ? { attachments: uploadIds } : {}) },
-        status: 'submitted',
-        process_id: deployment.processId,
-        process_version: deployment.version,
-        process_definition_key: deployment.processDefinitionKey,
-        form_key: form.formKey,
-        form_version: form.version,
-        created_at: now,
-        updated_at: now,
-      });
+      const app = await Application.query(trx)
+        .insert({
+          flow_number: flowNumber as unknown as string,
+          visitor_id: visitor.id,
+          campus_id: campus.id,
+          department_id: department.id,
+          host_staff_id: host.id,
+          visit_date: visitDate,
+          visit_start: start,
+          visit_end: end,
+          window_start: windowStart,
+          window_end: windowEnd,
+          plate_number: plate,
+          // Attachments are kept as our own upload ids, never the urls or names the browser sent.
+          data: { ...kept, hostMobile: host.mobile_masked, ...(data.attachments !== undefined ? { attachments: uploadIds } : {}) },
+          status: 'submitted',
+          process_id: deployment.processId,
+          process_version: deployment.version,
+          process_definition_key: deployment.processDefinitionKey,
+          form_key: form.formKey,
+          form_version: form.version,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('*');
       if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, app.id);
       await this.addEvent(trx, app.id, { kind: 'submitted', title: '提交申请', actor: visitor.name, at: now });
       return app;
@@ -230,8 +238,7 @@ export class ApplicationService {
       try {
         do {
           this.startAgain = false;
-          do await this.yieldToAccepting();
-          while ((await this.startBatch(20)) > 0);
+          while ((await this.startBatch((await this.holdBackDuringRush()) ? STARTS_AT_ONCE : BATCH)) > 0);
         } while (this.startAgain);
       } catch (err) {
         this.deps.logger.error({ err }, 'starting applications failed; retried on the next kick');
@@ -242,14 +249,17 @@ export class ApplicationService {
   }
 
   /**
-   * Accept first: while submissions are being accepted (bookings just opened), each batch of starts waits a
-   * little, so the CPU and the pooled connections go to accepting; the backlog is drained in between and after.
-   * Never waits more than YIELD_MAX_MS per batch, so instances keep starting during a long rush.
+   * Accept first: during a rush (bookings just opened) starting an instance costs the CPU that accepting a
+   * submission needs, so starts wait up to RUSH_HOLD_MS and then go in a small batch: hosts still get tasks,
+   * submissions keep a short answer, and the backlog drains at full speed once the rush is over.
+   * Returns whether the rush is still on.
    */
-  private async yieldToAccepting(): Promise<void> {
-    for (let waited = 0; this.accepting > 0 && waited < YIELD_MAX_MS; waited += YIELD_STEP_MS) {
-      await new Promise((resolve) => setTimeout(resolve, YIELD_STEP_MS));
+  private async holdBackDuringRush(): Promise<boolean> {
+    for (let waited = 0; waited < RUSH_HOLD_MS; waited += RUSH_STEP_MS) {
+      if (this.accepted.perSecond() < RUSH_PER_SECOND) return false;
+      await new Promise((resolve) => setTimeout(resolve, RUSH_STEP_MS));
     }
+    return this.accepted.perSecond() >= RUSH_PER_SECOND;
   }
 
   /** Waits for the background starter (tests and benchmarks). */
