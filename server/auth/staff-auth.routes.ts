@@ -7,7 +7,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { AppState } from '../http/context.ts';
 import { clearSessionCookie, requireStaff, STAFF_COOKIE, setSessionCookie } from './session.middleware.ts';
 import type { SessionService } from './session.service.ts';
-import { IP_POLICY, MOBILE_POLICY, type ThrottleService } from './throttle.service.ts';
+import type { ThrottleService } from './throttle.service.ts';
 
 const staffLoginSchema = z.object({
   username: z.string({ error: '请填写用户名' }).trim().min(1, '请填写用户名').max(64, '用户名或密码不正确'),
@@ -24,19 +24,16 @@ export function staffAuthRoutes(
 
   router.post('/login', async (ctx) => {
     const input = staffLoginSchema.parse(ctx.request.body ?? {});
-    const accountKey = `staff:${input.username.toLowerCase()}`;
-    const ipKey = `ip:${ctx.ip}`;
-    await throttle.check([accountKey, ipKey]);
-    const staff = await directory.findStaffByUsername(input.username);
-    const ok = await verifyPassword(input.password, staff?.password_hash ?? (await DUMMY_HASH_PROMISE));
-    if (!staff || !ok || !staff.active) {
-      await throttle.recordFailure([
-        { key: accountKey, policy: MOBILE_POLICY },
-        { key: ipKey, policy: IP_POLICY },
-      ]);
-      throw new AppError(401, 'INVALID_CREDENTIALS', '用户名或密码不正确');
-    }
-    await throttle.reset(accountKey);
+    const staff = await throttle.attempt(
+      `staff:${input.username.toLowerCase()}`,
+      ctx.ip,
+      async () => {
+        const found = await directory.findStaffByUsername(input.username);
+        const ok = await verifyPassword(input.password, found?.password_hash ?? (await DUMMY_HASH_PROMISE));
+        return found && ok && found.active ? found : null;
+      },
+      () => new AppError(401, 'INVALID_CREDENTIALS', '用户名或密码不正确'),
+    );
     const { token, session } = await sessions.create('staff', staff.id);
     setSessionCookie(ctx, STAFF_COOKIE, token, secureCookies, session.expiresAt);
     ctx.body = { staff: publicStaff(staff) };

@@ -90,6 +90,26 @@ export class ThrottleService {
     }
   }
 
+  /**
+   * One login attempt under the account's and the client IP's limits: refused while either is locked; a failed
+   * attempt (`verify` returns null) counts against both and throws `refusal()`; a success clears the account.
+   * `verify` must cost the same for unknown accounts (check a dummy hash) so that timing does not tell them apart.
+   */
+  async attempt<T>(accountKey: string, ip: string, verify: () => Promise<T | null>, refusal: () => Error): Promise<T> {
+    const ipKey = `ip:${ip}`;
+    await this.check([accountKey, ipKey]);
+    const subject = await verify();
+    if (subject === null) {
+      await this.recordFailure([
+        { key: accountKey, policy: MOBILE_POLICY },
+        { key: ipKey, policy: IP_POLICY },
+      ]);
+      throw refusal();
+    }
+    await this.reset(accountKey);
+    return subject;
+  }
+
   async reset(key: string): Promise<void> {
     await this.knex('login_attempts').where({ key }).del();
   }

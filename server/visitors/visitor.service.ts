@@ -5,7 +5,7 @@ import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/password.ts';
 import { AppError, badRequest, conflict } from '../errors.ts';
-import { IP_POLICY, MOBILE_POLICY, type ThrottleService } from '../auth/throttle.service.ts';
+import type { ThrottleService } from '../auth/throttle.service.ts';
 import { normaliseMobile, parseResidentId, residentIdMessages } from './resident-id.ts';
 import { Visitor } from './visitor.model.ts';
 
@@ -71,19 +71,17 @@ export class VisitorService {
 
   async login(input: z.infer<typeof loginSchema>, ip: string): Promise<Visitor> {
     const mobile = normaliseMobile(input.mobile) ?? input.mobile.trim();
-    const mobileKey = `visitor:${this.crypto.blindIndex('mobile', mobile)}`;
-    const ipKey = `ip:${ip}`;
-    await this.throttle.check([mobileKey, ipKey]);
-    const visitor = await Visitor.query(this.knex).findOne({ mobile_bidx: this.crypto.blindIndex('mobile', mobile) });
-    const ok = await verifyPassword(input.password.trim().toUpperCase(), visitor?.password_hash ?? (await DUMMY_HASH_PROMISE));
-    if (!visitor || !ok) {
-      await this.throttle.recordFailure([
-        { key: mobileKey, policy: MOBILE_POLICY },
-        { key: ipKey, policy: IP_POLICY },
-      ]);
-      throw INVALID_LOGIN();
-    }
-    await this.throttle.reset(mobileKey);
+    const mobileIndex = this.crypto.blindIndex('mobile', mobile);
+    const visitor = await this.throttle.attempt(
+      `visitor:${mobileIndex}`,
+      ip,
+      async () => {
+        const found = await Visitor.query(this.knex).findOne({ mobile_bidx: mobileIndex });
+        const ok = await verifyPassword(input.password.trim().toUpperCase(), found?.password_hash ?? (await DUMMY_HASH_PROMISE));
+        return found && ok ? found : null;
+      },
+      INVALID_LOGIN,
+    );
     await Visitor.query(this.knex).patch({ last_login_at: this.clock.now() }).where({ id: visitor.id });
     return visitor;
   }

@@ -57,6 +57,31 @@ for (const kind of await testBackends()) {
     }
   });
 
+  test(`${kind}: repeated wrong staff passwords lock the account for a while, then the right one works again`, async (t) => {
+    const server = await startTestServer(kind);
+    try {
+      const client = new ApiClient(server.url);
+      const unknown = await client.post('/api/staff/login', { username: 'nobody-here', password: 'wrong' });
+      t.is(unknown.status, 401);
+      for (let i = 0; i < 4; i++) {
+        const bad = await client.post('/api/staff/login', { username: 'host-cs', password: `wrong-${i}` });
+        t.is(bad.status, 401, 'still a plain refusal');
+        t.is(bad.body.error.code, 'INVALID_CREDENTIALS');
+      }
+      const locked = await client.post('/api/staff/login', { username: 'HOST-CS', password: 'Demo@2026' });
+      t.is(locked.status, 429, 'the right password is refused while the account is locked, whatever the case of the name');
+      t.is(locked.body.error.code, 'LOGIN_LOCKED');
+      t.regex(locked.body.error.message, /登录失败次数过多/);
+      server.clock.advance(3_000);
+      const ok = await client.post('/api/staff/login', { username: 'host-cs', password: 'Demo@2026' });
+      t.is(ok.status, 200);
+      // A success clears the account's count: one more mistake is a plain refusal again.
+      t.is((await client.post('/api/staff/login', { username: 'host-cs', password: 'wrong' })).status, 401);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${kind}: staff log in with their own session, separate from a visitor's`, async (t) => {
     const server = await startTestServer(kind);
     try {
