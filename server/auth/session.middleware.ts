@@ -5,9 +5,7 @@ import type { SessionService } from './session.service.ts';
 export const VISITOR_COOKIE = 'vf_visitor';
 export const STAFF_COOKIE = 'vf_staff';
 
-export interface StaffLookup {
-  (id: number): Promise<{ id: number; roles: string[]; departmentId: number | null; name: string; active: boolean } | null>;
-}
+export type StaffLookup = (id: number) => Promise<{ id: number; roles: string[]; departmentId: number | null; name: string; active: boolean } | null>;
 
 /** Resolves the visitor and staff sessions (kept apart: one browser may hold both) into ctx.state. */
 export function sessionMiddleware(sessions: SessionService, findStaff: StaffLookup): Middleware {
