@@ -9,7 +9,7 @@ import { currentLang, setLang } from '../lib/i18n.ts';
 // so adding this page does not split an extra request off the visitor's first load.
 import '../lib/kv.ts';
 import { type AdminKey, at } from './i18n.ts';
-import { type Admin, currentAdmin, failed, go, setAdmin } from './ui.ts';
+import { type Admin, currentAdmin, failed, go, session, setAdmin } from './ui.ts';
 
 export type Cleanup = (() => void) | void;
 export type View = (main: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<Cleanup> | Cleanup;
@@ -74,11 +74,7 @@ function header(admin: Admin | null, path: string) {
       {
         type: 'button',
         class: 'btn btn-sm btn-link text-white',
-        onclick: async () => {
-          await post('/api/staff/logout').catch(() => {});
-          setAdmin(null);
-          go('#/login');
-        },
+        onclick: () => void session.logout('#/login'),
       },
       at('nav.logout'),
     ),

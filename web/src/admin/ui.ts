@@ -1,6 +1,7 @@
 /** Small pieces shared by the admin screens: login state, failure display, tables, status messages. */
-import { ApiError, errorMessage, get } from '../lib/api.ts';
+import { errorMessage } from '../lib/api.ts';
 import { alertBox, clear, h } from '../lib/dom.ts';
+import { createSession } from '../lib/session.ts';
 import { type AdminKey, at } from './i18n.ts';
 
 export interface Admin {
@@ -9,37 +10,20 @@ export interface Admin {
   roles: string[];
 }
 
-let me: Admin | null | undefined;
-
-export async function currentAdmin(): Promise<Admin | null> {
-  if (me !== undefined) return me;
-  try {
-    me = (await get<{ staff: Admin }>('/api/staff/me')).staff;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) me = null;
-    else throw err;
-  }
-  return me;
-}
-
-export function setAdmin(next: Admin | null) {
-  me = next;
-}
-
 export function go(hash: string) {
   if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
   else location.hash = hash;
 }
 
 /** A 401 (or a non-admin, 403 ROLE_REQUIRED) sends the administrator to the login screen and back. */
-export function needsLogin(err: unknown): boolean {
-  if (err instanceof ApiError && (err.status === 401 || err.code === 'ROLE_REQUIRED')) {
-    me = null;
-    go(`#/login?next=${encodeURIComponent(location.hash.slice(1))}`);
-    return true;
-  }
-  return false;
-}
+export const session = createSession<Admin>({
+  me: '/api/staff/me',
+  key: 'staff',
+  logout: '/api/staff/logout',
+  go,
+  loggedOut: (err) => err.status === 401 || err.code === 'ROLE_REQUIRED',
+});
+export const { current: currentAdmin, set: setAdmin, needsLogin } = session;
 
 export function failed(slot: HTMLElement, err: unknown, retry?: () => void) {
   if (needsLogin(err)) return;

@@ -1,22 +1,23 @@
 import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
-import { ApiError, errorMessage, get, post } from '../lib/api.ts';
+import { errorMessage, get, post } from '../lib/api.ts';
 import { authForm, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
 import { alertBox, busy, clear, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
 import { t } from '../lib/i18n.ts';
 import { kv } from '../lib/kv.ts';
+import { createSession } from '../lib/session.ts';
 
-let signedIn: boolean | undefined;
 const CAMPUS_KEY = 'vf_gate_campus';
 
-function needsLogin(err: unknown): boolean {
-  if (err instanceof ApiError && (err.status === 401 || err.status === 403) && err.code !== 'CSRF_TOKEN_INVALID') {
-    signedIn = false;
-    go('#/login');
-    return true;
-  }
-  return false;
-}
+const session = createSession<{ id: number; name: string }>({
+  me: '/api/staff/me',
+  key: 'staff',
+  logout: '/api/staff/logout',
+  go,
+  comeBack: false,
+  // A staff account without the guard role (403) must log in as a guard; a CSRF refusal is a 403 too, not about the login.
+  loggedOut: (err) => (err.status === 401 || err.status === 403) && err.code !== 'CSRF_TOKEN_INVALID',
+});
 
 const login: View = (main) => {
   authForm(
@@ -28,8 +29,7 @@ const login: View = (main) => {
     ],
     t('login.submit'),
     async (data) => {
-      await post('/api/staff/login', data);
-      signedIn = true;
+      session.set((await post('/api/staff/login', data)).staff);
       go('#/');
     },
     h('div'),
@@ -40,12 +40,15 @@ const gate: View = async (main) => {
   main.append(loading(t('state.loading')));
   let campuses: { id: number; name: string }[];
   try {
-    await get('/api/staff/me');
-    signedIn = true;
+    // Asked on every visit, not once per page load: the scanner must not show once the login has ended.
+    if (!(await session.recheck())) {
+      session.toLogin();
+      return;
+    }
     renderHeader();
     campuses = (await get('/api/directory/campuses')).campuses;
   } catch (err) {
-    if (!needsLogin(err)) clear(main).append(alertBox(errorMessage(err), 'danger', () => void render(), t('state.retry')));
+    if (!session.needsLogin(err)) clear(main).append(alertBox(errorMessage(err), 'danger', () => void render(), t('state.retry')));
     return;
   }
   clear(main);
@@ -124,7 +127,7 @@ const gate: View = async (main) => {
               await post(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus });
               clear(events).append(alertBox(t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') }), 'success'));
             } catch (err) {
-              if (!needsLogin(err)) events.append(alertBox(errorMessage(err)));
+              if (!session.needsLogin(err)) events.append(alertBox(errorMessage(err)));
             }
           }),
         );
@@ -142,7 +145,7 @@ const gate: View = async (main) => {
       try {
         showVerdict(await post('/api/gate/verify', { ...input, campusId: campus }), campus);
       } catch (err) {
-        if (!needsLogin(err)) clear(result).append(alertBox(errorMessage(err)));
+        if (!session.needsLogin(err)) clear(result).append(alertBox(errorMessage(err)));
       }
     });
   };
@@ -211,17 +214,6 @@ startApp({
     { path: '/login', view: login },
   ],
   nav: [
-    {
-      label: 'nav.logout',
-      show: () => Boolean(signedIn),
-      onClick: () => {
-        void post('/api/staff/logout')
-          .catch(() => {})
-          .then(() => {
-            signedIn = false;
-            go('#/login');
-          });
-      },
-    },
+    session.logoutLink('#/login'),
   ],
 });

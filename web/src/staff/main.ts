@@ -5,6 +5,7 @@ import { authForm, card, field, go, render, renderHeader, startApp, type View } 
 import { alertBox, busy, clear, empty, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { type Key, t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
+import { createSession } from '../lib/session.ts';
 
 interface Staff {
   id: number;
@@ -12,32 +13,13 @@ interface Staff {
   roles: string[];
 }
 
-let me: Staff | null | undefined;
+const session = createSession<Staff>({ me: '/api/staff/me', key: 'staff', logout: '/api/staff/logout', go });
+
 /** One-shot message for the next screen (e.g. "decision sent" on the list). */
 let flash: string | null = null;
 
-async function currentStaff(): Promise<Staff | null> {
-  if (me !== undefined) return me;
-  try {
-    me = (await get<{ staff: Staff }>('/api/staff/me')).staff;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) me = null;
-    else throw err;
-  }
-  return me;
-}
-
-function needsLogin(err: unknown): boolean {
-  if (err instanceof ApiError && err.status === 401) {
-    me = null;
-    go(`#/login?next=${encodeURIComponent(location.hash.slice(1))}`);
-    return true;
-  }
-  return false;
-}
-
 function failed(main: HTMLElement, err: unknown) {
-  if (needsLogin(err)) return;
+  if (session.needsLogin(err)) return;
   clear(main).append(alertBox(errorMessage(err), 'danger', () => void render(), t('state.retry')));
 }
 
@@ -52,7 +34,7 @@ const login: View = (main, _p, query) => {
     ],
     t('login.submit'),
     async (data) => {
-      me = (await post<{ staff: Staff }>('/api/staff/login', data)).staff;
+      session.set((await post<{ staff: Staff }>('/api/staff/login', data)).staff);
       const next = query.get('next');
       go(next?.startsWith('/') && next !== '/login' ? `#${next}` : '#/tasks');
     },
@@ -145,7 +127,7 @@ const tasks: View = async (main, _p, query) => {
   try {
     res = await get(`/api/tasks?${params}`);
   } catch (err) {
-    if (needsLogin(err)) return;
+    if (session.needsLogin(err)) return;
     clear(body).append(alertBox(errorMessage(err), 'danger', () => void render(), t('state.retry')));
     return;
   }
@@ -164,7 +146,7 @@ const tasks: View = async (main, _p, query) => {
             await post(`/api/tasks/${task.id}/claim`);
             go(`#/task/${task.id}`);
           } catch (err) {
-            if (!needsLogin(err)) body.prepend(alertBox(errorMessage(err)));
+            if (!session.needsLogin(err)) body.prepend(alertBox(errorMessage(err)));
           }
         }),
       );
@@ -245,7 +227,7 @@ const taskView: View = async (main, { id }) => {
   let res: any;
   let staff: Staff | null;
   try {
-    [res, staff] = await Promise.all([get(`/api/tasks/${encodeURIComponent(id)}`), currentStaff()]);
+    [res, staff] = await Promise.all([get(`/api/tasks/${encodeURIComponent(id)}`), session.current()]);
   } catch (err) {
     failed(main, err);
     return;
@@ -318,7 +300,7 @@ const taskView: View = async (main, { id }) => {
           await post(`/api/tasks/${task.id}/claim`);
           void render();
         } catch (err) {
-          if (!needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
+          if (!session.needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
         }
       }),
     );
@@ -368,7 +350,7 @@ const taskView: View = async (main, { id }) => {
       try {
         await post(`/api/tasks/${task.id}/complete`, { data });
       } catch (err) {
-        if (needsLogin(err)) throw { silent: true };
+        if (session.needsLogin(err)) throw { silent: true };
         clear(messages).append(alertBox(errorMessage(err)));
         throw lib.toFormioErrors(errorMessage(err), err instanceof ApiError ? err.fieldErrors : []);
       }
@@ -387,7 +369,7 @@ const taskView: View = async (main, { id }) => {
         await put(`/api/tasks/${task.id}/draft`, { data });
         clear(messages).append(alertBox(t('task.draftSaved'), 'success'));
       } catch (err) {
-        if (!needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
+        if (!session.needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
       }
     }),
   );
@@ -398,7 +380,7 @@ const taskView: View = async (main, { id }) => {
         await post(`/api/tasks/${task.id}/unclaim`);
         go('#/tasks');
       } catch (err) {
-        if (!needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
+        if (!session.needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
       }
     }),
   );
@@ -408,7 +390,7 @@ const taskView: View = async (main, { id }) => {
 
 const home: View = async () => {
   try {
-    go((await currentStaff()) ? '#/tasks' : '#/login');
+    go((await session.current()) ? '#/tasks' : '#/login');
   } catch {
     go('#/login');
   }
@@ -423,18 +405,7 @@ startApp({
     { path: '/task/:id', view: taskView },
   ],
   nav: [
-    {
-      label: 'nav.logout',
-      show: () => Boolean(me),
-      onClick: () => {
-        void post('/api/staff/logout')
-          .catch(() => {})
-          .then(() => {
-            me = null;
-            go('#/login');
-          });
-      },
-    },
+    session.logoutLink('#/login'),
   ],
 });
-void currentStaff().then(renderHeader, () => {});
+void session.current().then(renderHeader, () => {});

@@ -5,6 +5,7 @@ import { authForm, card, field, go, render, renderHeader, startApp, type View } 
 import { alertBox, append, busy, clear, empty, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
 import { t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
+import { createSession } from '../lib/session.ts';
 
 interface Visitor {
   id: number;
@@ -13,31 +14,10 @@ interface Visitor {
   idNumber: string;
 }
 
-let me: Visitor | null | undefined;
-
-async function currentVisitor(): Promise<Visitor | null> {
-  if (me !== undefined) return me;
-  try {
-    me = (await get<{ visitor: Visitor }>('/api/visitors/me')).visitor;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) me = null;
-    else throw err;
-  }
-  return me;
-}
-
-/** Sends a logged-out visitor to the login page and back to where they were going. */
-function needsLogin(err: unknown): boolean {
-  if (err instanceof ApiError && err.status === 401) {
-    me = null;
-    go(`#/login?next=${encodeURIComponent(location.hash.slice(1))}`);
-    return true;
-  }
-  return false;
-}
+const session = createSession<Visitor>({ me: '/api/visitors/me', key: 'visitor', logout: '/api/visitors/logout', go });
 
 function failed(main: HTMLElement, err: unknown, retry: () => void) {
-  if (needsLogin(err)) return;
+  if (session.needsLogin(err)) return;
   clear(main).append(alertBox(errorMessage(err), 'danger', retry, t('state.retry')));
 }
 
@@ -45,7 +25,7 @@ const landing: View = async (main) => {
   main.append(loading(t('state.loading')));
   let visitor: Visitor | null = null;
   try {
-    visitor = await currentVisitor();
+    visitor = await session.current();
   } catch {
     // The landing page still offers login and registration when the API is down.
   }
@@ -79,7 +59,7 @@ const register: View = (main, _p, query) => {
     ],
     t('reg.submit'),
     async (data) => {
-      me = (await post<{ visitor: Visitor }>('/api/visitors/register', data)).visitor;
+      session.set((await post<{ visitor: Visitor }>('/api/visitors/register', data)).visitor);
       afterLogin(query);
     },
     h('a', { class: 'd-block text-center mt-3', href: '#/login' }, t('reg.haveAccount')),
@@ -97,7 +77,7 @@ const login: View = (main, _p, query) => {
     ],
     t('login.submit'),
     async (data) => {
-      me = (await post<{ visitor: Visitor }>('/api/visitors/login', data)).visitor;
+      session.set((await post<{ visitor: Visitor }>('/api/visitors/login', data)).visitor);
       afterLogin(query);
     },
     h('a', { class: 'd-block text-center mt-3', href: '#/register' }, t('login.noAccount')),
@@ -120,7 +100,7 @@ const apply: View = async (main) => {
   try {
     [def, lib] = await Promise.all([formDef, formio]);
   } catch (err) {
-    if (needsLogin(err)) return;
+    if (session.needsLogin(err)) return;
     clear(slot).append(alertBox(t('apply.formFailed', { message: errorMessage(err) }), 'danger', () => void render(), t('state.retry')));
     return;
   }
@@ -140,7 +120,7 @@ const apply: View = async (main) => {
       try {
         created = (await post('/api/applications', { data })).application;
       } catch (err) {
-        if (needsLogin(err)) throw { silent: true };
+        if (session.needsLogin(err)) throw { silent: true };
         const fieldErrors = err instanceof ApiError ? err.fieldErrors : [];
         // Field errors are listed by Form.io above the form and under each field; others need our alert.
         if (!fieldErrors.length) messages.append(alertBox(t('apply.failed', { message: errorMessage(err) })));
@@ -346,7 +326,7 @@ const pass: View = async (main, { id }) => {
       status.classList.remove('text-danger');
       timer = window.setTimeout(draw, Math.max(5, p.rotateSeconds - 5) * 1000);
     } catch (err) {
-      if (needsLogin(err) || stopped) return;
+      if (session.needsLogin(err) || stopped) return;
       if (canvas.isConnected) {
         // Keep the last code on screen and try again: the gate may have a weak signal.
         status.textContent = errorMessage(err);
@@ -377,19 +357,8 @@ startApp({
     { path: '/pass/:id', view: pass },
   ],
   nav: [
-    { href: '#/applications', label: 'nav.mine', show: () => Boolean(me) },
-    {
-      label: 'nav.logout',
-      show: () => Boolean(me),
-      onClick: () => {
-        void post('/api/visitors/logout')
-          .catch(() => {})
-          .then(() => {
-            me = null;
-            go('#/');
-          });
-      },
-    },
+    { href: '#/applications', label: 'nav.mine', show: session.signedIn },
+    session.logoutLink('#/'),
   ],
 });
-void currentVisitor().then(renderHeader, () => {});
+void session.current().then(renderHeader, () => {});
