@@ -113,6 +113,8 @@ export async function run(): Promise<void> {
 
     const staffLoop = async ({ login, client }: (typeof staff)[number]) => {
       const working = new Set<number>();
+      // A list fetched while a completion was on its way may still show that task: never take it twice.
+      const finished = new Set<number>();
       const work = async (taskId: number) => {
         try {
           const data: Record<string, unknown> = { decision: 'approve', opinion: '同意' };
@@ -123,12 +125,13 @@ export async function run(): Promise<void> {
           const done = await client.post(`/api/tasks/${taskId}/complete`, { data }, 'POST /api/tasks/:id/complete');
           if (done.status !== 200) console.warn(`complete ${taskId}: ${done.status} ${JSON.stringify(done.body).slice(0, 200)}`);
         } finally {
+          finished.add(taskId);
           working.delete(taskId);
         }
       };
       while (!stopStaff) {
         const list = await client.get('/api/tasks?list=mine&pageSize=50', 'GET /api/tasks');
-        const fresh = (list.body.tasks ?? []).filter((t: any) => !working.has(t.id)).slice(0, STAFF_PARALLEL - working.size);
+        const fresh = (list.body.tasks ?? []).filter((t: any) => !working.has(t.id) && !finished.has(t.id)).slice(0, STAFF_PARALLEL - working.size);
         for (const t of fresh) {
           working.add(t.id);
           void work(t.id);
