@@ -38,6 +38,7 @@ import { Formio } from '@formio/js/lib/mjs/Formio';
 import Licenses from '@formio/js/lib/mjs/licenses/index';
 import Providers from '@formio/js/lib/mjs/providers/index';
 import Templates from '@formio/js/lib/mjs/templates/Templates';
+import ChoicesWrapper from '@formio/js/lib/mjs/utils/ChoicesWrapper';
 import Utils, { DefaultEvaluator, Evaluator } from '@formio/js/lib/mjs/utils/index';
 import Widgets from '@formio/js/lib/mjs/widgets/index';
 import flatpickr from 'flatpickr';
@@ -159,6 +160,38 @@ const urlStorage = (Providers as any).getProvider('storage', 'url');
     deleteFile: () => Promise.resolve('ok'),
   };
 });
+
+/**
+ * Choices.js (Form.io's select widget) names its search box after the field's label by reading the label's
+ * `innerText`, which forces a layout of the whole form in the middle of rendering it, once per select
+ * (a large share of the render time on a slow phone). The label's text content gives the same name without
+ * a layout: the label holds only the field name and the required marker's text.
+ */
+const choicesTemplates = (ChoicesWrapper as any).defaults.templates;
+const labelText = (choices: any) => {
+  const id = choices.passedElement?.element?.id;
+  const label = id && choices._docRoot?.querySelector(`label[for='${id}']`);
+  return label?.textContent?.replace(/\s+/g, ' ').trim() ?? '';
+};
+const originalInput = choicesTemplates.input;
+choicesTemplates.input = function input(this: any, config: any, placeholderValue: string | null) {
+  if (placeholderValue || config.labelId) return originalInput.call(this, config, placeholderValue);
+  // A labelId makes the original skip its own lookup (the input template uses it for nothing else).
+  const el: HTMLElement = originalInput.call(this, { ...config, labelId: '-' }, placeholderValue);
+  const text = labelText(this);
+  if (text) el.setAttribute('aria-label', text);
+  return el;
+};
+const originalOuter = choicesTemplates.containerOuter;
+choicesTemplates.containerOuter = function containerOuter(this: any, config: any, ...args: any[]) {
+  const [, isSelectElement, , searchEnabled, , labelId] = args;
+  if (!isSelectElement || searchEnabled || labelId) return originalOuter.call(this, config, ...args);
+  const el: HTMLElement = originalOuter.call(this, config, ...args.slice(0, 5), '-');
+  el.removeAttribute('aria-labelledby');
+  const text = labelText(this);
+  if (text) el.setAttribute('aria-label', text);
+  return el;
+};
 
 /** Form.io's built-in strings that appear on our forms. */
 const zhStrings: Record<string, string> = {

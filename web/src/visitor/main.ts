@@ -95,6 +95,10 @@ const apply: View = async (main) => {
   const slot = h('div', { class: 'vf-form' }, loading(t('state.loading')));
   const messages = h('div');
   main.append(card(t('apply.title'), messages, slot));
+  // The first Intl.DateTimeFormat of a page loads ICU's locale and time-zone data (~50 ms on a slow phone);
+  // Form.io makes one while rendering the date field. Pay for it after this frame, while the page waits for
+  // the renderer chunk.
+  requestAnimationFrame(() => window.setTimeout(() => Intl.DateTimeFormat().resolvedOptions(), 0));
   let def: any;
   let lib: typeof import('../lib/formio.ts');
   try {
