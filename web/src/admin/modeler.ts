@@ -11,6 +11,8 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, ZeebePropertie
 import camundaCloudBehaviors from 'camunda-bpmn-js-behaviors/lib/camunda-cloud';
 import zeebeModdle from 'zeebe-bpmn-moddle/resources/zeebe.json';
 import { h } from '../lib/dom.ts';
+import { groupTranslation, translateUnreachedTexts, translateModule } from './bpmn-translate.ts';
+import { bpmnZh } from './bpmn-zh.ts';
 
 export interface Problem {
   elementId: string | null;
@@ -30,13 +32,24 @@ export type BpmnModeler = Modeler;
  */
 const jobBasedUserTasks = { createZeebeUserTaskBehavior: ['value', null] };
 
+/** Palette, context pad, replace menu and properties panel in the admin page's language (bpmn-translate.ts). */
 export function createModeler(canvas: HTMLElement, panel: HTMLElement): Modeler {
   const modeler = new Modeler({
     container: canvas,
     propertiesPanel: { parent: panel },
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, ZeebePropertiesProviderModule, camundaCloudBehaviors, jobBasedUserTasks],
+    additionalModules: [
+      translateModule(bpmnZh),
+      BpmnPropertiesPanelModule,
+      BpmnPropertiesProviderModule,
+      ZeebePropertiesProviderModule,
+      groupTranslation,
+      camundaCloudBehaviors,
+      jobBasedUserTasks,
+    ],
     moddleExtensions: { zeebe: zeebeModdle },
   });
+  const stopUnreachedTexts = translateUnreachedTexts(panel, modeler.get('translate'));
+  modeler.on('diagram.destroy', stopUnreachedTexts);
   // Tests drive the modeler's own API where drag-and-drop is impractical; also handy from the console.
   (window as any).vfModeler = modeler;
   return modeler;

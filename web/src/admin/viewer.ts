@@ -2,6 +2,13 @@
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+import { translateModule } from './bpmn-translate.ts';
+
+/**
+ * The viewer's only text is the drill-down button's title on a collapsed sub-process; the modeler's full
+ * dictionary (bpmn-zh.ts) stays out of this chunk.
+ */
+const viewerZh = { 'Open {element}': '打开 {element}' };
 
 export interface DiagramState {
   completed: string[];
@@ -11,7 +18,7 @@ export interface DiagramState {
 
 /** Shows the diagram with finished steps green, the current ones blue and those with an incident red. */
 export async function showInstanceDiagram(container: HTMLElement, xml: string, state: DiagramState): Promise<NavigatedViewer> {
-  const viewer = new NavigatedViewer({ container });
+  const viewer = new NavigatedViewer({ container, additionalModules: [translateModule(viewerZh)] });
   await viewer.importXML(xml);
   const canvas = viewer.get<any>('canvas');
   const registry = viewer.get<any>('elementRegistry');
