@@ -102,7 +102,7 @@ test('an administrator adds a security review step and a required field in the b
     }, group);
     // The name through the properties panel, as an administrator types it.
     const nameInput = p.locator('#bio-properties-panel-name');
-    if (!(await nameInput.isVisible())) await p.click('#bpmn-properties .bio-properties-panel-group-header:has-text("General")');
+    if (!(await nameInput.isVisible())) await p.click('#bpmn-properties [data-group-id="group-general"] .bio-properties-panel-group-header');
     await nameInput.fill('保卫处审核');
     await p.waitForFunction(() => (window as any).vfModeler.get('elementRegistry').get('security-review').businessObject.name === '保卫处审核');
     t.true(await p.isVisible('#proc-dirty'), 'unsaved changes are flagged');
