@@ -87,3 +87,53 @@ test.serial('the process editor speaks the page language: Chinese by default, En
   t.is(await p.getAttribute('.djs-palette [data-action="create.task"]', 'aria-label'), '创建任务');
   noCspViolation(t, admin);
 });
+
+test.serial('undeployed edits survive the language switch and a look at another screen, until discarded', async (t) => {
+  const p = admin.page;
+  // A fresh page: the previous test left the editor open on the same address.
+  await p.goto(`${server.url}/admin/#/processes`);
+  await p.reload();
+  await openUserTask(p);
+  const nameOf = () => p.evaluate(() => (window as any).vfModeler.get('elementRegistry').get('host-review').businessObject.name as string);
+  const original = await nameOf();
+  const nameInput = p.locator('#bio-properties-panel-name');
+  if (!(await nameInput.isVisible())) await groupTitle(p, 'general').click();
+  await nameInput.fill('接待人初审');
+  await p.waitForFunction(() => (window as any).vfModeler.get('elementRegistry').get('host-review').businessObject.name === '接待人初审');
+  t.true(await p.isVisible('#proc-dirty'));
+
+  // The switch rebuilds the editor: the edit comes back with it, still flagged as undeployed.
+  await p.click('#vf-lang');
+  await p.waitForFunction(() => document.documentElement.lang === 'en');
+  await p.waitForSelector('#proc-discard');
+  t.is(await nameOf(), '接待人初审');
+  t.true(await p.isVisible('#proc-dirty'));
+  t.regex((await p.textContent('#proc-messages'))!, /undeployed changes are back/);
+  await p.click('#vf-lang');
+  await p.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+  await p.waitForSelector('#proc-discard');
+  t.regex((await p.textContent('#proc-messages'))!, /已恢复此前未部署的修改/);
+
+  // Another screen and back, as the header links do.
+  await p.evaluate(() => {
+    location.hash = '#/forms';
+  });
+  await p.waitForSelector('#bpmn-canvas', { state: 'detached' });
+  await p.goBack();
+  await p.waitForSelector('#proc-discard');
+  t.is(await nameOf(), '接待人初审');
+
+  // Discarded: the deployed version again, nothing flagged, and nothing comes back after a switch.
+  await p.click('#proc-discard');
+  await p.waitForSelector('#proc-dirty', { state: 'hidden' });
+  t.is(await nameOf(), original);
+  await p.click('#vf-lang');
+  await p.waitForFunction(() => document.documentElement.lang === 'en');
+  await p.waitForSelector('#bpmn-canvas [data-element-id="host-review"]');
+  t.is(await nameOf(), original);
+  t.false(await p.isVisible('#proc-discard'));
+  t.false(await p.isVisible('#proc-dirty'));
+  await p.click('#vf-lang');
+  await p.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+  noCspViolation(t, admin);
+});

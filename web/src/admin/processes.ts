@@ -78,7 +78,14 @@ export const processNew: View = async (main, _p, query) => {
   const { blankProcessXml } = await import('./modeler.ts');
   const doc = query.get('imported') && pending ? pending : { xml: blankProcessXml() };
   pending = null;
-  return editor(main, { xml: doc.xml, title: doc.fileName ? `${at('proc.import')}：${doc.fileName}` : at('proc.newTitle'), fileName: doc.fileName, laidOut: doc.laidOut, problems: doc.problems });
+  return editor(main, {
+    xml: doc.xml,
+    title: doc.fileName ? `${at('proc.import')}：${doc.fileName}` : at('proc.newTitle'),
+    fileName: doc.fileName,
+    laidOut: doc.laidOut,
+    problems: doc.problems,
+    unsaved: Boolean(doc.fileName),
+  });
 };
 
 export const processEditor: View = async (main, params) => {
@@ -98,9 +105,19 @@ interface EditorDoc {
   fileName?: string;
   laidOut?: boolean;
   problems?: Problem[];
+  /** Not in the engine yet (an imported file): undeployed work from the start. */
+  unsaved?: boolean;
 }
 
+/**
+ * Undeployed work by page address, kept while the admin page is open: switching the language or opening another
+ * screen rebuilds the editor, and the administrator's edits (or an imported file) must come back with it.
+ */
+const drafts = new Map<string, string>();
+
 async function editor(main: HTMLElement, doc: EditorDoc) {
+  const draftKey = location.hash;
+  const draft = drafts.get(draftKey);
   main.classList.add('vf-wide', 'vf-editor-page');
   const { createModeler, showProblems, clearProblems, selectElement } = await import('./modeler.ts');
   const slot = h('div', { id: 'proc-messages' });
@@ -133,8 +150,13 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
     if (dirty) ev.preventDefault();
   };
   window.addEventListener('beforeunload', onUnload);
+  const markDirty = (xml: string) => {
+    dirty = true;
+    dirtyMark.classList.remove('d-none');
+    drafts.set(draftKey, xml);
+  };
   try {
-    await modeler.importXML(doc.xml);
+    await modeler.importXML(draft ?? doc.xml);
     modeler.get<any>('canvas').zoom('fit-viewport', 'auto');
   } catch (err: any) {
     say(slot, err?.message ?? String(err), 'danger');
@@ -142,8 +164,25 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
   modeler.on('commandStack.changed', () => {
     dirty = true;
     dirtyMark.classList.remove('d-none');
+    void currentXml().then((xml) => dirty && drafts.set(draftKey, xml));
   });
-  if (doc.laidOut !== undefined) say(slot, doc.laidOut ? at('proc.imported') : at('proc.importedAsIs'), 'info');
+  if (draft) {
+    markDirty(draft);
+    const discard = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary ms-2', id: 'proc-discard' }, at('proc.discard'));
+    discard.addEventListener('click', () =>
+      void busy(discard, async () => {
+        drafts.delete(draftKey);
+        await modeler.importXML(doc.xml);
+        modeler.get<any>('canvas').zoom('fit-viewport', 'auto');
+        dirty = false;
+        dirtyMark.classList.add('d-none');
+        clear(slot);
+      }),
+    );
+    say(slot, at('proc.restored'), 'info');
+    slot.firstElementChild?.append(discard);
+  } else if (doc.unsaved) markDirty(doc.xml);
+  if (doc.laidOut !== undefined && !draft) say(slot, doc.laidOut ? at('proc.imported') : at('proc.importedAsIs'), 'info');
   if (doc.problems?.length) listProblems(doc.problems);
 
   function listProblems(problems: Problem[]) {
@@ -199,6 +238,7 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
         slot.firstElementChild?.setAttribute('data-deployed-version', String(d.version));
         dirty = false;
         dirtyMark.classList.add('d-none');
+        drafts.delete(draftKey);
       } catch (err) {
         if (needsLogin(err)) return;
         if (err instanceof ApiError && Array.isArray(err.details)) listProblems(err.details as Problem[]);
