@@ -119,6 +119,7 @@ const zhBuilder: Record<string, string> = {
 export interface Builder {
   schema: any;
   setForm(form: any): Promise<unknown>;
+  on(event: 'change', listener: () => void): void;
   destroy?(): void;
 }
 

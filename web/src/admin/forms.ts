@@ -27,6 +27,9 @@ export const formList: View = async (main) => {
   }
 };
 
+/** Unsaved builder work by page address, kept while the admin page is open (see the process editor's drafts). */
+const drafts = new Map<string, any>();
+
 export const formEditor: View = async (main, params, query) => {
   main.classList.add('vf-editor-page');
   const key = params.formKey;
@@ -46,6 +49,9 @@ export const formEditor: View = async (main, params, query) => {
   const saveOnlyBtn = button(at('form.saveOnly'), () => void save(false), 'btn-outline-primary', { id: 'form-save-only' });
   const previewBtn = button(at('form.preview'), () => void togglePreview(), 'btn-outline-secondary', { id: 'form-preview-toggle' });
   const versionLabel = h('span', { class: 'text-secondary small', id: 'form-version' }, at('form.version', { version: form.version }));
+  const dirtyMark = h('span', { class: 'badge text-bg-warning d-none', id: 'form-dirty' }, at('form.dirty'));
+  const draftKey = location.hash;
+  const draft = drafts.get(draftKey);
   main.append(
     h(
       'div',
@@ -53,14 +59,40 @@ export const formEditor: View = async (main, params, query) => {
       h('a', { href: '#/forms', class: 'btn btn-sm btn-link' }, `← ${at('common.back')}`),
       h('h1', { class: 'h5 mb-0' }, at('form.editing', { title: form.schema?.title ?? key })),
       versionLabel,
+      dirtyMark,
       h('div', { class: 'ms-auto d-flex gap-2' }, previewBtn, saveOnlyBtn, saveBtn),
     ),
     slot,
     builderEl,
     previewEl,
   );
-  const builder = await createBuilder(builderEl, form.schema);
+  const builder = await createBuilder(builderEl, draft ? { ...form.schema, ...draft, components: draft.components } : form.schema);
   let preview: any = null;
+  const setDirty = (dirty: boolean) => {
+    dirtyMark.classList.toggle('d-none', !dirty);
+    if (dirty) drafts.set(draftKey, structuredClone(builder.schema));
+    else drafts.delete(draftKey);
+  };
+  // The components as saved, in the builder's own form (it adds defaults): a 'change' back to them is no change
+  // (the builder also says 'change' after setForm). Unknown while a restored draft is shown.
+  const current = () => JSON.stringify(builder.schema.components);
+  let saved: string | null = draft ? null : current();
+  // The builder says 'change' when a component is added, edited, moved or removed.
+  builder.on('change', () => setDirty(current() !== saved));
+  if (draft) {
+    setDirty(true);
+    const discard = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary ms-2', id: 'form-discard' }, at('form.discard'));
+    discard.addEventListener('click', () =>
+      void busy(discard, async () => {
+        await builder.setForm(structuredClone(form.schema));
+        saved = current();
+        setDirty(false);
+        clear(slot);
+      }),
+    );
+    say(slot, at('form.restored'), 'info');
+    slot.firstElementChild?.append(discard);
+  }
 
   async function togglePreview() {
     const showing = !previewEl.classList.contains('d-none');
@@ -86,6 +118,8 @@ export const formEditor: View = async (main, params, query) => {
         if (!result.form.created) text = at('form.unchanged');
         else if (redeploy && created.length) text = at('form.savedDeployed', { version: result.form.version, processes: created.map((d: any) => `${d.name || d.processId} v${d.version}`).join('，') });
         else text = at('form.saved', { version: result.form.version });
+        saved = JSON.stringify(schema.components);
+        setDirty(false);
         say(slot, text, 'success');
         slot.firstElementChild?.setAttribute('data-form-version', String(result.form.version));
         if (result.hint && !redeploy) slot.append(h('div', { class: 'alert alert-warning' }, at('form.hint', { message: result.hint.message })));
