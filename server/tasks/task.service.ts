@@ -34,6 +34,25 @@ export interface TaskListQuery {
   pageSize: number;
 }
 
+/** The columns of view(), on a tasks query that has joined its applications. */
+const withListColumns = (q: Knex.QueryBuilder) =>
+  q
+    .leftJoin('campuses', 'campuses.id', 'applications.campus_id')
+    .leftJoin('departments', 'departments.id', 'applications.department_id')
+    .leftJoin('visitors', 'visitors.id', 'applications.visitor_id')
+    .select(
+      'tasks.*',
+      'applications.flow_number',
+      'applications.visit_date',
+      'applications.visit_start',
+      'applications.visit_end',
+      'applications.status as application_status',
+      'campuses.name as campus_name',
+      'departments.name as department_name',
+      'visitors.name as visitor_name',
+      'visitors.organisation as visitor_organisation',
+    );
+
 /** A task row with the application columns the list view shows, from rows already read. */
 const taskRow = (task: Task, app?: Application) => ({
   ...task,
@@ -175,22 +194,7 @@ export class TaskService {
   }
 
   async list(staff: StaffPrincipal, query: TaskListQuery) {
-    const rows = this.baseQuery(staff, query, query.list)
-      .leftJoin('campuses', 'campuses.id', 'applications.campus_id')
-      .leftJoin('departments', 'departments.id', 'applications.department_id')
-      .leftJoin('visitors', 'visitors.id', 'applications.visitor_id')
-      .select(
-        'tasks.*',
-        'applications.flow_number',
-        'applications.visit_date',
-        'applications.visit_start',
-        'applications.visit_end',
-        'applications.status as application_status',
-        'campuses.name as campus_name',
-        'departments.name as department_name',
-        'visitors.name as visitor_name',
-        'visitors.organisation as visitor_organisation',
-      )
+    const rows = withListColumns(this.baseQuery(staff, query, query.list))
       // Open work is served oldest first (a queue); what I did, newest first.
       .orderBy(query.list === 'done' ? 'tasks.completed_at' : 'tasks.created_at', query.list === 'done' ? 'desc' : 'asc')
       .orderBy('tasks.id', query.list === 'done' ? 'desc' : 'asc')
@@ -293,27 +297,10 @@ export class TaskService {
    * full task view costs a dozen and the pages reload it anyway).
    */
   async summary(staff: StaffPrincipal, id: number) {
-    let q = this.deps
-      .knex('tasks')
-      .leftJoin('applications', 'applications.id', 'tasks.application_id')
-      .leftJoin('campuses', 'campuses.id', 'applications.campus_id')
-      .leftJoin('departments', 'departments.id', 'applications.department_id')
-      .leftJoin('visitors', 'visitors.id', 'applications.visitor_id')
-      .where('tasks.id', id);
+    let q = withListColumns(this.deps.knex('tasks').leftJoin('applications', 'applications.id', 'tasks.application_id')).where('tasks.id', id);
     // Completed by me stays visible to me (the "done" list), as it does there.
     if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff, 'tasks');
-    const row = await q.first(
-      'tasks.*',
-      'applications.flow_number',
-      'applications.visit_date',
-      'applications.visit_start',
-      'applications.visit_end',
-      'applications.status as application_status',
-      'campuses.name as campus_name',
-      'departments.name as department_name',
-      'visitors.name as visitor_name',
-      'visitors.organisation as visitor_organisation',
-    );
+    const row = await q.first();
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
     return { task: { ...this.view(row), draft: row.draft ?? null } };
   }

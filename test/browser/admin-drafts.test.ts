@@ -1,31 +1,13 @@
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
-import { ensureWebBuild, launchBrowser, openPage, PC, type WatchedPage } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { adminSession, noCspViolation } from '../helpers/admin-browser.ts';
 
 /**
  * An administrator's unsaved work in the process editor and the form builder survives what rebuilds the page
  * (the language switch, a look at another screen) until it is deployed, saved or discarded.
  */
-let server: TestServer;
-let close: () => Promise<void>;
-let admin: WatchedPage;
-
-test.before(async () => {
-  await ensureWebBuild();
-  server = await startTestServer('pglite');
-  const launched = await launchBrowser();
-  close = launched.close;
-  admin = await openPage(launched.browser, server.url, PC);
-  acceptDialogs(admin.page);
-  await adminLogin(admin.page, server.url);
-});
-
-test.after.always(async () => {
-  await close?.();
-  await server?.close();
-});
+// One server and one logged-in administrator for these screens; the tests run one after another.
+const session = adminSession(test);
 
 const groupTitle = (p: Page, id: string) => p.locator(`#bpmn-properties [data-group-id="group-${id}"] .bio-properties-panel-group-header-title`);
 
@@ -35,8 +17,8 @@ async function switchLanguage(p: Page, to: 'en' | 'zh-CN') {
 }
 
 test.serial('undeployed edits survive the language switch and a look at another screen, until discarded', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/processes/visit-pass/latest`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/processes/visit-pass/latest`);
   await p.click('#bpmn-canvas .djs-element[data-element-id="host-review"]');
   await p.waitForSelector('#bpmn-properties [data-group-id="group-general"]');
   const nameOf = () => p.evaluate(() => (window as any).vfModeler.get('elementRegistry').get('host-review').businessObject.name as string);
@@ -76,12 +58,12 @@ test.serial('undeployed edits survive the language switch and a look at another 
   t.false(await p.isVisible('#proc-discard'));
   t.false(await p.isVisible('#proc-dirty'));
   await switchLanguage(p, 'zh-CN');
-  noCspViolation(t, admin);
+  noCspViolation(t, session.admin);
 });
 
 test.serial('unsaved form builder changes survive the language switch and another screen, until discarded', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/forms/visit-application`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/forms/visit-application`);
   await p.waitForSelector('#form-builder .builder-component .formio-component-remark');
   const keys = () => p.evaluate(() => JSON.stringify((window as any).vfBuilder.schema.components.map((c: any) => c.key)));
   const original = await keys();
@@ -117,5 +99,5 @@ test.serial('unsaved form builder changes survive the language switch and anothe
   await p.waitForSelector('#form-builder .formio-component-remark');
   t.false(await p.isVisible('#form-discard'));
   await switchLanguage(p, 'zh-CN');
-  noCspViolation(t, admin);
+  noCspViolation(t, session.admin);
 });

@@ -1,40 +1,23 @@
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
-import { ensureWebBuild, launchBrowser, openPage, PC, shot, type WatchedPage } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { adminSession, noCspViolation } from '../helpers/admin-browser.ts';
+import { shot, } from '../helpers/browser.ts';
 
-let server: TestServer;
-let close: () => Promise<void>;
-let admin: WatchedPage;
-
-test.before(async () => {
-  await ensureWebBuild();
-  server = await startTestServer('pglite');
-  const launched = await launchBrowser();
-  close = launched.close;
-  admin = await openPage(launched.browser, server.url, PC);
-  acceptDialogs(admin.page);
-  await adminLogin(admin.page, server.url);
-});
-
-test.after.always(async () => {
-  await close?.();
-  await server?.close();
-});
+// One server and one logged-in administrator for these screens; the tests run one after another.
+const session = adminSession(test);
 
 const groupTitle = (p: Page, id: string) => p.locator(`#bpmn-properties [data-group-id="group-${id}"] .bio-properties-panel-group-header-title`);
 
 /** Opens the shipped process in the editor and selects its first user task (a click on the canvas). */
 async function openUserTask(p: Page) {
-  await p.goto(`${server.url}/admin/#/processes/visit-pass/latest`);
+  await p.goto(`${session.server.url}/admin/#/processes/visit-pass/latest`);
   await p.waitForSelector('#bpmn-canvas [data-element-id="host-review"]');
   await p.click('#bpmn-canvas .djs-element[data-element-id="host-review"]');
   await p.waitForSelector('#bpmn-properties [data-group-id="group-assignmentDefinition"]');
 }
 
 test.serial('the process editor speaks the page language: Chinese by default, English after the switch', async (t) => {
-  const p = admin.page;
+  const p = session.admin.page;
   t.is(await p.getAttribute('html', 'lang'), 'zh-CN');
   await openUserTask(p);
 
@@ -85,5 +68,5 @@ test.serial('the process editor speaks the page language: Chinese by default, En
   await openUserTask(p);
   t.is((await groupTitle(p, 'form').textContent())!.trim(), '表单');
   t.is(await p.getAttribute('.djs-palette [data-action="create.task"]', 'aria-label'), '创建任务');
-  noCspViolation(t, admin);
+  noCspViolation(t, session.admin);
 });

@@ -1,28 +1,10 @@
 import test from 'ava';
-import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
-import { ensureWebBuild, launchBrowser, openPage, PC, shot, type WatchedPage } from '../helpers/browser.ts';
+import { adminSession, noCspViolation } from '../helpers/admin-browser.ts';
+import { shot, } from '../helpers/browser.ts';
 import { newVisitor, submitApplication } from '../helpers/flow.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 // One server and one logged-in administrator for these screens; the tests run one after another.
-let server: TestServer;
-let close: () => Promise<void>;
-let admin: WatchedPage;
-
-test.before(async () => {
-  await ensureWebBuild();
-  server = await startTestServer('pglite');
-  const launched = await launchBrowser();
-  close = launched.close;
-  admin = await openPage(launched.browser, server.url, PC);
-  acceptDialogs(admin.page);
-  await adminLogin(admin.page, server.url);
-});
-
-test.after.always(async () => {
-  await close?.();
-  await server?.close();
-});
+const session = adminSession(test);
 
 const NO_LAYOUT = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="defs-imported" targetNamespace="http://visitflow/test" modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.5.0">
@@ -39,8 +21,8 @@ const NO_LAYOUT = `<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>`;
 
 test.serial('a deploy refused for a FEEL syntax error shows the problem at the flow and names it', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/processes/visit-pass/latest`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/processes/visit-pass/latest`);
   await p.waitForSelector('#bpmn-canvas [data-element-id="leader-review"]');
   // The condition's FEEL editor is a CodeMirror widget; the modeler's API sets the same property.
   await p.evaluate(() => {
@@ -63,12 +45,12 @@ test.serial('a deploy refused for a FEEL syntax error shows the problem at the f
   t.deepEqual(await p.evaluate(() => (window as any).vfModeler.get('selection').get().map((e: any) => e.id)), ['leader-approved-flow']);
   await p.waitForSelector('#bpmn-properties .bio-properties-panel-header-label:has-text("同意")');
   await shot(p, 'admin-10-deploy-refused-at-element');
-  t.is(await server.db.knex('process_deployments').where({ process_id: 'visit-pass' }).count({ n: '*' }).then((r: any) => Number(r[0].n)), 1, 'nothing was deployed');
+  t.is(await session.server.db.knex('process_deployments').where({ process_id: 'visit-pass' }).count({ n: '*' }).then((r: any) => Number(r[0].n)), 1, 'nothing was deployed');
 });
 
 test.serial('importing a .bpmn file without layout: the page shows it laid out and deploys it', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/processes`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/processes`);
   await p.waitForSelector('#proc-import');
   const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.click('#proc-import')]);
   await chooser.setFiles({ name: '导入的流程.bpmn', mimeType: 'application/xml', buffer: Buffer.from(NO_LAYOUT) });
@@ -81,14 +63,14 @@ test.serial('importing a .bpmn file without layout: the page shows it laid out a
   await p.click('#proc-deploy');
   await p.waitForSelector('#proc-messages .alert-success');
   t.regex((await p.textContent('#proc-messages'))!, /导入的流程 版本 1/);
-  await p.goto(`${server.url}/admin/#/processes`);
+  await p.goto(`${session.server.url}/admin/#/processes`);
   await p.waitForSelector('tr[data-process="imported"][data-version="1"]');
   t.pass();
 });
 
 test.serial('a directory CSV import with one bad row shows the row error and imports nothing', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/directory?tab=import`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/directory?tab=import`);
   await p.waitForSelector('#csv-text');
   await p.selectOption('#csv-kind', 'staff');
   const csv = ['用户名,姓名,手机号,单位代码,角色,初始密码', 'host-csv1,钱老师,13800005555,CS,接待人,Change@2026', 'host-csv2,孙老师,1380000,CS,接待人,Change@2026', 'leader-csv3,周主任,13800006666,CS,主管领导,Change@2026'].join('\n');
@@ -102,7 +84,7 @@ test.serial('a directory CSV import with one bad row shows the row error and imp
   t.regex(rows[0][2]!, /手机号/);
   t.regex((await p.textContent('#csv-report'))!, /全部或全不/);
   await shot(p, 'admin-12-csv-row-error');
-  t.is(await server.db.knex('staff').whereIn('username', ['host-csv1', 'leader-csv3']).count({ n: '*' }).then((r: any) => Number(r[0].n)), 0, 'all or nothing');
+  t.is(await session.server.db.knex('staff').whereIn('username', ['host-csv1', 'leader-csv3']).count({ n: '*' }).then((r: any) => Number(r[0].n)), 0, 'all or nothing');
 
   // Corrected, checked first, then imported.
   await p.fill('#csv-text', csv.replace(',1380000,', ',13800007777,'));
@@ -111,16 +93,16 @@ test.serial('a directory CSV import with one bad row shows the row error and imp
   t.regex((await p.textContent('#csv-report'))!, /3 行可以导入/);
   await p.click('#csv-import');
   await p.waitForSelector('#csv-report .alert-success:has-text("已导入")');
-  await p.goto(`${server.url}/admin/#/directory?tab=staff&q=host-csv`);
+  await p.goto(`${session.server.url}/admin/#/directory?tab=staff&q=host-csv`);
   await p.waitForSelector('tr[data-username="host-csv2"]');
   t.pass();
 });
 
 test.serial('the instance page highlights the current step; cancel from there', async (t) => {
-  const { client } = await newVisitor(server, { name: '实例页' });
-  const app = await submitApplication(server, client);
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/instances`);
+  const { client } = await newVisitor(session.server, { name: '实例页' });
+  const app = await submitApplication(session.server, client);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/instances`);
   await p.fill('#inst-filters input[name=flowNumber]', app.flowNumber);
   await p.click('#inst-filters button[type=submit]');
   await p.waitForSelector(`tr[data-flow="${app.flowNumber}"]`);
@@ -141,12 +123,12 @@ test.serial('the instance page highlights the current step; cancel from there', 
   await p.click('#inst-cancel');
   await p.waitForSelector('#inst-messages .alert-success');
   t.is((await client.get(`/api/applications/${app.id}`)).body.application.status, 'withdrawn');
-  noCspViolation(t, admin);
+  noCspViolation(t, session.admin);
 });
 
 test.serial('settings: an SMS template previewed with sample data, saved, and the gate posters shown', async (t) => {
-  const p = admin.page;
-  await p.goto(`${server.url}/admin/#/settings`);
+  const p = session.admin.page;
+  await p.goto(`${session.server.url}/admin/#/settings`);
   await p.waitForSelector('#set-sms-approved');
   await p.fill('#set-sms-approved', '【{university}】{name}，您{visitDate}的入校申请已通过，流程号{flowNumber}。');
   await p.click('#set-sms-approved ~ button');
@@ -155,7 +137,7 @@ test.serial('settings: an SMS template previewed with sample data, saved, and th
   await p.fill('#set-retention', '90');
   await p.click('#settings-save');
   await p.waitForSelector('#settings-messages .alert-success');
-  t.is((await server.services.settings.get('retentionDays')) as unknown, 90);
+  t.is((await session.server.services.settings.get('retentionDays')) as unknown, 90);
   const poster = p.locator('#set-posters figure[data-campus="MAIN"] img');
   await poster.scrollIntoViewIfNeeded();
   await p.waitForFunction(() => (document.querySelector('#set-posters figure[data-campus="MAIN"] img') as HTMLImageElement | null)?.naturalWidth === 1024);

@@ -1,5 +1,7 @@
+import type { TestFn } from 'ava';
 import type { Page } from 'playwright-core';
-import type { WatchedPage } from './browser.ts';
+import { ensureWebBuild, launchBrowser, openPage, PC, type WatchedPage } from './browser.ts';
+import { startTestServer, type TestServer } from './server.ts';
 
 /** Logs in on /admin/ as the demo administrator and waits for the process list. */
 export async function adminLogin(page: Page, origin: string, username = 'admin') {
@@ -24,4 +26,33 @@ export function noCspViolation(t: { deepEqual: (a: unknown, b: unknown, m?: stri
     [],
     'no CSP violation',
   );
+}
+
+export interface AdminSession {
+  server: TestServer;
+  admin: WatchedPage;
+}
+
+/**
+ * One server and one logged-in administrator (PC viewport, confirm() dialogs accepted) for a file of admin page
+ * tests, which then run one after another; closed after the last. Read `session.server` / `session.admin`
+ * inside the tests (they are set by test.before).
+ */
+export function adminSession(test: TestFn): AdminSession {
+  const session = {} as AdminSession;
+  let close: (() => Promise<void>) | undefined;
+  test.before(async () => {
+    await ensureWebBuild();
+    session.server = await startTestServer('pglite');
+    const launched = await launchBrowser();
+    close = launched.close;
+    session.admin = await openPage(launched.browser, session.server.url, PC);
+    acceptDialogs(session.admin.page);
+    await adminLogin(session.admin.page, session.server.url);
+  });
+  test.after.always(async () => {
+    await close?.();
+    await session.server?.close();
+  });
+  return session;
 }
