@@ -1,5 +1,6 @@
 /** Fetch wrapper for our JSON API: CSRF echo, Chinese error messages from the server, one shape for failures. */
-import { t } from './i18n.ts';
+import { englishErrorText, englishFieldText } from './error-texts.ts';
+import { currentLang, t } from './i18n.ts';
 
 export interface FieldError {
   field: string;
@@ -16,10 +17,12 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** Field-level messages when the server named fields (validation errors). */
+  /** Field-level messages when the server named fields (validation errors); in English where the code tells them. */
   get fieldErrors(): FieldError[] {
     if (!Array.isArray(this.details)) return [];
-    return this.details.filter((d): d is FieldError => d && typeof d.field === 'string' && typeof d.message === 'string');
+    const fields = this.details.filter((d): d is FieldError => d && typeof d.field === 'string' && typeof d.message === 'string');
+    if (currentLang() !== 'en') return fields;
+    return fields.map((d) => ({ field: d.field, message: englishFieldText(this, d) ?? d.message }));
   }
 }
 
@@ -65,7 +68,8 @@ export const get = <T = any>(path: string) => api<T>('GET', path);
 export const post = <T = any>(path: string, body: unknown = {}) => api<T>('POST', path, body);
 export const put = <T = any>(path: string, body: unknown = {}) => api<T>('PUT', path, body);
 
+/** The message to show: the server's (Chinese), or in English the text of its code when known (error-texts.ts). */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) return err.message;
+  if (err instanceof ApiError) return (currentLang() === 'en' && englishErrorText(err)) || err.message;
   return t('err.unexpected');
 }

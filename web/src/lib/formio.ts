@@ -47,6 +47,7 @@ import zones from 'virtual:tz-zones';
 import { Mandarin } from 'flatpickr/dist/l10n/zh.js';
 import { provideInputmask } from 'virtual:formio-inputmask-slot';
 import { csrfToken } from './api.ts';
+import { formStringsEn } from './form-i18n-en.ts';
 import { currentLang, t } from './i18n.ts';
 
 // What `@formio/js/form` wires up, minus the full component list.
@@ -274,12 +275,29 @@ function prepareComponents(components: any[]): any[] {
   });
 }
 
+/**
+ * In English the date picker follows the page too (the shipped form sets the calendar's locale to zh), and the
+ * form's own texts come from formStringsEn: the Chinese strings of the shipped forms, keyed by their text.
+ * A field an administrator adds later in the form builder has no English entry and shows its own text.
+ */
+function inPageLanguage(components: any[]): any[] {
+  if (currentLang() === 'zh') return components;
+  return components.map((c) => {
+    const next = { ...c };
+    if (c.type === 'datetime' && c.widget?.locale === 'zh') next.widget = { ...c.widget, locale: 'en' };
+    if (Array.isArray(c.components)) next.components = inPageLanguage(c.components);
+    if (Array.isArray(c.columns)) next.columns = c.columns.map((col: any) => ({ ...col, components: inPageLanguage(col.components ?? []) }));
+    return next;
+  });
+}
+
 export async function renderForm(el: HTMLElement, schema: any, options: RenderOptions = {}): Promise<FormioForm> {
   await ensureComponents(schema);
-  const form = await Formio.createForm(el, { ...schema, components: prepareComponents(schema.components ?? []) }, {
+  const zh = currentLang() === 'zh';
+  const form = await Formio.createForm(el, { ...schema, components: inPageLanguage(prepareComponents(schema.components ?? [])) }, {
     readOnly: options.readOnly ?? false,
-    language: currentLang() === 'zh' ? 'zh' : 'en',
-    i18n: { zh: zhStrings },
+    language: zh ? 'zh' : 'en',
+    i18n: zh ? { zh: zhStrings } : { en: formStringsEn },
     noAlerts: false,
     hooks: {
       beforeSubmit: (submission: any, next: (err?: any) => void) => {

@@ -1,0 +1,219 @@
+/**
+ * English texts for the API's error codes (`{error: {code, message, details}}`, see server/errors.ts), for the
+ * errors a visitor, host, leader or guard can meet. The server always answers in Chinese; errorMessage() in
+ * api.ts shows these texts when the page is in English and the code is known, otherwise the server's message.
+ *
+ * A server text with values in it (the lock-out time, the campus opening hours, a campus name) keeps them:
+ * the English text is built from `details` when the server sends them (retryAfterSeconds, maxBytes, reason);
+ * when it does not, the entry answers undefined and the server's own message is shown.
+ * The administrator's pages are not covered (they use their own codes and stay with the server's text).
+ */
+import { formStringsEn } from './form-i18n-en.ts';
+
+export interface ErrorInput {
+  status: number;
+  code: string;
+  /** The server's (Chinese) message. */
+  message: string;
+  details?: unknown;
+}
+
+type Entry = string | ((e: ErrorInput) => string | undefined);
+
+const record = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : {});
+
+function waitText(seconds: number): string {
+  if (seconds > 60) {
+    const minutes = Math.max(1, Math.ceil(seconds / 60));
+    return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  }
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
+}
+
+function bytesText(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Number((bytes / 1024 / 1024).toFixed(1))} MB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KB`;
+  return `${bytes} bytes`;
+}
+
+/** Gate check refusals (`details.reason` of PASS_NOT_VALID); WRONG_CAMPUS and NOT_YET_VALID carry values in the text. */
+const passReasons: Record<string, string> = {
+  SIGNATURE_INVALID: 'The QR code signature is invalid: the pass may be forged or altered. Do not admit.',
+  QR_EXPIRED: 'The QR code has expired (perhaps a screenshot). Ask the visitor to refresh the pass on the phone and show it again.',
+  EXPIRED: 'The pass has expired: the approved visit time is over.',
+  REVOKED: 'The pass has been revoked (the application was withdrawn or cancelled). Do not admit.',
+  UNKNOWN_CODE: 'No such pass code. Check it and type it again.',
+  MALFORMED: "The QR code is not recognised. Scan the entry pass on the visitor's phone.",
+};
+
+/** Application statuses as the server writes them into APPLICATION_NOT_WITHDRAWABLE. */
+const statusTexts: Record<string, string> = {
+  '已提交，正在送审': 'has been sent for review',
+  审核中: 'is in review',
+  已通过: 'has been approved',
+  未通过: 'has been refused',
+  '已失效（超时未审核）': 'has expired (not reviewed in time)',
+  已撤回: 'has been withdrawn',
+};
+
+/** Field messages of the registration and login requests (zod, code VALIDATION_FAILED). */
+const validationTexts: Record<string, string> = {
+  请填写姓名: 'Enter your name',
+  姓名不能超过50个字: 'The name can be at most 50 characters',
+  '请填写单位（个人请填“个人”）': 'Enter your organisation (write 个人 if you come privately)',
+  单位名称不能超过100个字: 'The organisation can be at most 100 characters',
+  请填写身份证号: 'Enter your resident ID number',
+  身份证号应为18位: 'The resident ID number has 18 characters',
+  请填写手机号: 'Enter your mobile number',
+  请填写正确的手机号: 'Enter a valid mobile number',
+  请填写密码: 'Enter the password',
+  密码不正确: 'Wrong password',
+  请填写用户名: 'Enter the user name',
+  用户名或密码不正确: 'Wrong user name or password',
+  '日期格式应为 YYYY-MM-DD': 'Use the date format YYYY-MM-DD',
+  表单内容格式不正确: 'The form content is not valid',
+  申请内容格式不正确: 'The application content is not valid',
+  二维码内容无效: 'The QR code content is not valid',
+  无法识别的二维码: 'The QR code is not recognised',
+  通行码无效: 'The pass code is not valid',
+  '通行码不存在，请核对后重新输入': 'No such pass code. Check it and type it again.',
+  输入有误: 'The input is not valid',
+};
+
+const formLabel = (label: string) => formStringsEn[label];
+
+/**
+ * A message of the server's form validation (FORM_INVALID): the form's own messages are in the form dictionary;
+ * the server's built-in ones name the field's label (form.validator.ts), translated when the label is known.
+ */
+function formMessage(message: string): string | undefined {
+  if (formStringsEn[message]) return formStringsEn[message];
+  const patterns: [RegExp, (label: string, n: string) => string][] = [
+    [/^请填写(.+)$/, (l) => `Enter the ${l.toLowerCase()}`],
+    [/^(.+)格式不正确$/, (l) => `${l}: the format is not valid`],
+    [/^(.+)至少需要(\d+)个字符$/, (l, n) => `${l} needs at least ${n} characters`],
+    [/^(.+)不能超过(\d+)个字符$/, (l, n) => `${l} can be at most ${n} characters`],
+    [/^(.+)不是可选的值$/, (l) => `${l}: not one of the choices`],
+    [/^(.+)不是有效的日期$/, (l) => `${l} is not a valid date`],
+    [/^(.+)不是有效的时间$/, (l) => `${l} is not a valid time`],
+    [/^(.+)填写有误$/, (l) => `${l} is not valid`],
+  ];
+  for (const [re, make] of patterns) {
+    const m = re.exec(message);
+    const label = m && formLabel(m[1]);
+    if (label) return make(label, m[2] ?? '');
+  }
+  return undefined;
+}
+
+const residentId: Record<string, string> = {
+  ID_LENGTH: 'The resident ID number has 18 characters',
+  ID_FORMAT: 'The resident ID number is not valid: 17 digits followed by a digit or X',
+  ID_BIRTH_DATE: 'The date of birth in the resident ID number is not valid',
+  ID_CHECK_DIGIT: 'The check digit of the resident ID number is wrong. Check the number and enter it again.',
+};
+
+export const errorTextsEn: Record<string, Entry> = {
+  // Login, session, CSRF, throttling
+  INVALID_CREDENTIALS: (e) => (e.message.includes('用户名') ? 'Wrong user name or password' : 'Wrong mobile number or password'),
+  LOGIN_LOCKED: (e) => {
+    const seconds = Number(record(e.details).retryAfterSeconds);
+    if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+    return `Too many failed logins. Try again in ${waitText(Math.ceil(seconds))}.`;
+  },
+  UNAUTHENTICATED: 'Please log in',
+  LOGIN_REQUIRED: 'Please log in',
+  VISITOR_LOGIN_REQUIRED: 'Please log in',
+  STAFF_LOGIN_REQUIRED: 'Please log in with your staff account',
+  ROLE_REQUIRED: 'You are not allowed to do this',
+  FORBIDDEN: 'Access denied',
+  CSRF_TOKEN_INVALID: 'The page has expired. Reload it and try again.',
+  STAFF_NOT_FOUND: 'The account does not exist',
+  VISITOR_NOT_FOUND: 'The account does not exist',
+
+  // Registration
+  ...residentId,
+  MOBILE_INVALID: 'Enter a valid 11-digit mobile number',
+  MOBILE_ALREADY_REGISTERED: 'This mobile number is already registered. Please log in.',
+  ID_NUMBER_ALREADY_REGISTERED: 'This resident ID number is already registered. Log in with the mobile number you registered with.',
+
+  // Application
+  FORM_INVALID: (e) => formMessage(e.message),
+  START_FORM_MISSING: 'The process has no application form',
+  CAMPUS_NOT_FOUND: 'The chosen campus does not exist',
+  DEPARTMENT_NOT_IN_CAMPUS: 'The chosen department does not belong to this campus',
+  HOST_NOT_FOUND: 'The host name or mobile number does not match a host registered for this department',
+  VISIT_WINDOW_INVALID: 'Enter a valid visit date and time (the end time later than the start time)',
+  // VISIT_WINDOW_OUTSIDE_HOURS names the campus and its hours without details: the server's message stays.
+  VISIT_WINDOW_PAST: 'The visit must be later than now',
+  APPLICATION_NOT_FOUND: 'The application does not exist',
+  APPLICATION_NOT_WITHDRAWABLE: (e) => {
+    if (e.message === '该申请当前不能撤回') return 'This application cannot be withdrawn now';
+    const status = /^该申请(.+)，不能撤回$/.exec(e.message)?.[1];
+    return status && statusTexts[status] ? `This application ${statusTexts[status]} and cannot be withdrawn` : undefined;
+  },
+  // FORM_NOT_FOUND and FORM_NOT_PINNED name the form and its version: the server's message stays.
+
+  // Tasks (hosts and leaders)
+  TASK_NOT_FOUND: 'The task does not exist',
+  TASK_NOT_OPEN: 'The task has already been handled or cancelled',
+  TASK_ALREADY_CLAIMED: 'Someone else has claimed this task',
+  TASK_NOT_CLAIMED_BY_YOU: 'You can only give back tasks you claimed',
+  LEADER_NOT_ALLOWED: "Choose a leader of the application's department",
+  OPTION_NOT_ALLOWED: (e) => formMessage(e.message),
+
+  // Uploads
+  UPLOAD_TOO_LARGE: (e) => {
+    const max = Number(record(e.details).maxBytes);
+    return Number.isFinite(max) && max > 0 ? `The file is too large: each file can be at most ${bytesText(max)}` : undefined;
+  },
+  UPLOAD_TYPE_NOT_ALLOWED: 'Only JPG or PNG images and PDF files can be uploaded',
+  UPLOAD_NOT_FOUND: (e) =>
+    e.status === 404 ? 'The file does not exist or you may not view it' : 'An attachment does not exist or has expired. Upload it again.',
+  UPLOAD_EMPTY: 'The file is empty',
+  UPLOAD_MALFORMED: 'The upload request is not valid. Choose the file and upload it again.',
+  UPLOAD_FIELD_INVALID: 'The file field must be named "file"',
+  UPLOAD_TOO_MANY_FILES: 'Upload one file at a time',
+  UPLOAD_MISSING: 'Choose a file to upload',
+
+  // Passes and the gate
+  PASS_NOT_AVAILABLE: 'The pass has not been issued yet or is not available',
+  PASS_INPUT_REQUIRED: 'Scan the QR code or type the pass code',
+  PASS_NOT_FOUND: 'The pass code does not exist',
+  PASS_NOT_VALID: (e) => passReasons[String(record(e.details).reason)],
+
+  // Generic
+  VALIDATION_FAILED: (e) => validationTexts[e.message],
+  NOT_FOUND: 'The requested address does not exist',
+  METHOD_NOT_ALLOWED: 'This request method is not supported',
+  BODY_TOO_LARGE: 'The request is too large',
+  MALFORMED_JSON: 'The request is not valid JSON',
+  UNSUPPORTED_MEDIA_TYPE: 'This content type is not supported',
+  BAD_REQUEST: 'The request is not valid',
+  INTERNAL: 'Server error. Please try again later.',
+};
+
+/** The English text of an API error, or undefined when the code is unknown or its values cannot be kept. */
+export function englishErrorText(e: ErrorInput): string | undefined {
+  const entry = Object.hasOwn(errorTextsEn, e.code) ? errorTextsEn[e.code] : undefined;
+  return typeof entry === 'function' ? entry(e) : entry;
+}
+
+/**
+ * The English text of a field-level message (`details: [{field, message}]`) when the code makes it unambiguous:
+ * the same text as the top-level message, or one of the known field texts of FORM_INVALID, VALIDATION_FAILED and
+ * the application's domain rules. Anything else (e.g. the opening hours) answers undefined and stays as sent.
+ */
+export function englishFieldText(e: ErrorInput, field: { field: string; message: string }): string | undefined {
+  switch (e.code) {
+    case 'FORM_INVALID':
+      return formMessage(field.message);
+    case 'VALIDATION_FAILED':
+      return validationTexts[field.message];
+    case 'VISIT_WINDOW_INVALID':
+      return field.message === '结束时间应晚于开始时间' ? formStringsEn.结束时间须晚于开始时间 : undefined;
+    case 'OPTION_NOT_ALLOWED':
+      return field.message === '不是可选的值' ? 'Not one of the choices' : undefined;
+  }
+  return field.message === e.message ? englishErrorText(e) : undefined;
+}
