@@ -177,7 +177,9 @@ export class ApplicationService {
     }
     if (start < campus.opens_at || end > campus.closes_at) {
       const message = `到访时间应在${campus.name}开放时间${campus.opens_at}至${campus.closes_at}之内`;
-      throw badRequest('VISIT_WINDOW_OUTSIDE_HOURS', message, [{ field: 'visitStartTime', message }]);
+      // The values too, so that a page in another language can say the same.
+      const hours = { campus: campus.name, opensAt: campus.opens_at, closesAt: campus.closes_at };
+      throw badRequest('VISIT_WINDOW_OUTSIDE_HOURS', message, [{ field: 'visitStartTime', message, ...hours }]);
     }
     const windowStart = campusInstant(visitDate, start, config.TIMEZONE);
     const windowEnd = campusInstant(visitDate, end, config.TIMEZONE);

@@ -263,6 +263,8 @@ for (const kind of await testBackends()) {
         t.is(res.body.error.code, code, JSON.stringify(res.body));
         t.regex(res.body.error.message, message);
       }
+      const early = await client.post('/api/applications', { data: await applicationData(client, { visitStartTime: '06:00' }) });
+      t.like(early.body.error.details[0], { field: 'visitStartTime', campus: '主校区', opensAt: '07:00', closesAt: '23:00' }, 'the hours come as values too');
       const east = (await client.get('/api/directory/campuses')).body.campuses.find((c: any) => c.name === '东校区');
       const wrongCampus = await client.post('/api/applications', { data: await applicationData(client, { campusId: String(east.id) }) });
       t.is(wrongCampus.body.error.code, 'DEPARTMENT_NOT_IN_CAMPUS');

@@ -144,7 +144,10 @@ export const errorTextsEn: Record<string, Entry> = {
   DEPARTMENT_NOT_IN_CAMPUS: 'The chosen department does not belong to this campus',
   HOST_NOT_FOUND: 'The host name or mobile number does not match a host registered for this department',
   VISIT_WINDOW_INVALID: 'Enter a valid visit date and time (the end time later than the start time)',
-  // VISIT_WINDOW_OUTSIDE_HOURS names the campus and its hours without details: the server's message stays.
+  VISIT_WINDOW_OUTSIDE_HOURS: (e) => {
+    const hours = (Array.isArray(e.details) ? e.details : []).find((d: any) => d && typeof d.opensAt === 'string' && typeof d.closesAt === 'string');
+    return hours ? `The visit must lie within the opening hours of ${hours.campus}: ${hours.opensAt} to ${hours.closesAt}` : undefined;
+  },
   VISIT_WINDOW_PAST: 'The visit must be later than now',
   APPLICATION_NOT_FOUND: 'The application does not exist',
   APPLICATION_NOT_WITHDRAWABLE: (e) => {
@@ -202,7 +205,7 @@ export function englishErrorText(e: ErrorInput): string | undefined {
 /**
  * The English text of a field-level message (`details: [{field, message}]`) when the code makes it unambiguous:
  * the same text as the top-level message, or one of the known field texts of FORM_INVALID, VALIDATION_FAILED and
- * the application's domain rules. Anything else (e.g. the opening hours) answers undefined and stays as sent.
+ * the application's domain rules. Anything else answers undefined and stays as sent.
  */
 export function englishFieldText(e: ErrorInput, field: { field: string; message: string }): string | undefined {
   switch (e.code) {

@@ -1,0 +1,24 @@
+import test from 'ava';
+import { englishErrorText, englishFieldText } from '../../web/src/lib/error-texts.ts';
+
+// The error the server sends for a visit outside the campus opening hours (server/applications).
+const outsideHours = {
+  status: 400,
+  code: 'VISIT_WINDOW_OUTSIDE_HOURS',
+  message: '到访时间应在主校区开放时间07:00至23:00之内',
+  details: [{ field: 'visitStartTime', message: '到访时间应在主校区开放时间07:00至23:00之内', campus: '主校区', opensAt: '07:00', closesAt: '23:00' }],
+};
+
+test('the opening-hours refusal in English keeps the hours (the campus name is data)', (t) => {
+  t.is(englishErrorText(outsideHours), 'The visit must lie within the opening hours of 主校区: 07:00 to 23:00');
+  t.is(englishFieldText(outsideHours, outsideHours.details[0]), englishErrorText(outsideHours), 'the field says the same');
+});
+
+test('without the values the server message stays', (t) => {
+  t.is(englishErrorText({ ...outsideHours, details: [{ field: 'visitStartTime', message: outsideHours.message }] }), undefined);
+});
+
+test('the lock-out wait is read from the details', (t) => {
+  t.regex(englishErrorText({ status: 429, code: 'LOGIN_LOCKED', message: '登录失败次数过多，请2分钟后再试', details: { retryAfterSeconds: 90 } })!, /Try again in/);
+  t.is(englishErrorText({ status: 429, code: 'LOGIN_LOCKED', message: '登录失败次数过多' }), undefined);
+});
