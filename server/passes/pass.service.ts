@@ -57,6 +57,8 @@ export interface VerifyResult {
   valid: boolean;
   reason?: VerifyReason;
   reasonText: string;
+  /** The values in reasonText (campus, minutes), for a page that says it in another language. */
+  reasonParams?: Record<string, string | number>;
   pass?: GatePassDetails;
   lastEvent?: { kind: PassEventKind; at: string };
 }
@@ -119,7 +121,7 @@ interface PassContext {
   flowNumber: string;
 }
 
-type Check = { reason: VerifyReason; text: string } | null;
+type Check = { reason: VerifyReason; text: string; params?: Record<string, string | number> } | null;
 
 /**
  * Passes for approved applications and the gate check. The QR payload is signed with Ed25519 and rotates
@@ -251,6 +253,7 @@ export class PassService {
       valid: problem === null,
       ...(problem ? { reason: problem.reason } : {}),
       reasonText: problem ? problem.text : VALID_TEXT,
+      ...(problem?.params ? { reasonParams: problem.params } : {}),
       pass: this.gateDetails(ctx),
       ...(lastEvent ? { lastEvent: { kind: lastEvent.kind, at: lastEvent.at } } : {}),
     };
@@ -269,7 +272,7 @@ export class PassService {
     const now = this.clock.now();
     const problem =
       kind === 'entry' ? this.checkUsable(ctx, campusId, now) : this.checkCampus(ctx, campusId);
-    if (problem) throw new AppError(409, 'PASS_NOT_VALID', problem.text, { reason: problem.reason });
+    if (problem) throw new AppError(409, 'PASS_NOT_VALID', problem.text, { reason: problem.reason, ...problem.params });
 
     return this.knex.transaction(async (trx) => {
       // Serialises events of one pass, so that two guards recording at once see each other's event.
@@ -290,7 +293,7 @@ export class PassService {
 
   private checkCampus(ctx: PassContext, campusId: number): Check {
     if (ctx.pass.campus_id !== campusId) {
-      return { reason: 'WRONG_CAMPUS', text: `${REASON_TEXT.WRONG_CAMPUS}（适用校区：${ctx.campusName}）` };
+      return { reason: 'WRONG_CAMPUS', text: `${REASON_TEXT.WRONG_CAMPUS}（适用校区：${ctx.campusName}）`, params: { campus: ctx.campusName } };
     }
     return null;
   }
@@ -305,6 +308,7 @@ export class PassService {
       return {
         reason: 'NOT_YET_VALID',
         text: `${REASON_TEXT.NOT_YET_VALID}（最早可提前${this.earlyEntryMinutes}分钟入校）`,
+        params: { earlyMinutes: this.earlyEntryMinutes },
       };
     }
     if (now.getTime() >= toDate(pass.valid_until).getTime()) return { reason: 'EXPIRED', text: REASON_TEXT.EXPIRED };

@@ -164,7 +164,7 @@ for (const kind of await testBackends()) {
       t.false(JSON.stringify(ok.body).includes(a.mobile));
 
       const wrong = await guard.post('/api/gate/verify', { payload, campusId: eastId });
-      t.like(wrong.body, { valid: false, reason: 'WRONG_CAMPUS' });
+      t.like(wrong.body, { valid: false, reason: 'WRONG_CAMPUS', reasonParams: { campus: '主校区' } });
 
       const [prefix, claims, sig] = payload.split('.');
       const decoded = JSON.parse(Buffer.from(claims, 'base64url').toString());
@@ -190,7 +190,7 @@ for (const kind of await testBackends()) {
 
       const elsewhere = await guard.post(`/api/gate/passes/${pass.id}/entry`, { campusId: eastId });
       t.is(elsewhere.status, 409);
-      t.like(elsewhere.body.error, { code: 'PASS_NOT_VALID', details: { reason: 'WRONG_CAMPUS' } });
+      t.like(elsewhere.body.error, { code: 'PASS_NOT_VALID', details: { reason: 'WRONG_CAMPUS', campus: '主校区' } });
       t.is((await guard.post('/api/gate/passes/999999/entry', { campusId })).status, 404);
 
       const unknown = await guard.post('/api/gate/verify', { code: 'ZZZZ-ZZZZ', campusId });
@@ -214,6 +214,7 @@ for (const kind of await testBackends()) {
 
       const early = await guard.post('/api/gate/verify', { code: pass.short_code, campusId });
       t.like(early.body, { valid: false, reason: 'NOT_YET_VALID' });
+      t.true(Number.isInteger(early.body.reasonParams.earlyMinutes), 'the minutes come as a value too');
       t.regex(early.body.reasonText, /未到通行时间/);
       server.clock.set('2026-12-01T10:00:01Z');
       guard = await staffClient(server, 'guard'); // the evening shift: the morning staff session has expired

@@ -149,6 +149,23 @@ test('a visitor applies on a phone, the host and the leader approve, the guard a
     await gp.click('#gate-verify');
     await gp.waitForSelector('#gate-verdict[data-valid="true"]');
     t.regex((await gp.textContent('#gate-result'))!, /入校/, 'the last event is shown');
+    // A second entry without an exit is recorded, and the guard is told.
+    await gp.click('button[data-event="entry"]');
+    await gp.waitForSelector('#gate-warning[data-code="ENTRY_WITHOUT_EXIT"]');
+    t.regex((await gp.textContent('#gate-warning'))!, /未登记离校/);
+    // In English, at another campus's gate: the refusal names the pass's campus in English words.
+    await gp.click('#vf-lang');
+    await gp.waitForSelector('html[lang="en"]');
+    await gp.waitForSelector('#gate-campus');
+    await gp.selectOption('#gate-campus', { label: '东校区' });
+    await gp.fill('#gate-code', shortCode);
+    await gp.click('#gate-verify');
+    await gp.waitForSelector('#gate-verdict[data-valid="false"][data-reason="WRONG_CAMPUS"]');
+    t.regex((await gp.textContent('#gate-verdict'))!, /This pass is for another campus \(主校区\)/);
+    await gp.click('#vf-lang');
+    await gp.waitForSelector('html[lang="zh-CN"]');
+    await gp.waitForSelector('#gate-campus');
+    await gp.selectOption('#gate-campus', { label: '主校区' });
     // A wrong code is a big red answer with the reason.
     await gp.fill('#gate-code', 'ZZZZ9999');
     await gp.click('#gate-verify');

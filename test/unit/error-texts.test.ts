@@ -1,5 +1,5 @@
 import test from 'ava';
-import { englishErrorText, englishFieldText } from '../../web/src/lib/error-texts.ts';
+import { englishErrorText, englishFieldText, passReasonText } from '../../web/src/lib/error-texts.ts';
 
 // The error the server sends for a visit outside the campus opening hours (server/applications).
 const outsideHours = {
@@ -21,4 +21,12 @@ test('without the values the server message stays', (t) => {
 test('the lock-out wait is read from the details', (t) => {
   t.regex(englishErrorText({ status: 429, code: 'LOGIN_LOCKED', message: '登录失败次数过多，请2分钟后再试', details: { retryAfterSeconds: 90 } })!, /Try again in/);
   t.is(englishErrorText({ status: 429, code: 'LOGIN_LOCKED', message: '登录失败次数过多' }), undefined);
+});
+
+test('gate verdicts in English carry the values the server sends', (t) => {
+  t.is(passReasonText('WRONG_CAMPUS', { campus: '主校区' }), 'This pass is for another campus (主校区).');
+  t.regex(passReasonText('NOT_YET_VALID', { earlyMinutes: 30 })!, /30 minutes before/);
+  t.is(passReasonText('NOT_YET_VALID', {}), undefined, 'without the value: the server text stays');
+  t.regex(passReasonText(undefined)!, /valid/);
+  t.regex(englishErrorText({ status: 409, code: 'PASS_NOT_VALID', message: '该通行码不适用于本校区（适用校区：主校区）', details: { reason: 'WRONG_CAMPUS', campus: '主校区' } })!, /another campus/);
 });

@@ -3,7 +3,8 @@ import '../lib/app.css';
 import { errorMessage, get, post } from '../lib/api.ts';
 import { authForm, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
 import { alertBox, busy, clear, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
-import { t } from '../lib/i18n.ts';
+import { gateWarningsEn, passReasonText } from '../lib/error-texts.ts';
+import { currentLang, t } from '../lib/i18n.ts';
 import { kv } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
 
@@ -95,7 +96,7 @@ const gate: View = async (main) => {
       'div',
       { class: `vf-verdict ${v.valid ? 'ok' : 'bad'}`, id: 'gate-verdict', dataset: { valid: String(v.valid), reason: v.reason ?? '' } },
       h('div', { class: 'big' }, v.valid ? `✓ ${t('gate.valid')}` : `✕ ${t('gate.invalid')}`),
-      h('div', { class: 'fs-5 mt-1' }, v.reasonText ?? ''),
+      h('div', { class: 'fs-5 mt-1' }, (currentLang() === 'en' && passReasonText(v.reason, v.reasonParams)) || (v.reasonText ?? '')),
     );
     const details = p
       ? h(
@@ -124,8 +125,14 @@ const gate: View = async (main) => {
         b.addEventListener('click', () =>
           void busy(b, async () => {
             try {
-              await post(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus });
+              const recorded = await post<{ warning?: { code: string; message: string } }>(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus });
               clear(events).append(alertBox(t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') }), 'success'));
+              // Recorded all the same, but the guard should know (e.g. an entry whose last entry has no exit).
+              const { warning } = recorded;
+              if (warning) {
+                const text = (currentLang() === 'en' && gateWarningsEn[warning.code]) || warning.message;
+                events.append(h('div', { class: 'alert alert-warning', id: 'gate-warning', dataset: { code: warning.code } }, text));
+              }
             } catch (err) {
               if (!session.needsLogin(err)) events.append(alertBox(errorMessage(err)));
             }

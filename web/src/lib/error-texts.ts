@@ -36,7 +36,26 @@ function bytesText(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-/** Gate check refusals (`details.reason` of PASS_NOT_VALID); WRONG_CAMPUS and NOT_YET_VALID carry values in the text. */
+/**
+ * Gate check verdicts by reason (the verify answer's `reason`, or `details.reason` of PASS_NOT_VALID); the values
+ * of WRONG_CAMPUS and NOT_YET_VALID come as `reasonParams` (in `details` for PASS_NOT_VALID).
+ */
+export function passReasonText(reason: string | undefined, params: Record<string, unknown> = {}): string | undefined {
+  if (reason === undefined) return 'The pass is valid. Check the visitor\'s identity, then let them in.';
+  if (reason === 'WRONG_CAMPUS') return typeof params.campus === 'string' ? `This pass is for another campus (${params.campus}).` : undefined;
+  if (reason === 'NOT_YET_VALID') {
+    const minutes = Number(params.earlyMinutes);
+    return Number.isFinite(minutes) ? `Too early: entry opens ${minutes} minutes before the visit starts.` : undefined;
+  }
+  return passReasons[reason];
+}
+
+/** Warnings of a recorded entry or exit (the record answer's `warning.code`). */
+export const gateWarningsEn: Record<string, string> = {
+  ENTRY_WITHOUT_EXIT: 'This visitor\'s last entry has no exit recorded; this entry is recorded.',
+  EXIT_WITHOUT_ENTRY: 'This visitor has no entry recorded; this exit is recorded.',
+};
+
 const passReasons: Record<string, string> = {
   SIGNATURE_INVALID: 'The QR code signature is invalid: the pass may be forged or altered. Do not admit.',
   QR_EXPIRED: 'The QR code has expired (perhaps a screenshot). Ask the visitor to refresh the pass on the phone and show it again.',
@@ -183,7 +202,10 @@ export const errorTextsEn: Record<string, Entry> = {
   PASS_NOT_AVAILABLE: 'The pass has not been issued yet or is not available',
   PASS_INPUT_REQUIRED: 'Scan the QR code or type the pass code',
   PASS_NOT_FOUND: 'The pass code does not exist',
-  PASS_NOT_VALID: (e) => passReasons[String(record(e.details).reason)],
+  PASS_NOT_VALID: (e) => {
+    const details = record(e.details);
+    return typeof details.reason === 'string' ? passReasonText(details.reason, details) : undefined;
+  },
 
   // Generic
   VALIDATION_FAILED: (e) => validationTexts[e.message],
