@@ -52,12 +52,13 @@ const toDeployment = (row: any): ProcessDeployment => ({
   deployedAt: row.deployed_at,
 });
 
+/** How long latest() reuses what it read (see there). */
+const LATEST_FRESH_MS = 1000;
+
 /**
  * Deploys a BPMN document to the engine and pins, for each new process version, the latest version of every
  * form it references: a running application keeps the process and the forms it started with.
  */
-const LATEST_FRESH_MS = 1000;
-
 export class DeploymentService {
   constructor(
     private readonly knex: Knex,

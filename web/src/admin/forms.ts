@@ -3,7 +3,7 @@ import { ApiError, errorMessage, get, put } from '../lib/api.ts';
 import { busy, clear, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { at } from './i18n.ts';
 import type { View } from './main.ts';
-import { button, failed, needsLogin, panel, say, table } from './ui.ts';
+import { button, failed, needsLogin, panel, say, sayRestored, table } from './ui.ts';
 
 export const formList: View = async (main) => {
   const body = h('div', null, loading('正在加载…'));
@@ -81,17 +81,11 @@ export const formEditor: View = async (main, params, query) => {
   builder.on('change', () => setDirty(current() !== saved));
   if (draft) {
     setDirty(true);
-    const discard = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary ms-2', id: 'form-discard' }, at('form.discard'));
-    discard.addEventListener('click', () =>
-      void busy(discard, async () => {
-        await builder.setForm(structuredClone(form.schema));
-        saved = current();
-        setDirty(false);
-        clear(slot);
-      }),
-    );
-    say(slot, at('form.restored'), 'info');
-    slot.firstElementChild?.append(discard);
+    sayRestored(slot, at('form.restored'), 'form-discard', async () => {
+      await builder.setForm(structuredClone(form.schema));
+      saved = current();
+      setDirty(false);
+    });
   }
 
   async function togglePreview() {

@@ -4,7 +4,7 @@ import { busy, clear, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { at } from './i18n.ts';
 import type { View } from './main.ts';
 import type { Problem } from './modeler.ts';
-import { button, download, failed, go, needsLogin, panel, say, table } from './ui.ts';
+import { button, download, failed, go, needsLogin, panel, say, sayRestored, table } from './ui.ts';
 
 /** An imported or blank document waiting for the editor (the hash cannot carry a whole file). */
 let pending: { xml: string; laidOut?: boolean; problems?: Problem[]; fileName?: string } | null = null;
@@ -150,10 +150,12 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
     if (dirty) ev.preventDefault();
   };
   window.addEventListener('beforeunload', onUnload);
-  const markDirty = (xml: string) => {
-    dirty = true;
-    dirtyMark.classList.remove('d-none');
-    drafts.set(draftKey, xml);
+  // Undeployed work is flagged and kept as a draft (see drafts); deployed or discarded, it is neither.
+  const setDirty = (value: boolean, xml?: string) => {
+    dirty = value;
+    dirtyMark.classList.toggle('d-none', !value);
+    if (!value) drafts.delete(draftKey);
+    else if (xml !== undefined) drafts.set(draftKey, xml);
   };
   try {
     await modeler.importXML(draft ?? doc.xml);
@@ -162,26 +164,17 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
     say(slot, err?.message ?? String(err), 'danger');
   }
   modeler.on('commandStack.changed', () => {
-    dirty = true;
-    dirtyMark.classList.remove('d-none');
+    setDirty(true);
     void currentXml().then((xml) => dirty && drafts.set(draftKey, xml));
   });
   if (draft) {
-    markDirty(draft);
-    const discard = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary ms-2', id: 'proc-discard' }, at('proc.discard'));
-    discard.addEventListener('click', () =>
-      void busy(discard, async () => {
-        drafts.delete(draftKey);
-        await modeler.importXML(doc.xml);
-        modeler.get<any>('canvas').zoom('fit-viewport', 'auto');
-        dirty = false;
-        dirtyMark.classList.add('d-none');
-        clear(slot);
-      }),
-    );
-    say(slot, at('proc.restored'), 'info');
-    slot.firstElementChild?.append(discard);
-  } else if (doc.unsaved) markDirty(doc.xml);
+    setDirty(true, draft);
+    sayRestored(slot, at('proc.restored'), 'proc-discard', async () => {
+      await modeler.importXML(doc.xml);
+      modeler.get<any>('canvas').zoom('fit-viewport', 'auto');
+      setDirty(false);
+    });
+  } else if (doc.unsaved) setDirty(true, doc.xml);
   if (doc.laidOut !== undefined && !draft) say(slot, doc.laidOut ? at('proc.imported') : at('proc.importedAsIs'), 'info');
   if (doc.problems?.length) listProblems(doc.problems);
 
@@ -236,9 +229,7 @@ async function editor(main: HTMLElement, doc: EditorDoc) {
         if (result.warnings?.length) listProblems(result.warnings);
         say(slot, d.created ? at('proc.deployed', { name: d.name || d.processId, version: d.version }) : at('proc.unchanged', { version: d.version }), 'success');
         slot.firstElementChild?.setAttribute('data-deployed-version', String(d.version));
-        dirty = false;
-        dirtyMark.classList.add('d-none');
-        drafts.delete(draftKey);
+        setDirty(false);
       } catch (err) {
         if (needsLogin(err)) return;
         if (err instanceof ApiError && Array.isArray(err.details)) listProblems(err.details as Problem[]);

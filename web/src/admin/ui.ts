@@ -1,6 +1,6 @@
 /** Small pieces shared by the admin screens: login state, failure display, tables, status messages. */
 import { errorMessage } from '../lib/api.ts';
-import { alertBox, clear, h } from '../lib/dom.ts';
+import { alertBox, busy, clear, h } from '../lib/dom.ts';
 import { createSession } from '../lib/session.ts';
 import { type AdminKey, at } from './i18n.ts';
 
@@ -33,6 +33,22 @@ export function failed(slot: HTMLElement, err: unknown, retry?: () => void) {
 /** Replaces the message area's content with one alert (success after an action, or what went wrong). */
 export function say(slot: HTMLElement, text: string, kind: 'danger' | 'success' | 'warning' | 'info' = 'success') {
   clear(slot).append(alertBox(text, kind));
+}
+
+/**
+ * Says that an editor came back with earlier unsaved work, with a button to drop it: `discard` puts the saved
+ * version back (the message goes once it is done).
+ */
+export function sayRestored(slot: HTMLElement, text: string, buttonId: string, discard: () => Promise<void>) {
+  const button = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary ms-2', id: buttonId }, at('common.discardChanges'));
+  button.addEventListener('click', () =>
+    void busy(button, async () => {
+      await discard();
+      clear(slot);
+    }),
+  );
+  say(slot, text, 'info');
+  slot.firstElementChild?.append(button);
 }
 
 export function panel(title: string, ...body: (Node | string | null | false | undefined)[]) {
