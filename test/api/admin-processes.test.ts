@@ -1,22 +1,8 @@
 import test from 'ava';
-import { adminClient, bundledProcessXml, ok, processWithSecurityStep, ROOT } from '../helpers/admin.ts';
+import { adminClient, approveThrough, bundledProcessXml, ok, PROCESS_WITHOUT_LAYOUT, processWithSecurityStep, ROOT } from '../helpers/admin.ts';
 import { testBackends } from '../helpers/database.ts';
-import { newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-
-const NO_LAYOUT = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="defs-imported" targetNamespace="http://visitflow/test" modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.5.0">
-  <bpmn:process id="imported" name="导入的流程" isExecutable="true">
-    <bpmn:startEvent id="start" name="开始"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="notify" />
-    <bpmn:serviceTask id="notify" name="通知">
-      <bpmn:extensionElements><zeebe:taskDefinition type="noop" /></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="notify" targetRef="end" />
-    <bpmn:endEvent id="end" name="结束"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>`;
+import { newVisitor, submitApplication } from '../helpers/flow.ts';
+import { startTestServer } from '../helpers/server.ts';
 
 const withBadCondition = () =>
   bundledProcessXml().replace('=leaderDecision = &#34;approve&#34;', '=leaderDecision = ');
@@ -34,22 +20,6 @@ const withCallActivity = () =>
   </bpmn:process>`,
     )
     .replace('<bpmn:incoming>leader-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>', '<bpmn:incoming>f-archive</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>');
-
-async function approveThrough(server: TestServer, applicationId: number, steps: string[]) {
-  for (const username of steps) {
-    const { client } = await staffClient(server, username);
-    const list = await onlyTask(client, username === 'sec-officer' ? 'unclaimed' : 'mine');
-    const task = list.tasks.find((x: any) => x.application.id === applicationId);
-    if (!task) throw new Error(`${username} has no task of application ${applicationId}: ${JSON.stringify(list)}`);
-    const data: Record<string, unknown> = { decision: 'approve', opinion: '同意' };
-    if (username.startsWith('host-')) {
-      const view = await client.get(`/api/tasks/${task.id}`);
-      data.leaderStaffId = String(view.body.leaders[0].id);
-    }
-    await ok(client.post(`/api/tasks/${task.id}/complete`, { data }));
-    await server.settle();
-  }
-}
 
 for (const kind of await testBackends()) {
   test(`${kind}: the bundled process lints clean and lists as version 1 with its pinned forms`, async (t) => {
@@ -113,7 +83,7 @@ for (const kind of await testBackends()) {
     const server = await startTestServer(kind);
     try {
       const admin = await adminClient(server);
-      const imported = await ok(admin.post('/api/admin/processes/import', { xml: NO_LAYOUT }));
+      const imported = await ok(admin.post('/api/admin/processes/import', { xml: PROCESS_WITHOUT_LAYOUT }));
       t.true(imported.laidOut);
       t.regex(imported.xml, /bpmndi:BPMNShape[^>]*bpmnElement="notify"/);
       t.regex(imported.xml, /bpmndi:BPMNEdge[^>]*bpmnElement="f2"/);

@@ -1,28 +1,13 @@
 import test from 'ava';
+import { approveThrough } from '../helpers/admin.ts';
 import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
 import { ensureWebBuild, launchBrowser, openPage, PC, shot } from '../helpers/browser.ts';
-import { applicationData, newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
-import type { TestServer } from '../helpers/server.ts';
+import { applicationData, newVisitor, submitApplication } from '../helpers/flow.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 test.before(async () => {
   await ensureWebBuild();
 });
-
-async function approveThrough(server: TestServer, applicationId: number, steps: string[]) {
-  for (const username of steps) {
-    const { client } = await staffClient(server, username);
-    const list = await onlyTask(client, username === 'sec-officer' ? 'unclaimed' : 'mine');
-    const task = list.tasks.find((x: any) => x.application.id === applicationId);
-    if (!task) throw new Error(`${username} has no task of application ${applicationId}: ${JSON.stringify(list)}`);
-    const data: Record<string, unknown> = { decision: 'approve', opinion: '同意' };
-    if (username.startsWith('host-')) data.leaderStaffId = String((await client.get(`/api/tasks/${task.id}`)).body.leaders[0].id);
-    if (username === 'sec-officer') await client.post(`/api/tasks/${task.id}/claim`);
-    const res = await client.post(`/api/tasks/${task.id}/complete`, { data });
-    if (res.status !== 200) throw new Error(`${username} could not complete: ${JSON.stringify(res.body)}`);
-    await server.settle();
-  }
-}
 
 test('an administrator adds a security review step and a required field in the browser; new applications follow, a running one keeps its flow', async (t) => {
   t.timeout(300_000);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Page } from 'playwright-core';
 import { adminSession, noCspViolation } from '../helpers/admin-browser.ts';
-import { shot, } from '../helpers/browser.ts';
+import { shot } from '../helpers/browser.ts';
 
 // One server and one logged-in administrator for these screens; the tests run one after another.
 const session = adminSession(test);

@@ -1,24 +1,11 @@
 import test from 'ava';
 import { adminSession, noCspViolation } from '../helpers/admin-browser.ts';
-import { shot, } from '../helpers/browser.ts';
+import { PROCESS_WITHOUT_LAYOUT } from '../helpers/admin.ts';
+import { shot } from '../helpers/browser.ts';
 import { newVisitor, submitApplication } from '../helpers/flow.ts';
 
 // One server and one logged-in administrator for these screens; the tests run one after another.
 const session = adminSession(test);
-
-const NO_LAYOUT = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="defs-imported" targetNamespace="http://visitflow/test" modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.5.0">
-  <bpmn:process id="imported" name="导入的流程" isExecutable="true">
-    <bpmn:startEvent id="start" name="开始"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="notify" />
-    <bpmn:serviceTask id="notify" name="通知">
-      <bpmn:extensionElements><zeebe:taskDefinition type="noop" /></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="notify" targetRef="end" />
-    <bpmn:endEvent id="end" name="结束"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>`;
 
 test.serial('a deploy refused for a FEEL syntax error shows the problem at the flow and names it', async (t) => {
   const p = session.admin.page;
@@ -53,7 +40,7 @@ test.serial('importing a .bpmn file without layout: the page shows it laid out a
   await p.goto(`${session.server.url}/admin/#/processes`);
   await p.waitForSelector('#proc-import');
   const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.click('#proc-import')]);
-  await chooser.setFiles({ name: '导入的流程.bpmn', mimeType: 'application/xml', buffer: Buffer.from(NO_LAYOUT) });
+  await chooser.setFiles({ name: '导入的流程.bpmn', mimeType: 'application/xml', buffer: Buffer.from(PROCESS_WITHOUT_LAYOUT) });
   await p.waitForSelector('#bpmn-canvas [data-element-id="notify"]');
   t.regex((await p.textContent('#proc-messages'))!, /没有布局信息，已自动排版/);
   // Laid out: the three shapes stand apart from left to right.

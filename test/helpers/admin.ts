@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ApiClient, TestServer } from './server.ts';
-import { staffClient } from './flow.ts';
+import { onlyTask, staffClient } from './flow.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -60,4 +60,37 @@ export function processWithSecurityStep(candidateGroup: string): string {
     .replace('</bpmn:process>', `${task}\n  </bpmn:process>`);
   if (changed.split('security-').length < 8) throw new Error('the bundled process changed: update processWithSecurityStep');
   return changed;
+}
+
+/** A process without diagram layout (as some tools export it): the import lays it out. */
+export const PROCESS_WITHOUT_LAYOUT = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="defs-imported" targetNamespace="http://visitflow/test" modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.5.0">
+  <bpmn:process id="imported" name="导入的流程" isExecutable="true">
+    <bpmn:startEvent id="start" name="开始"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="notify" />
+    <bpmn:serviceTask id="notify" name="通知">
+      <bpmn:extensionElements><zeebe:taskDefinition type="noop" /></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="notify" targetRef="end" />
+    <bpmn:endEvent id="end" name="结束"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>`;
+
+/**
+ * Each reviewer in turn approves their task of the application (claiming it first when it is a group task, as
+ * the task page makes them; a host picks the first leader offered); the engine settles after each step.
+ */
+export async function approveThrough(server: TestServer, applicationId: number, steps: string[]) {
+  for (const username of steps) {
+    const { client } = await staffClient(server, username);
+    const list = await onlyTask(client, username === 'sec-officer' ? 'unclaimed' : 'mine');
+    const task = list.tasks.find((x: any) => x.application.id === applicationId);
+    if (!task) throw new Error(`${username} has no task of application ${applicationId}: ${JSON.stringify(list)}`);
+    const data: Record<string, unknown> = { decision: 'approve', opinion: '同意' };
+    if (username.startsWith('host-')) data.leaderStaffId = String((await client.get(`/api/tasks/${task.id}`)).body.leaders[0].id);
+    if (username === 'sec-officer') await ok(client.post(`/api/tasks/${task.id}/claim`));
+    await ok(client.post(`/api/tasks/${task.id}/complete`, { data }));
+    await server.settle();
+  }
 }
