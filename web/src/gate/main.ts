@@ -1,7 +1,7 @@
 import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
 import { errorMessage, get, post } from '../lib/api.ts';
-import { authForm, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
+import { go, render, renderHeader, staffLoginForm, startApp, type View } from '../lib/app.ts';
 import { alertBox, busy, clear, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
 import { gateWarningsEn, passReasonText } from '../lib/error-texts.ts';
 import { currentLang, t } from '../lib/i18n.ts';
@@ -21,20 +21,10 @@ const session = createSession<{ id: number; name: string }>({
 });
 
 const login: View = (main) => {
-  authForm(
-    main,
-    t('staff.login'),
-    [
-      field('username', t('staff.username'), { autocomplete: 'username', required: true, maxLength: 64 }),
-      field('password', t('staff.password'), { type: 'password', autocomplete: 'current-password', required: true }),
-    ],
-    t('login.submit'),
-    async (data) => {
-      session.set((await post('/api/staff/login', data)).staff);
-      go('#/');
-    },
-    h('div'),
-  );
+  staffLoginForm<{ id: number; name: string }>(main, (staff) => {
+    session.set(staff);
+    go('#/');
+  });
 };
 
 const gate: View = async (main) => {

@@ -1,5 +1,5 @@
 /** Page shell shared by the three entry points: header, language switch, hash routing, unload of the old view. */
-import { ApiError, errorMessage } from './api.ts';
+import { ApiError, errorMessage, post } from './api.ts';
 import { $, alertBox, busy, clear, h } from './dom.ts';
 import { currentLang, type Key, setLang, t } from './i18n.ts';
 
@@ -152,4 +152,19 @@ export function authForm(
     });
   });
   main.append(card(title, note ? h('p', { class: 'small text-secondary' }, note) : null, form, footer));
+}
+
+/** The staff login form of the task list and the gate; `loggedIn` gets the staff member the server answered. */
+export function staffLoginForm<S>(main: HTMLElement, loggedIn: (staff: S) => void) {
+  authForm(
+    main,
+    t('staff.login'),
+    [
+      field('username', t('staff.username'), { autocomplete: 'username', required: true, maxLength: 64 }),
+      field('password', t('staff.password'), { type: 'password', autocomplete: 'current-password', required: true }),
+    ],
+    t('login.submit'),
+    async (data) => loggedIn((await post<{ staff: S }>('/api/staff/login', data)).staff),
+    h('div'),
+  );
 }

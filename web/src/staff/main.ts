@@ -1,7 +1,7 @@
 import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
 import { ApiError, errorMessage, get, post, put } from '../lib/api.ts';
-import { authForm, card, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
+import { card, go, render, renderHeader, staffLoginForm, startApp, type View } from '../lib/app.ts';
 import { alertBox, busy, clear, empty, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { type Key, t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
@@ -25,21 +25,11 @@ function failed(main: HTMLElement, err: unknown) {
 
 const login: View = (main, _p, query) => {
   main.classList.remove('vf-wide');
-  authForm(
-    main,
-    t('staff.login'),
-    [
-      field('username', t('staff.username'), { autocomplete: 'username', required: true, maxLength: 64 }),
-      field('password', t('staff.password'), { type: 'password', autocomplete: 'current-password', required: true }),
-    ],
-    t('login.submit'),
-    async (data) => {
-      session.set((await post<{ staff: Staff }>('/api/staff/login', data)).staff);
-      const next = query.get('next');
-      go(next?.startsWith('/') && next !== '/login' ? `#${next}` : '#/tasks');
-    },
-    h('div'),
-  );
+  staffLoginForm<Staff>(main, (staff) => {
+    session.set(staff);
+    const next = query.get('next');
+    go(next?.startsWith('/') && next !== '/login' ? `#${next}` : '#/tasks');
+  });
 };
 
 const LISTS = ['mine', 'unclaimed', 'done'] as const;
