@@ -42,9 +42,9 @@ export function createApp(services: Services): Koa<AppState> {
   );
   app.use(csrfMiddleware(services.secrets.cookieSecret, secure));
   app.use(
-    sessionMiddleware(services.sessions, async (id) => {
-      const s = await services.directory.findStaff(id);
-      return s ? { id: s.id, roles: s.roles, departmentId: s.department_id, name: s.name, active: s.active } : null;
+    sessionMiddleware(services.sessions, {
+      table: 'staff',
+      toStaff: (s) => ({ id: s.id, roles: s.roles, departmentId: s.department_id, name: s.name, active: s.active }),
     }),
   );
 

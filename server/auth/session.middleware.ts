@@ -5,7 +5,11 @@ import type { SessionService } from './session.service.ts';
 export const VISITOR_COOKIE = 'vf_visitor';
 export const STAFF_COOKIE = 'vf_staff';
 
-export type StaffLookup = (id: number) => Promise<{ id: number; roles: string[]; departmentId: number | null; name: string; active: boolean } | null>;
+/** Where the staff behind a session are (their table) and what a request needs of a row of it. */
+export interface StaffLookup {
+  table: string;
+  toStaff(row: any): { id: number; roles: string[]; departmentId: number | null; name: string; active: boolean };
+}
 
 /** Resolves the visitor and staff sessions (kept apart: one browser may hold both) into ctx.state. */
 export function sessionMiddleware(sessions: SessionService, findStaff: StaffLookup): Middleware {
@@ -17,10 +21,11 @@ export function sessionMiddleware(sessions: SessionService, findStaff: StaffLook
     }
     const staffToken = ctx.cookies.get(STAFF_COOKIE);
     if (staffToken) {
-      const session = await sessions.resolve('staff', staffToken);
-      if (session) {
-        const staff = await findStaff(session.subjectId);
-        if (staff?.active) {
+      const resolved = await sessions.resolveWithSubject('staff', staffToken, findStaff.table);
+      if (resolved?.subject) {
+        const { session } = resolved;
+        const staff = findStaff.toStaff(resolved.subject);
+        if (staff.active) {
           ctx.state.staff = {
             id: staff.id,
             sessionId: session.id,

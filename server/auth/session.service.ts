@@ -47,6 +47,21 @@ export class SessionService {
     return { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) };
   }
 
+  /**
+   * resolve() together with the session's subject, read from `table` by id in the same round trip (every
+   * staff request needs both). The subject is the row as JSON column values; null when it is gone.
+   */
+  async resolveWithSubject(kind: SessionKind, token: string | undefined, table: string): Promise<{ session: Session; subject: any } | null> {
+    if (!token || token.length > 100) return null;
+    const row = await this.knex('sessions')
+      .leftJoin({ subject: table }, 'subject.id', 'sessions.subject_id')
+      .where({ 'sessions.id': hashToken(token), 'sessions.kind': kind })
+      .select('sessions.*', this.knex.raw('to_json(subject) as subject_row'))
+      .first();
+    if (!row || new Date(row.expires_at) <= this.clock.now()) return null;
+    return { session: { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) }, subject: row.subject_row ?? null };
+  }
+
   async destroy(sessionId: string): Promise<void> {
     await this.knex('sessions').where({ id: sessionId }).del();
   }
