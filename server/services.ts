@@ -71,7 +71,7 @@ export function createServices(deps: Deps) {
     directory,
     hooks: {
       linkUploads: (trx, visitorId, ids, applicationId) => uploads.linkToApplication(trx, visitorId, ids, applicationId),
-      listUploads: (applicationId) => uploads.listForApplication(applicationId),
+      uploads: { column: (k, applicationId) => uploads.attachmentsColumn(k, applicationId), fromJson: (value) => uploads.attachmentsFromJson(value) },
       revokePass: (trx, applicationId) => passes.revokeForApplication(trx, applicationId),
     },
   });

@@ -13,7 +13,7 @@ export interface ProcessWorkerDeps {
   logger: Logger;
   applications: ApplicationService;
   tasks: TaskService;
-  passes: { issue(trx: Knex, applicationId: number): Promise<unknown> };
+  passes: { issue(knex: Knex, applicationId: number, options: { skipWithdrawn: true }): Promise<unknown> };
   sms: SmsOutbox & { wake?(): void };
   settings: SettingsService;
   fieldCrypto: FieldCrypto;
@@ -38,17 +38,13 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
     const status = job.headers.status as ApplicationStatus;
     if (!FINAL_STATUSES.includes(status)) throw new Error(`header "status" must be one of ${FINAL_STATUSES.join(', ')}`);
     const opinion = typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : null;
-    await knex.transaction((trx) => deps.applications.setStatus(trx, applicationIdOf(job), status, opinion, `job:${job.key}`));
+    await deps.applications.setStatus(knex, applicationIdOf(job), status, opinion, `job:${job.key}`);
     return {};
   });
 
   engine.registerWorker('issue-pass', async (job) => {
     const applicationId = applicationIdOf(job);
-    await knex.transaction(async (trx) => {
-      const app = await trx('applications').where({ id: applicationId }).first('status');
-      if (app?.status === 'withdrawn') return;
-      await deps.passes.issue(trx, applicationId);
-    });
+    await deps.passes.issue(knex, applicationId, { skipWithdrawn: true });
     return {};
   });
 
@@ -69,15 +65,7 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
       flowNumber: app.flow_number,
       opinion: app.last_opinion ?? (typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : ''),
     });
-    await knex.transaction((trx) =>
-      deps.sms.enqueue(trx, {
-        dedupeKey: `job:${job.key}`,
-        to: deps.fieldCrypto.decrypt(visitor.mobile_enc),
-        template,
-        body,
-        applicationId,
-      }),
-    );
+    await deps.sms.enqueue(knex, { dedupeKey: `job:${job.key}`, to: deps.fieldCrypto.decrypt(visitor.mobile_enc), template, body, applicationId });
     deps.sms.wake?.();
     return {};
   });

@@ -156,12 +156,27 @@ export class PassService {
    * Issues the pass of an application, or returns the one it already has: the issue-pass worker is
    * delivered at least once. Runs on the caller's transaction so the pass commits with the approval.
    */
-  async issue(trx: Knex, applicationId: number): Promise<PassRow> {
-    const existing = await trx('passes').where({ application_id: applicationId }).first();
-    if (existing) return existing;
+  /**
+   * The application's pass, issued now unless it exists. `skipWithdrawn`: a withdrawn application gets none
+   * (undefined) instead of a revoked one.
+   */
+  async issue(trx: Knex, applicationId: number, options: { skipWithdrawn: true }): Promise<PassRow | undefined>;
+  async issue(trx: Knex, applicationId: number): Promise<PassRow>;
+  async issue(trx: Knex, applicationId: number, options?: { skipWithdrawn: true }): Promise<PassRow | undefined> {
+    // One round trip on the usual path (no pass yet): the application and whether a pass exists.
     const app = await trx('applications')
       .where({ id: applicationId })
-      .first('id', 'campus_id', 'window_start', 'window_end', 'plate_number', 'status');
+      .first(
+        'id',
+        'campus_id',
+        'window_start',
+        'window_end',
+        'plate_number',
+        'status',
+        trx.raw('exists (select 1 from passes where passes.application_id = applications.id) as has_pass'),
+      );
+    if (app?.status === 'withdrawn' && options?.skipWithdrawn) return undefined;
+    if (app?.has_pass) return trx('passes').where({ application_id: applicationId }).first();
     if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
     const now = this.clock.now();
     const closed = CLOSED_APPLICATION_STATUSES.has(app.status);

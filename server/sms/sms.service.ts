@@ -109,13 +109,19 @@ export class SmsService {
     return Math.min(this.retryBaseMs * 2 ** Math.max(0, attempt - 1), this.retryMaxMs);
   }
 
-  /** Writes the message in the caller's transaction. Returns false when the dedupe key already exists. */
-  async enqueue(trx: Knex, msg: OutboxMessage): Promise<boolean> {
+  /** Writes the message (in the caller's transaction, if any). Returns false when the dedupe key already exists. */
+  async enqueue(knex: Knex, msg: OutboxMessage): Promise<boolean> {
+    const inserted = await this.enqueueInsert(knex, msg).returning('id');
+    return inserted.length > 0;
+  }
+
+  /** The insert of enqueue, not yet run: for a caller that writes it together with its own changes. */
+  enqueueInsert(knex: Knex, msg: OutboxMessage): Knex.QueryBuilder {
     if (!msg.dedupeKey || msg.dedupeKey.length > 160) throw new Error('sms dedupeKey must be 1-160 characters');
     const to = msg.to.replace(/[\s-]/g, '').replace(/^\+?86(?=1\d{10}$)/, '');
     if (!to) throw new Error('sms recipient is empty');
     const now = this.clock.now();
-    const inserted = await trx('sms_outbox')
+    return knex('sms_outbox')
       .insert({
         dedupe_key: msg.dedupeKey,
         recipient_enc: this.fieldCrypto.encrypt(to),
@@ -129,9 +135,7 @@ export class SmsService {
         created_at: now,
       })
       .onConflict('dedupe_key')
-      .ignore()
-      .returning('id');
-    return inserted.length > 0;
+      .ignore();
   }
 
   private async claim(limit: number): Promise<Claimed[]> {

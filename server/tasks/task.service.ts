@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { writeTogether } from '../db/one-statement.ts';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { TaskNotFoundError, type UserTask, type UserTaskCanceled, type WorkflowEngine } from '../../engine-adapter/contract.ts';
@@ -16,11 +17,12 @@ import { type Application, dateString } from '../applications/application.model.
 import { Task } from './task.model.ts';
 
 export interface SmsOutbox {
-  enqueue(
-    trx: Knex,
-    msg: { dedupeKey: string; to: string; template: string; body: string; applicationId?: number },
-  ): Promise<boolean>;
+  enqueue(knex: Knex, msg: SmsMessage): Promise<boolean>;
+  /** The insert of enqueue, not yet run: for a caller that writes it together with its own changes. */
+  enqueueInsert(knex: Knex, msg: SmsMessage): Knex.QueryBuilder;
 }
+
+type SmsMessage = { dedupeKey: string; to: string; template: string; body: string; applicationId?: number };
 
 export interface TaskListQuery {
   list: 'mine' | 'unclaimed' | 'done';
@@ -87,49 +89,55 @@ export class TaskService {
     },
   ) {}
 
-  /** Engine event (at least once): store the task, tell the timeline, notify the assignee or the group. */
+  /**
+   * Engine event (at least once): store the task, tell the timeline, notify the assignee or the group.
+   * No transaction: the task is stored first, then the timeline entry and the notices in one statement. A
+   * redelivered event finds its task stored and writes that statement again, and the dedupe keys of the entry
+   * and of each notice drop the copies, so a crash between the two loses nothing and sends nothing twice.
+   */
   async onUserTaskCreated(task: UserTask): Promise<void> {
     const { knex, clock } = this.deps;
     const applicationId = Number(task.variables.applicationId) || null;
-    // Read before the transaction: PGlite has one connection, a query outside the transaction would wait on it.
     const templates = await this.deps.settings.get('smsTemplates');
-    await knex.transaction(async (trx) => {
-      const app = applicationId ? await trx('applications').where({ id: applicationId }).first() : undefined;
-      const assigneeId = task.assignee && /^\d+$/.test(task.assignee) ? Number(task.assignee) : null;
-      const assignee = assigneeId ? await trx('staff').where({ id: assigneeId, active: true }).first() : undefined;
-      const inserted = await trx('tasks')
-        .insert({
-          task_key: task.taskKey,
-          instance_key: task.instanceKey,
-          application_id: app?.id ?? null,
-          element_id: task.elementId,
-          name: task.name || task.elementId,
-          form_key: task.formKey ?? null,
-          assignee: task.assignee ?? null,
-          candidate_groups: JSON.stringify(task.candidateGroups ?? []),
-          candidate_users: JSON.stringify(task.candidateUsers ?? []),
-          status: app && ['withdrawn'].includes(app.status) ? 'canceled' : 'open',
-          // An assignee holds the task as if they had claimed it; unclaiming hands it to the candidate groups.
-          claimed_by: assignee?.id ?? null,
-          claimed_at: assignee ? clock.now() : null,
-          due_at: task.dueDate ? new Date(task.dueDate) : null,
-          campus_id: app?.campus_id ?? null,
-          department_id: app?.department_id ?? null,
-          created_at: clock.now(),
-        })
-        .onConflict('task_key')
-        .ignore()
-        .returning('id');
-      if (!inserted.length || !app) return; // a redelivered event, or a task of a process without application
-      const taskId = inserted[0].id;
-      await this.deps.applications.addEvent(trx, app.id, {
+    const app = applicationId ? await knex('applications').where({ id: applicationId }).first() : undefined;
+    const assigneeId = task.assignee && /^\d+$/.test(task.assignee) ? Number(task.assignee) : null;
+    const assignee = assigneeId ? await knex('staff').where({ id: assigneeId, active: true }).first() : undefined;
+    const inserted = await knex('tasks')
+      .insert({
+        task_key: task.taskKey,
+        instance_key: task.instanceKey,
+        application_id: app?.id ?? null,
+        element_id: task.elementId,
+        name: task.name || task.elementId,
+        form_key: task.formKey ?? null,
+        assignee: task.assignee ?? null,
+        candidate_groups: JSON.stringify(task.candidateGroups ?? []),
+        candidate_users: JSON.stringify(task.candidateUsers ?? []),
+        status: app && ['withdrawn'].includes(app.status) ? 'canceled' : 'open',
+        // An assignee holds the task as if they had claimed it; unclaiming hands it to the candidate groups.
+        claimed_by: assignee?.id ?? null,
+        claimed_at: assignee ? clock.now() : null,
+        due_at: task.dueDate ? new Date(task.dueDate) : null,
+        campus_id: app?.campus_id ?? null,
+        department_id: app?.department_id ?? null,
+        created_at: clock.now(),
+      })
+      .onConflict('task_key')
+      .ignore()
+      .returning('id');
+    if (!app) return; // a task of a process without application
+    const taskId = inserted[0]?.id ?? (await knex('tasks').where({ task_key: task.taskKey }).first('id'))?.id;
+    const writes = [
+      this.deps.applications.eventInsert(knex, app.id, {
         kind: 'task-created',
         title: `待${task.name}${assignee ? `（${assignee.name}）` : ''}`,
         dedupeKey: `task-created:${task.taskKey}`,
-      });
-      const recipients = assignee ? [assignee] : await this.groupMembers(trx, task.candidateGroups ?? [], task.candidateUsers ?? []);
-      for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
-        await this.deps.sms.enqueue(trx, {
+      }),
+    ];
+    const recipients = assignee ? [assignee] : await this.groupMembers(knex, task.candidateGroups ?? [], task.candidateUsers ?? []);
+    for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
+      writes.push(
+        this.deps.sms.enqueueInsert(knex, {
           dedupeKey: `task:${task.taskKey}:${staff.id}`,
           to: this.deps.fieldCrypto.decrypt(staff.mobile_enc),
           template: 'taskAssigned',
@@ -141,9 +149,10 @@ export class TaskService {
             link: `${this.deps.publicUrl}/staff/#/tasks/${taskId}`,
           }),
           applicationId: app.id,
-        });
-      }
-    });
+        }),
+      );
+    }
+    await writeTogether(knex, writes);
   }
 
   async onUserTaskCanceled(event: UserTaskCanceled): Promise<void> {
@@ -376,23 +385,25 @@ export class TaskService {
       }
       throw err;
     }
-    await knex.transaction(async (trx) => {
-      await trx('tasks')
+    // The task, the timeline and the chosen leader change together: one statement, no transaction round trips.
+    const writes = [
+      knex('tasks')
         .where({ id: task.id })
-        .update({ status: 'completed', completed_by: staff.id, completed_at: clock.now(), result: JSON.stringify(data), draft: null });
-      if (app) {
-        const decision = typeof data.decision === 'string' ? DECISION_TEXT[data.decision] ?? data.decision : '已处理';
-        await this.deps.applications.addEvent(trx, app.id, {
+        .update({ status: 'completed', completed_by: staff.id, completed_at: clock.now(), result: JSON.stringify(data), draft: null }),
+    ];
+    if (app) {
+      const decision = typeof data.decision === 'string' ? DECISION_TEXT[data.decision] ?? data.decision : '已处理';
+      writes.push(
+        this.deps.applications.eventInsert(knex, app.id, {
           kind: 'task-completed',
           title: `${task.name}：${decision}`,
           actor: staff.name,
           opinion: typeof data.opinion === 'string' ? data.opinion : null,
           dedupeKey: `task-completed:${task.task_key}`,
-        });
-        if (data.leaderStaffId) {
-          await trx('applications').where({ id: app.id }).update({ leader_staff_id: Number(data.leaderStaffId) });
-        }
-      }
-    });
+        }),
+      );
+      if (data.leaderStaffId) writes.push(knex('applications').where({ id: app.id }).update({ leader_staff_id: Number(data.leaderStaffId) }));
+    }
+    await writeTogether(knex, writes);
   }
 }

@@ -325,6 +325,18 @@ export class UploadService {
     return rows.map((r: any) => toAttachment(fromDb(r)));
   }
 
+  /** The application's uploads as one json column, for a caller that reads them within its own query. */
+  attachmentsColumn(knex: Knex, applicationId: number): Knex.Raw {
+    return knex.raw("(select coalesce(json_agg(u order by u.created_at, u.id), '[]'::json) from uploads u where u.application_id = ?)", [
+      applicationId,
+    ]);
+  }
+
+  /** The attachments in the value of attachmentsColumn. */
+  attachmentsFromJson(value: unknown): Attachment[] {
+    return (value as any[]).map((r) => toAttachment(fromDb(r)));
+  }
+
   /** Retention purge of one application's files and rows. Returns how many uploads were removed. */
   async deleteForApplication(applicationId: number): Promise<number> {
     return this.deleteWhere((q) => q.where({ application_id: applicationId }));
