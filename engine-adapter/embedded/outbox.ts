@@ -1,17 +1,9 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
-import type { Incident, InstanceEnded, UserTask, UserTaskCanceled } from '../contract.ts';
+import { claimDueEvents, type EventHandler, EventHandlers, type EventPayloads, type EventType, redeliveryDelayMs } from '../events.ts';
 import type { EngineLogger } from './logger.ts';
 
-export interface EventPayloads {
-  userTaskCreated: UserTask;
-  userTaskCanceled: UserTaskCanceled;
-  instanceEnded: InstanceEnded;
-  incident: Incident;
-}
-export type EventType = keyof EventPayloads;
 export type PendingEvent = { [T in EventType]: { type: T; instanceKey: string; payload: EventPayloads[T] } }[EventType];
-type Handler<T extends EventType> = (event: EventPayloads[T]) => Promise<void> | void;
 
 /** An outbox row this process holds a claim on and delivers itself. */
 export interface ClaimedEvent {
@@ -48,12 +40,7 @@ const DELETE_DELAY_MS = 20;
  * poller (deliver). Events of one instance are handed over in order within a process.
  */
 export class Outbox {
-  private readonly handlers: { [T in EventType]: Handler<T>[] } = {
-    userTaskCreated: [],
-    userTaskCanceled: [],
-    instanceEnded: [],
-    incident: [],
-  };
+  private readonly handlers = new EventHandlers();
   private readonly chains = new Map<string, Promise<void>>();
   private delivered: number[] = [];
   private flushTimer?: NodeJS.Timeout;
@@ -65,12 +52,12 @@ export class Outbox {
     private readonly logger: EngineLogger,
   ) {}
 
-  on<T extends EventType>(type: T, handler: Handler<T>): void {
-    this.handlers[type].push(handler);
+  on<T extends EventType>(type: T, handler: EventHandler<T>): void {
+    this.handlers.on(type, handler);
   }
 
   handles(type: EventType): boolean {
-    return this.handlers[type].length > 0;
+    return this.handlers.handles(type);
   }
 
   /** The row for an event; claimed for this process when `claim` is set and someone here listens to it. */
@@ -99,23 +86,15 @@ export class Outbox {
 
   /** Delivers what the poller finds due; returns how many events were handled. */
   async deliver(): Promise<number> {
-    const { knex } = this;
-    const types = (Object.keys(this.handlers) as EventType[]).filter((t) => this.handles(t));
+    const types = this.handlers.types();
     if (!types.length) return 0;
-    const now = this.clock.now();
-    const due = knex('engine_outbox')
-      .select('id')
-      .whereIn('type', types)
-      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<=', now))
-      .orderBy('id')
-      .limit(BATCH)
-      .forUpdate()
-      .skipLocked();
-    const claimed: Array<{ id: number; type: EventType; instance_key: string; payload: any; attempts: number }> = await knex('engine_outbox')
-      .whereIn('id', due)
-      .update({ claimed_until: new Date(now.getTime() + CLAIM_MS), attempts: knex.raw('attempts + 1') })
-      .returning(['id', 'type', 'instance_key', 'payload', 'attempts']);
-    claimed.sort((a, b) => Number(a.id) - Number(b.id));
+    const claimed = await claimDueEvents<{ id: number; type: EventType; instance_key: string; payload: any; attempts: number }>(this.knex, 'engine_outbox', {
+      types,
+      now: this.clock.now(),
+      claimMs: CLAIM_MS,
+      limit: BATCH,
+      columns: ['id', 'type', 'instance_key', 'payload', 'attempts'],
+    });
     const handled = await this.deliverClaimed(
       claimed.map((e) => ({ id: Number(e.id), type: e.type, instanceKey: e.instance_key, payload: e.payload, attempts: e.attempts })),
     );
@@ -149,9 +128,9 @@ export class Outbox {
 
   private async handle(event: ClaimedEvent): Promise<boolean> {
     try {
-      for (const handler of this.handlers[event.type]) await (handler as Handler<EventType>)(event.payload);
+      await this.handlers.run(event.type, event.payload);
     } catch (err) {
-      const retryIn = Math.min(60_000, 1000 * 2 ** Math.min(event.attempts, 6));
+      const retryIn = redeliveryDelayMs(event.attempts);
       this.logger.error({ err, eventId: event.id, type: event.type }, 'engine event handler failed; will redeliver');
       try {
         await this.knex('engine_outbox')

@@ -1,16 +1,8 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
-import type { Incident, InstanceEnded, UserTask, UserTaskCanceled, Variables } from '../contract.ts';
+import type { Incident, UserTask, Variables } from '../contract.ts';
 import type { EngineLogger } from '../embedded/logger.ts';
-
-export interface EventPayloads {
-  userTaskCreated: UserTask;
-  userTaskCanceled: UserTaskCanceled;
-  instanceEnded: InstanceEnded;
-  incident: Incident;
-}
-export type EventType = keyof EventPayloads;
-type Handler<T extends EventType> = (event: EventPayloads[T]) => Promise<void> | void;
+import { claimDueEvents, type EventHandler, EventHandlers, type EventPayloads, type EventType, redeliveryDelayMs } from '../events.ts';
 
 export type InstanceStatus = 'active' | 'canceling' | 'completed' | 'canceled';
 
@@ -47,12 +39,7 @@ const BATCH = 100;
  * producing them idempotent, since Zeebe hands a job out again after a lost response or an expired lock.
  */
 export class EventOutbox {
-  private readonly handlers: { [T in EventType]: Handler<T>[] } = {
-    userTaskCreated: [],
-    userTaskCanceled: [],
-    instanceEnded: [],
-    incident: [],
-  };
+  private readonly handlers = new EventHandlers();
 
   constructor(
     private readonly knex: Knex,
@@ -60,8 +47,8 @@ export class EventOutbox {
     private readonly logger: EngineLogger,
   ) {}
 
-  on<T extends EventType>(type: T, handler: Handler<T>): void {
-    this.handlers[type].push(handler);
+  on<T extends EventType>(type: T, handler: EventHandler<T>): void {
+    this.handlers.on(type, handler);
   }
 
   async add<T extends EventType>(db: Knex | Knex.Transaction, type: T, dedupeKey: string, payload: EventPayloads[T]): Promise<void> {
@@ -73,32 +60,25 @@ export class EventOutbox {
 
   /** Delivers what is due; returns how many events were handled. */
   async deliver(): Promise<number> {
-    const types = (Object.keys(this.handlers) as EventType[]).filter((t) => this.handlers[t].length > 0);
+    const types = this.handlers.types();
     if (!types.length) return 0;
-    const now = this.clock.now();
     const knex = this.knex;
-    const due = knex('zeebe_events')
-      .select('id')
-      .whereNull('delivered_at')
-      .whereIn('type', types)
-      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<=', now))
-      .orderBy('id')
-      .limit(BATCH)
-      .forUpdate()
-      .skipLocked();
-    const claimed: Array<{ id: number | string; type: EventType; payload: any; attempts: number }> = await knex('zeebe_events')
-      .whereIn('id', due)
-      .update({ claimed_until: new Date(now.getTime() + CLAIM_MS), attempts: knex.raw('attempts + 1') })
-      .returning(['id', 'type', 'payload', 'attempts']);
-    claimed.sort((a, b) => Number(a.id) - Number(b.id));
+    const claimed = await claimDueEvents<{ id: number | string; type: EventType; payload: any; attempts: number }>(knex, 'zeebe_events', {
+      types,
+      now: this.clock.now(),
+      claimMs: CLAIM_MS,
+      limit: BATCH,
+      columns: ['id', 'type', 'payload', 'attempts'],
+      where: { delivered_at: null },
+    });
     const delivered: Array<number | string> = [];
     for (const event of claimed) {
       try {
         const payload = typeof event.payload === 'string' ? JSON.parse(event.payload) : event.payload;
-        for (const handler of this.handlers[event.type]) await (handler as Handler<EventType>)(payload);
+        await this.handlers.run(event.type, payload);
         delivered.push(event.id);
       } catch (err) {
-        const retryIn = Math.min(60_000, 1000 * 2 ** Math.min(event.attempts, 6));
+        const retryIn = redeliveryDelayMs(event.attempts);
         this.logger.error({ err, eventId: event.id, type: event.type }, 'engine event handler failed; will redeliver');
         await knex('zeebe_events')
           .where({ id: event.id })
