@@ -4,6 +4,7 @@ import * as m005 from '../../../engine-adapter/zeebe/migrations.ts';
 import * as m001 from './001_foundation.ts';
 import * as m003 from './003_flow.ts';
 import * as m004 from './004_admin.ts';
+import * as m006 from './006_task_indexes.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Array<[string, Migration]> = [
   ['003_flow', m003],
   ['004_admin', m004],
   ['005_zeebe', m005],
+  ['006_task_indexes', m006],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
