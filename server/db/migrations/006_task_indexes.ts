@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('tasks', (t) => {
     t.index(['claimed_by', 'status']);
-    t.index(['completed_by', 'completed_at']);
+    t.index(['completed_by', 'completed_at', 'id']);
     t.index(['application_id', 'status']);
   });
   await knex.schema.alterTable('sms_outbox', (t) => {
@@ -23,7 +23,7 @@ export async function down(knex: Knex): Promise<void> {
   });
   await knex.schema.alterTable('tasks', (t) => {
     t.dropIndex(['application_id', 'status']);
-    t.dropIndex(['completed_by', 'completed_at']);
+    t.dropIndex(['completed_by', 'completed_at', 'id']);
     t.dropIndex(['claimed_by', 'status']);
   });
 }
