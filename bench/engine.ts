@@ -1,9 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { UserTask, WorkflowEngine } from '../engine-adapter/contract.ts';
 import { createEmbeddedEngine } from '../engine-adapter/embedded/embedded-engine.ts';
+import { compileBpmn } from '../engine-adapter/embedded/definition/compile.ts';
 import { InMemoryRunner } from '../engine-adapter/embedded/in-memory.ts';
+import { InstanceRun } from '../engine-adapter/embedded/instance-run.ts';
 import type { DatabaseKind } from '../server/db/database.ts';
 import { createTestDatabase, testBackends } from '../test/helpers/database.ts';
 
@@ -59,6 +63,57 @@ async function inMemory(): Promise<number> {
   return perSecond;
 }
 
+/**
+ * What one command costs bpmn-engine, step by step, and the memory a run holds: the floor under every flow
+ * (a command recovers the instance from its saved state, moves it, and saves the new state).
+ */
+async function commandCosts(): Promise<void> {
+  const compiled = await compileBpmn(xml);
+  const spent: Record<string, number> = { start: 0, recover: 0, signal: 0, save: 0 };
+  const time = async <T>(step: string, act: () => Promise<T> | T): Promise<T> => {
+    const t = performance.now();
+    const result = await act();
+    spent[step] += performance.now() - t;
+    return result;
+  };
+  const N = 300;
+  for (const round of [0, 1]) {
+    for (const k of Object.keys(spent)) spent[k] = 0;
+    for (let i = 0; i < N; i++) {
+      const first = new InstanceRun(compiled, variables(i), 'bench');
+      await time('start', () => first.start());
+      const state = await time('save', () => first.state());
+      const run = new InstanceRun(compiled, { ...variables(i), hostDecision: 'approve', leaderStaffId: 'leader-1' }, 'bench');
+      await time('recover', () => run.recover(state));
+      await time('signal', async () => {
+        run.signal(run.waits().find((w) => w.kind === 'user-task')!.executionId);
+        // bpmn-engine moves on asynchronously: up to the next wait (the leader's task)
+        await new Promise((resolve) => setImmediate(resolve));
+      });
+      if (!run.waits().some((w) => w.elementId === 'leader-review')) throw new Error('the host approval did not reach the leader');
+      await time('save', () => run.state());
+    }
+    if (round === 1)
+      console.log(
+        `per command (bpmn-engine, CPU): start ${(spent.start / N).toFixed(1)} ms, recover from state ${(spent.recover / N).toFixed(1)} ms, ` +
+          `signal to the next wait ${(spent.signal / N).toFixed(1)} ms, save state ${(spent.save / N / 2).toFixed(1)} ms`,
+      );
+  }
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const held = [];
+  for (let i = 0; i < 100; i++) {
+    const run = new InstanceRun(compiled, variables(i), 'bench');
+    await run.start();
+    held.push(run);
+  }
+  gc();
+  const perRun = (process.memoryUsage().heapUsed - before) / held.length / 1024 / 1024;
+  console.log(`  heap held by one live run waiting at the host's task: ${perRun.toFixed(1)} MiB (why runs are not kept between commands)`);
+}
+
 /** Waits for user tasks and instance ends by instance key, fed by the engine's events. */
 class Waiter {
   private readonly waiting = new Map<string, (value: any) => void>();
@@ -110,6 +165,7 @@ async function persistent(kind: DatabaseKind): Promise<number> {
 }
 
 export async function run(): Promise<void> {
+  await commandCosts();
   const ceiling = await inMemory();
   for (const kind of await testBackends()) {
     const rate = await persistent(kind);

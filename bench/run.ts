@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import('./engine.ts'),
   flow: () => import('./flow.ts'),
+  steps: () => import('./steps.ts'),
   burst: () => import('./burst.ts'),
   page: () => import('./page.ts'),
 };
