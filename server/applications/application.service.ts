@@ -368,8 +368,8 @@ export class ApplicationService {
     return event.dedupeKey ? q.onConflict('dedupe_key').ignore() : q;
   }
 
-  /** Called by the process (application-status worker); idempotent. */
   /**
+   * Called by the process (application-status worker); idempotent.
    * Sets a final status and tells the timeline; a withdrawn application keeps its status. Two statements and
    * no transaction: the caller (a job, delivered at least once) runs again after a crash between them, and the
    * dedupe key keeps the timeline entry single.
