@@ -42,7 +42,11 @@ export class SessionService {
 
   async resolve(kind: SessionKind, token: string | undefined): Promise<Session | null> {
     if (!token || token.length > 100) return null;
-    const row = await this.knex('sessions').where({ id: hashToken(token), kind }).first();
+    return this.live(kind, await this.knex('sessions').where({ id: hashToken(token), kind }).first());
+  }
+
+  /** The session of a row read by its token, unless there is none or it has expired. */
+  private live(kind: SessionKind, row: any): Session | null {
     if (!row || new Date(row.expires_at) <= this.clock.now()) return null;
     return { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) };
   }
@@ -58,8 +62,8 @@ export class SessionService {
       .where({ 'sessions.id': hashToken(token), 'sessions.kind': kind })
       .select('sessions.*', this.knex.raw('to_json(subject) as subject_row'))
       .first();
-    if (!row || new Date(row.expires_at) <= this.clock.now()) return null;
-    return { session: { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) }, subject: row.subject_row ?? null };
+    const session = this.live(kind, row);
+    return session && { session, subject: row.subject_row ?? null };
   }
 
   async destroy(sessionId: string): Promise<void> {

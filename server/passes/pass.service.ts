@@ -154,11 +154,8 @@ export class PassService {
 
   /**
    * Issues the pass of an application, or returns the one it already has: the issue-pass worker is
-   * delivered at least once. Runs on the caller's transaction so the pass commits with the approval.
-   */
-  /**
-   * The application's pass, issued now unless it exists. `skipWithdrawn`: a withdrawn application gets none
-   * (undefined) instead of a revoked one.
+   * delivered at least once. Runs on the connection or transaction given. `skipWithdrawn`: a withdrawn
+   * application gets none (undefined) instead of a revoked one.
    */
   async issue(trx: Knex, applicationId: number, options: { skipWithdrawn: true }): Promise<PassRow | undefined>;
   async issue(trx: Knex, applicationId: number): Promise<PassRow>;

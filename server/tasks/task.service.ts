@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { writeTogether } from '../db/one-statement.ts';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { TaskNotFoundError, type UserTask, type UserTaskCanceled, type WorkflowEngine } from '../../engine-adapter/contract.ts';
@@ -7,6 +6,7 @@ import type { SettingsService } from '../admin/settings.service.ts';
 import type { ApplicationService } from '../applications/application.service.ts';
 import { type AccessService, staffGroups } from '../auth/access.service.ts';
 import type { FieldCrypto } from '../crypto/field-crypto.ts';
+import { writeTogether } from '../db/one-statement.ts';
 import { type Staff, STAFF_ROLES } from '../directory/directory.model.ts';
 import type { DirectoryService } from '../directory/directory.service.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
