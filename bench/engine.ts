@@ -6,15 +6,17 @@ import vm from 'node:vm';
 import type { UserTask, WorkflowEngine } from '../engine-adapter/contract.ts';
 import { createEmbeddedEngine } from '../engine-adapter/embedded/embedded-engine.ts';
 import { compileBpmn } from '../engine-adapter/embedded/definition/compile.ts';
-import { InMemoryRunner } from '../engine-adapter/embedded/in-memory.ts';
-import { InstanceRun } from '../engine-adapter/embedded/instance-run.ts';
+import { ProcessExecution } from '../engine-adapter/embedded/execution/process-execution.ts';
 import type { DatabaseKind } from '../server/db/database.ts';
+import { BpmnEngineRun, compileForOracle } from '../test/helpers/bpmn-engine-oracle.ts';
 import { createTestDatabase, testBackends } from '../test/helpers/database.ts';
+import { InMemoryRunner } from './in-memory.ts';
 
 /**
  * Complete default flows per second: start, host approves, leader approves, issue-pass/status/SMS workers run,
- * instance ends. Persistent runs use the embedded engine as the server does (background polling); the ceiling
- * is the same bpmn-engine run held in memory with no database.
+ * instance ends. Persistent runs use the embedded engine as the server does (background polling); the ceilings
+ * are the same flow held in memory with no database, on the compiled executor and on bpmn-engine (the engine it
+ * replaced), side by side.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const xml = fs.readFileSync(path.join(root, 'processes/visit-pass.bpmn'), 'utf8');
@@ -50,25 +52,40 @@ async function timed(seconds: number, concurrency: number, flow: (i: number) => 
   return { flows: done, perSecond: done / elapsed };
 }
 
-async function inMemory(): Promise<number> {
+async function inMemory(executor: 'compiled' | 'bpmn-engine'): Promise<number> {
   const runner = await InMemoryRunner.compile(xml);
   const step = (elementId: string) =>
     elementId === 'host-review' ? hostAnswer : elementId === 'leader-review' ? leaderAnswer : {};
-  for (let i = 0; i < 20; i++) await runner.run(variables(i), step);
+  for (let i = 0; i < 20; i++) await runner.run(executor, variables(i), step);
   const { flows, perSecond } = await timed(Math.min(SECONDS, 6), 1, async (i) => {
-    const end = await runner.run(variables(i), step);
+    const end = await runner.run(executor, variables(i), step);
     if (end.leaderDecision !== 'approve') throw new Error('wrong path');
   });
-  console.log(`in memory (bpmn-engine, no persistence): ${perSecond.toFixed(1)} flows/s (${flows} flows)`);
+  console.log(`in memory (${executor}, no persistence, one core): ${perSecond.toFixed(1)} flows/s (${flows} flows)`);
   return perSecond;
 }
 
+interface CommandRun {
+  start(): unknown;
+  state(): unknown;
+  signal(executionId: string): boolean;
+  waits(): Array<{ elementId: string; executionId: string; kind: string }>;
+}
+
 /**
- * What one command costs bpmn-engine, step by step, and the memory a run holds: the floor under every flow
- * (a command recovers the instance from its saved state, moves it, and saves the new state).
+ * What one command costs each executor, step by step, and the memory a run holds: the floor under every flow
+ * (a command rebuilds the instance from what was saved, moves it, and saves the new state).
  */
-async function commandCosts(): Promise<void> {
+async function commandCosts(executor: 'compiled' | 'bpmn-engine'): Promise<void> {
   const compiled = await compileBpmn(xml);
+  const oracle = await compileForOracle(xml);
+  const make = (vars: Record<string, unknown>): CommandRun =>
+    executor === 'compiled' ? new ProcessExecution(compiled, vars) : new BpmnEngineRun(oracle, vars, 'bench');
+  const recover = async (run: CommandRun, state: string, waits: ReturnType<CommandRun['waits']>) => {
+    if (run instanceof ProcessExecution)
+      run.recover(state, waits.map((w) => ({ element_id: w.elementId, execution_id: w.executionId, kind: w.kind as any })), true);
+    else await (run as BpmnEngineRun).recover(state);
+  };
   const spent: Record<string, number> = { start: 0, recover: 0, signal: 0, save: 0 };
   const time = async <T>(step: string, act: () => Promise<T> | T): Promise<T> => {
     const t = performance.now();
@@ -76,27 +93,28 @@ async function commandCosts(): Promise<void> {
     spent[step] += performance.now() - t;
     return result;
   };
-  const N = 300;
+  const N = executor === 'compiled' ? 3000 : 300;
   for (const round of [0, 1]) {
     for (const k of Object.keys(spent)) spent[k] = 0;
     for (let i = 0; i < N; i++) {
-      const first = new InstanceRun(compiled, variables(i), 'bench');
+      const first = make(variables(i));
       await time('start', () => first.start());
-      const state = await time('save', () => first.state());
-      const run = new InstanceRun(compiled, { ...variables(i), hostDecision: 'approve', leaderStaffId: 'leader-1' }, 'bench');
-      await time('recover', () => run.recover(state));
+      const state = (await time('save', () => first.state())) as string;
+      const run = make({ ...variables(i), hostDecision: 'approve', leaderStaffId: 'leader-1' });
+      await time('recover', () => recover(run, state, first.waits()));
       await time('signal', async () => {
         run.signal(run.waits().find((w) => w.kind === 'user-task')!.executionId);
         // bpmn-engine moves on asynchronously: up to the next wait (the leader's task)
-        await new Promise((resolve) => setImmediate(resolve));
+        if (executor === 'bpmn-engine') await new Promise((resolve) => setImmediate(resolve));
       });
       if (!run.waits().some((w) => w.elementId === 'leader-review')) throw new Error('the host approval did not reach the leader');
       await time('save', () => run.state());
     }
+    const ms = (v: number) => (v / N).toFixed(executor === 'compiled' ? 3 : 1);
     if (round === 1)
       console.log(
-        `per command (bpmn-engine, CPU): start ${(spent.start / N).toFixed(1)} ms, recover from state ${(spent.recover / N).toFixed(1)} ms, ` +
-          `signal to the next wait ${(spent.signal / N).toFixed(1)} ms, save state ${(spent.save / N / 2).toFixed(1)} ms`,
+        `per command (${executor}, CPU): start ${ms(spent.start)} ms, recover ${ms(spent.recover)} ms, ` +
+          `signal to the next wait ${ms(spent.signal)} ms, save state ${ms(spent.save / 2)} ms`,
       );
   }
   v8.setFlagsFromString('--expose-gc');
@@ -105,13 +123,13 @@ async function commandCosts(): Promise<void> {
   const before = process.memoryUsage().heapUsed;
   const held = [];
   for (let i = 0; i < 100; i++) {
-    const run = new InstanceRun(compiled, variables(i), 'bench');
+    const run = make(variables(i));
     await run.start();
     held.push(run);
   }
   gc();
-  const perRun = (process.memoryUsage().heapUsed - before) / held.length / 1024 / 1024;
-  console.log(`  heap held by one live run waiting at the host's task: ${perRun.toFixed(1)} MiB (why runs are not kept between commands)`);
+  const perRun = (process.memoryUsage().heapUsed - before) / held.length / 1024;
+  console.log(`  heap held by one live ${executor} run waiting at the host's task: ${perRun.toFixed(0)} KiB`);
 }
 
 /** Waits for user tasks and instance ends by instance key, fed by the engine's events. */
@@ -165,8 +183,11 @@ async function persistent(kind: DatabaseKind): Promise<number> {
 }
 
 export async function run(): Promise<void> {
-  await commandCosts();
-  const ceiling = await inMemory();
+  await commandCosts('compiled');
+  await commandCosts('bpmn-engine');
+  const ceiling = await inMemory('compiled');
+  const old = await inMemory('bpmn-engine');
+  console.log(`  compiled / bpmn-engine in memory: ${(ceiling / old).toFixed(1)}x`);
   for (const kind of await testBackends()) {
     const rate = await persistent(kind);
     console.log(`  ${kind} / in-memory ratio: ${(rate / ceiling).toFixed(2)}`);

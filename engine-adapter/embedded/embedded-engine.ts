@@ -17,8 +17,8 @@ import {
   type WorkflowEngine,
 } from '../contract.ts';
 import { type DefinitionRepository, DefinitionRepository as Definitions, type DeployedDefinition } from './definition/deploy.ts';
+import { EXECUTOR_VERSION, ExecutionFailure, ProcessExecution } from './execution/process-execution.ts';
 import { FeelError } from './feel.ts';
-import { BPMN_ENGINE_VERSION, InstanceRun, type RunFailure } from './instance-run.ts';
 import { type InstanceRow, InstanceNotFoundError, instanceStore } from './instance-store.ts';
 import { activateJobs, Lane, retryBackoffMs, toJob } from './job.ts';
 import { KeyGenerator } from './keys.ts';
@@ -71,34 +71,19 @@ const TIMER_CLAIM_MS = 30_000;
 const BATCH = 50;
 /** Jobs claimed for immediate dispatch may queue behind a busy worker up to this many times its concurrency. */
 const QUEUE_FACTOR = 16;
-/** Live runs kept for the jobs being run here right now, at most (each holds a bpmn-engine object). */
-const LIVE_RUNS = 64;
-
-/**
- * A bpmn-engine run kept alive between a command and the completion of a job it handed to a worker here,
- * so that completion need not recover the state it has just saved (recover + resume is a third of a command).
- * Used once, and only while the instance row still holds exactly that state; anything else recovers as usual.
- */
-interface LiveRun {
-  run: InstanceRun;
-  state: string;
-  taken: boolean;
-}
 
 /** What a command hands over for after its commit: jobs claimed for a worker here, events claimed for delivery. */
 interface Effects {
   jobs: WaitRow[];
   events: ClaimedEvent[];
-  /** The live run of an instance whose jobs were claimed here, with the state it saved. */
-  runs: Map<string, LiveRun>;
   /** Work was left to the poller (a full worker queue, a timer due at once): poll soon. */
   kick: boolean;
 }
 
-class ParkedError extends Error {
-  constructor(readonly failure: RunFailure & { type: string }) {
-    super(failure.message);
-  }
+interface RunFailure {
+  elementId: string;
+  type: string;
+  message: string;
 }
 
 export function createEmbeddedEngine(options: EmbeddedEngineOptions): EmbeddedEngine {
@@ -106,9 +91,9 @@ export function createEmbeddedEngine(options: EmbeddedEngineOptions): EmbeddedEn
 }
 
 /**
- * WorkflowEngine on bpmn-engine with the database as the only memory. A command locks the instance row,
- * recovers bpmn-engine from the saved state, acts, runs to the next wait, and saves state, waits and outgoing
- * events in one transaction; the engine object is dropped afterwards.
+ * WorkflowEngine on the compiled executor with the database as the only memory. A command locks the instance
+ * row, rebuilds its tokens from the waits, acts, moves every token to its next wait, and saves state, waits and
+ * outgoing events in one statement of the same transaction.
  */
 class Embedded implements EmbeddedEngine {
   private readonly knex: Knex;
@@ -125,8 +110,6 @@ class Embedded implements EmbeddedEngine {
   private readonly effects = new WeakMap<Knex.Transaction, Effects>();
   /** Dispatches running after their commands (awaited by drain and close). */
   private readonly inflight = new Set<Promise<unknown>>();
-  /** Job key -> the live run that created the job (see LiveRun). */
-  private readonly live = new Map<string, LiveRun>();
   private readonly jobTimeoutMs: number;
   private readonly backoffBaseMs: number;
   private interval?: NodeJS.Timeout;
@@ -170,7 +153,7 @@ class Embedded implements EmbeddedEngine {
         process_id: definition.processId,
         version: definition.version,
         status: 'active',
-        engine_version: BPMN_ENGINE_VERSION,
+        engine_version: EXECUTOR_VERSION,
         state: null,
         variables: vars,
         history: [],
@@ -380,7 +363,7 @@ class Embedded implements EmbeddedEngine {
 
   /** One transaction of a command; what it created for this process is dispatched after the commit. */
   private async command<T>(act: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    const effects: Effects = { jobs: [], events: [], runs: new Map(), kick: false };
+    const effects: Effects = { jobs: [], events: [], kick: false };
     const result = await this.knex.transaction(async (trx) => {
       this.effects.set(trx, effects);
       return act(trx);
@@ -396,10 +379,8 @@ class Embedded implements EmbeddedEngine {
     }
     if (effects.events.length) this.track(this.outbox.deliverClaimed(effects.events));
     for (const job of effects.jobs) {
-      const live = effects.runs.get(job.instance_key);
-      if (live && this.live.size < LIVE_RUNS) this.live.set(job.key, live);
       const worker = this.workers.get(job.job_type!)!;
-      this.track(worker.lane.run(() => this.runJob(job, worker.handler)).finally(() => this.live.delete(job.key)));
+      this.track(worker.lane.run(() => this.runJob(job, worker.handler)));
     }
     if (effects.kick) this.kick();
   }
@@ -589,32 +570,25 @@ class Embedded implements EmbeddedEngine {
   // ---- the command core ---------------------------------------------------------------------------------
 
   /**
-   * Recovers the instance, applies the trigger, runs to the next wait and saves everything. When anything
+   * Rebuilds the instance, applies the trigger, runs to the next wait and saves everything. When anything
    * fails on the way (a FEEL expression, a gateway with no way out), the instance stays as it was before the
    * trigger and an incident holds the trigger, to be replayed by resolveIncident: no step is lost or half done.
-   */
-  /**
    * `waits`: the instance's wait rows when the caller already read them under the lock. `isNew`: the row is
    * not in the database yet (a start): it is inserted with its first state, not inserted and then updated.
    */
   private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, waits?: WaitRow[], isNew = false): Promise<void> {
     const definition = await this.definitions.get(trx, row.definition_key);
     const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(trx, row.key)));
-    const variables = structuredClone(row.variables);
-    const live = this.takeLive(trigger, row, definition);
-    const run = live ?? new InstanceRun(definition, variables, row.key);
-    if (live) live.continueWith(variables);
+    const run = new ProcessExecution(definition, structuredClone(row.variables));
     let newWaits: WaitRow[];
     try {
-      if (trigger.kind === 'start') await run.start();
+      if (trigger.kind === 'start') run.start();
       else {
-        if (!row.state) throw new ParkedError({ elementId: '(process)', type: 'EXECUTION_ERROR', message: 'instance has no saved state' });
-        if (!live) await run.recover(row.state);
+        if (!row.state) throw new ExecutionFailure('(process)', 'EXECUTION_ERROR', 'instance has no saved state');
+        run.recover(row.state, existing, row.engine_version === EXECUTOR_VERSION);
         this.apply(run, definition, trigger, existing);
       }
       newWaits = await this.newWaits(trx, run, row, definition, existing);
-      const failure = run.failures[0];
-      if (failure) throw new ParkedError({ ...failure, type: failure.message.startsWith('FEEL') ? 'EXPRESSION_ERROR' : 'EXECUTION_ERROR' });
     } catch (err) {
       const failure = asFailure(err);
       if (!failure) throw err;
@@ -625,20 +599,9 @@ class Embedded implements EmbeddedEngine {
     await this.reconcile(trx, row, run, trigger, existing, newWaits, isNew);
   }
 
-  /** The live run a job's completion may continue, if it is unused and the row still holds its state. */
-  private takeLive(trigger: Trigger, row: InstanceRow, definition: DeployedDefinition): InstanceRun | undefined {
-    if (trigger.kind !== 'completeJob' && trigger.kind !== 'jobError') return undefined;
-    const live = this.live.get(trigger.waitKey);
-    this.live.delete(trigger.waitKey);
-    if (!live || live.taken || live.state !== row.state || live.run.definition !== definition || live.run.ended) return undefined;
-    // Whatever happens to this command, the run is changed: nobody else may use it.
-    live.taken = true;
-    return live.run;
-  }
-
-  private apply(run: InstanceRun, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
+  private apply(run: ProcessExecution, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
     const wait = existing.find((w) => w.key === trigger.waitKey);
-    if (!wait) throw new ParkedError({ elementId: '(process)', type: 'EXECUTION_ERROR', message: `wait ${trigger.waitKey} is gone` });
+    if (!wait) throw new ExecutionFailure('(process)', 'EXECUTION_ERROR', `wait ${trigger.waitKey} is gone`);
     const element = definition.model.elements.get(wait.element_id)!;
     let moved: boolean;
     switch (trigger.kind) {
@@ -650,18 +613,17 @@ class Embedded implements EmbeddedEngine {
         break;
       case 'jobError':
         Object.assign(run.variables, trigger.variables);
-        moved = run.throwError(wait.execution_id, trigger.errorCode, trigger.message);
+        moved = run.throwError(wait.execution_id, trigger.errorCode);
         break;
       case 'timer':
-        moved = run.fireTimer(wait.element_id);
+        moved = run.fireTimer(wait.execution_id);
         break;
     }
-    if (!moved)
-      throw new ParkedError({ elementId: wait.element_id, type: 'EXECUTION_ERROR', message: `${wait.element_id} is not waiting in the saved state` });
+    if (!moved) throw new ExecutionFailure(wait.element_id, 'EXECUTION_ERROR', `${wait.element_id} is not waiting in the saved state`);
   }
 
   /** Rows for elements that started waiting in this run; an element still waiting from before keeps its row. */
-  private async newWaits(trx: Knex.Transaction, run: InstanceRun, row: InstanceRow, definition: DeployedDefinition, existing: WaitRow[]) {
+  private async newWaits(trx: Knex.Transaction, run: ProcessExecution, row: InstanceRow, definition: DeployedDefinition, existing: WaitRow[]) {
     const known = new Set(existing.map((w) => w.execution_id));
     const rows: WaitRow[] = [];
     for (const pending of run.waits()) {
@@ -683,7 +645,7 @@ class Embedded implements EmbeddedEngine {
   private async reconcile(
     trx: Knex.Transaction,
     row: InstanceRow,
-    run: InstanceRun,
+    run: ProcessExecution,
     trigger: Trigger,
     existing: WaitRow[],
     newWaits: WaitRow[],
@@ -709,8 +671,8 @@ class Embedded implements EmbeddedEngine {
     row.parked_incident_key = null;
     if (run.ended) events.push(this.ended(row, 'completed'));
     else {
-      row.state = await run.state();
-      row.engine_version = BPMN_ENGINE_VERSION;
+      row.state = run.state();
+      row.engine_version = EXECUTOR_VERSION;
       row.updated_at = this.clock.now();
     }
 
@@ -721,7 +683,6 @@ class Embedded implements EmbeddedEngine {
     const ids = await instanceStore.write(trx, { row, insert: isNew, goneWaitKeys: gone.map((w) => w.key), newWaits, events: outbox });
     if (effects) {
       effects.jobs.push(...jobs);
-      if (jobs.length && row.state) effects.runs.set(row.key, { run, state: row.state, taken: false });
       effects.events.push(...claimedOf(outbox, ids));
       const soon = this.clock.now().getTime() + this.pollIntervalMs;
       if (newWaits.some((w) => w.kind === 'timer' && w.due_at && w.due_at.getTime() < soon)) effects.kick = true;
@@ -776,7 +737,7 @@ class Embedded implements EmbeddedEngine {
     await this.addEvents(trx, [event]);
   }
 
-  private async park(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, failure: RunFailure & { type: string }) {
+  private async park(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, failure: RunFailure) {
     if ('waitKey' in trigger) await trx('engine_waits').where({ key: trigger.waitKey }).update({ state: 'consumed' });
     row.parked_incident_key = await this.raiseIncident(trx, row, failure, { command: trigger });
     row.updated_at = this.clock.now();
@@ -798,8 +759,8 @@ class Embedded implements EmbeddedEngine {
   }
 }
 
-function asFailure(err: unknown): (RunFailure & { type: string }) | undefined {
-  if (err instanceof ParkedError) return err.failure;
+function asFailure(err: unknown): RunFailure | undefined {
+  if (err instanceof ExecutionFailure) return { elementId: err.elementId, type: err.type, message: err.message };
   if (err instanceof ElementFailure) return { elementId: err.elementId, type: 'EXPRESSION_ERROR', message: err.message };
   if (err instanceof FeelError) return { elementId: '(process)', type: 'EXPRESSION_ERROR', message: err.message };
   return undefined;

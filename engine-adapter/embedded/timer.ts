@@ -1,66 +1,41 @@
+import { ISOInterval } from '@0dep/piso';
 import type { Knex } from 'knex';
-import { createRequire } from 'node:module';
-import * as Elements from 'bpmn-elements';
+import type { Variables } from '../contract.ts';
+import type { TimerDefinition } from './definition/model.ts';
+import { evaluateFeel, FeelError } from './feel.ts';
 
-// The ISO 8601 parser bpmn-elements itself uses, loaded through it so both always read a duration the same way.
-const { ISOInterval } = createRequire(createRequire(import.meta.url).resolve('bpmn-elements'))('@0dep/piso');
-
-/**
- * bpmn-elements wants a timers object; this one never arms a real timeout. Due times live in the database
- * (engine_waits rows) and the poller fires a timer by recovering the instance and calling the armed callback
- * here, so an instance holds no memory while it waits and an overdue timer fires once after a restart.
- */
-export class VirtualTimers {
-  private readonly callbacks = new Map<number, () => void>();
-  private next = 0;
-  readonly timers: any;
-
-  constructor() {
-    this.timers = new (Elements as any).Timers({
-      setTimeout: (callback: (...args: unknown[]) => void, _delay: number, ...args: unknown[]) => {
-        const id = ++this.next;
-        this.callbacks.set(id, () => callback(...args));
-        return id;
-      },
-      clearTimeout: (id: number) => {
-        this.callbacks.delete(id);
-      },
-    });
-  }
-
-  /** What the engine armed for an element: the timer definition content (timerType, timeout, expireAt). */
-  armed(elementId: string): TimerContent | undefined {
-    return this.timers.executing.find((ref: any) => ref.owner?.id === elementId)?.owner;
-  }
-
-  /** Fires the element's armed timer now; false when none is armed (already fired or discarded). */
-  fire(elementId: string): boolean {
-    const ref = this.timers.executing.find((r: any) => r.owner?.id === elementId);
-    const callback = ref && this.callbacks.get(ref.timerRef);
-    if (!callback) return false;
-    this.callbacks.delete(ref.timerRef);
-    callback();
-    return true;
-  }
-}
-
+/** A timer as armed when its token arrived: the evaluated definition, due time computed by the caller's clock. */
 export interface TimerContent {
-  id: string;
-  timerType?: 'timeDuration' | 'timeDate' | 'timeCycle';
+  timerType: 'timeDuration' | 'timeDate';
+  /** ISO 8601 duration (timeDuration) */
   timeDuration?: string;
-  timeout?: number;
-  expireAt?: Date | string;
+  /** ISO 8601 date-time (timeDate) */
+  expireAt?: string;
 }
 
-/**
- * The due time by the injected clock: a date timer is absolute, a duration counts from now. bpmn-elements
- * computes both from the wall clock, which a test's FakeClock does not move.
- */
+/** Evaluates a timer definition (ISO text or FEEL giving a duration or a date-time) against the variables. */
+export function armTimer(definition: TimerDefinition, variables: Variables): TimerContent {
+  const value = evaluateFeel(definition.body, variables);
+  if (typeof value !== 'string' || !value)
+    throw new FeelError(definition.body, `a ${definition.kind} must give an ISO 8601 text, got ${JSON.stringify(value)}`);
+  if (definition.kind === 'timeDate') {
+    if (Number.isNaN(new Date(value).getTime())) throw new FeelError(definition.body, `${JSON.stringify(value)} is not a date-time`);
+    return { timerType: 'timeDate', expireAt: value };
+  }
+  try {
+    new ISOInterval(value).parse();
+  } catch {
+    throw new FeelError(definition.body, `${JSON.stringify(value)} is not an ISO 8601 duration`);
+  }
+  return { timerType: 'timeDuration', timeDuration: value };
+}
+
+/** The due time by the injected clock: a date timer is absolute, a duration counts from now. */
 export function dueAt(content: TimerContent | undefined, now: Date): Date {
   if (content?.timerType === 'timeDate' && content.expireAt) return new Date(content.expireAt);
-  if (content?.timerType === 'timeDuration' && typeof content.timeDuration === 'string')
+  if (content?.timerType === 'timeDuration' && content.timeDuration)
     return new ISOInterval(content.timeDuration).parse().getExpireAt(now, now);
-  return new Date(now.getTime() + Math.max(0, content?.timeout ?? 0));
+  return now;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { UserTask, Variables } from '../contract.ts';
 import type { DeployedDefinition } from './definition/deploy.ts';
 import type { ElementModel } from './definition/model.ts';
 import { evaluateFeel, evaluateList, evaluateOptionalString, FeelError } from './feel.ts';
-import type { PendingWait } from './instance-run.ts';
+import type { PendingWait } from './execution/process-execution.ts';
 import { dueAt } from './timer.ts';
 import { applyInputs, atElement } from './variables.ts';
 

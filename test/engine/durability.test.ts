@@ -2,7 +2,7 @@ import test from 'ava';
 import { FakeClock } from '../../engine-adapter/clock.ts';
 import type { Job } from '../../engine-adapter/contract.ts';
 import { createEmbeddedEngine } from '../../engine-adapter/embedded/embedded-engine.ts';
-import { BPMN_ENGINE_VERSION } from '../../engine-adapter/embedded/instance-run.ts';
+import { EXECUTOR_VERSION } from '../../engine-adapter/embedded/execution/process-execution.ts';
 import { createTestDatabase, testBackends } from '../helpers/database.ts';
 import { applicationVariables, HOUR, Recorder, visitPassXml } from '../engine-contract/harness.ts';
 
@@ -136,17 +136,22 @@ for (const backend of await testBackends()) {
     }
   });
 
-  test.serial(`${backend}: the instance row holds bpmn-engine state without the model, and its version`, async (t) => {
+  test.serial(`${backend}: the instance row holds only the executor's join state and its version; the waits are rows`, async (t) => {
     const db = await createTestDatabase(backend);
     const engine = createEmbeddedEngine({ knex: db.knex, clock: new FakeClock(), autoPoll: false });
     try {
       await engine.deploy('visit-pass.bpmn', visitPassXml);
       const { instanceKey } = await engine.start('visit-pass', applicationVariables());
       const row = await db.knex('engine_instances').where({ key: instanceKey }).first();
-      t.is(row.engine_version, BPMN_ENGINE_VERSION);
-      const state = JSON.parse(row.state);
-      t.false('source' in state.definitions[0]);
-      t.true(row.state.length < 20_000, `state is ${row.state.length} bytes`);
+      t.is(row.engine_version, EXECUTOR_VERSION);
+      t.deepEqual(JSON.parse(row.state).joins, {});
+      t.true(row.state.length < 100, `state is ${row.state.length} bytes`);
+      const waits = await db.knex('engine_waits').where({ instance_key: instanceKey }).orderBy('element_id');
+      t.deepEqual(
+        waits.map((w: any) => w.element_id),
+        ['host-review', 'host-review-timeout'],
+        'the host task and its 72 h boundary timer',
+      );
       t.deepEqual(Object.keys(row.variables).sort(), Object.keys(applicationVariables()).sort());
     } finally {
       await engine.close();

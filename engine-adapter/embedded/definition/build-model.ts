@@ -1,4 +1,4 @@
-import type { ElementModel, Mapping, ProcessModel, WaitKind } from './model.ts';
+import type { ElementKind, ElementModel, Mapping, ProcessModel, SequenceFlowModel, WaitKind } from './model.ts';
 import { extension, type ModdleElement } from './moddle.ts';
 
 const JOB_TASKS = new Set(['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:ScriptTask']);
@@ -30,6 +30,34 @@ function waitKindOf(element: ModdleElement): WaitKind | undefined {
   return undefined;
 }
 
+const PASS_THROUGH = new Set(['bpmn:Task', 'bpmn:ManualTask', 'bpmn:IntermediateThrowEvent']);
+
+function kindOf(element: ModdleElement): ElementKind {
+  const type = element.$type;
+  if (type === 'bpmn:UserTask') return 'userTask';
+  if (JOB_TASKS.has(type)) return 'jobTask';
+  if (PASS_THROUGH.has(type)) return 'passThrough';
+  if (type === 'bpmn:EndEvent')
+    return eventDefinitionOf(element)?.$type === 'bpmn:TerminateEventDefinition' ? 'terminateEndEvent' : 'endEvent';
+  const kinds: Record<string, ElementKind> = {
+    'bpmn:StartEvent': 'startEvent',
+    'bpmn:IntermediateCatchEvent': 'intermediateCatchEvent',
+    'bpmn:BoundaryEvent': 'boundaryEvent',
+    'bpmn:ExclusiveGateway': 'exclusiveGateway',
+    'bpmn:ParallelGateway': 'parallelGateway',
+    'bpmn:InclusiveGateway': 'inclusiveGateway',
+  };
+  // The validator refuses every other type before a model is built.
+  return kinds[type] ?? 'passThrough';
+}
+
+function flowModel(flow: ModdleElement): SequenceFlowModel {
+  const model: SequenceFlowModel = { id: flow.id!, targetId: flow.targetRef?.id };
+  const body = flow.conditionExpression?.body;
+  if (typeof body === 'string' && body.trim()) model.condition = body.trim();
+  return model;
+}
+
 function elementModel(element: ModdleElement): ElementModel {
   const io = extension(element, 'zeebe:IoMapping');
   const taskDefinition = extension(element, 'zeebe:TaskDefinition');
@@ -40,8 +68,12 @@ function elementModel(element: ModdleElement): ElementModel {
   const model: ElementModel = {
     id: element.id!,
     type: element.$type,
+    kind: kindOf(element),
     name: element.name,
     wait: waitKindOf(element),
+    incoming: [],
+    outgoing: [],
+    boundaryEvents: [],
     headers,
     inputs: mappings(io?.inputParameters),
     outputs: io?.outputParameters?.length ? mappings(io.outputParameters) : undefined,
@@ -57,7 +89,17 @@ function elementModel(element: ModdleElement): ElementModel {
   if (form) model.formKey = form.formKey ?? form.formId;
   const schedule = extension(element, 'zeebe:TaskSchedule');
   if (schedule?.dueDate) model.dueDate = schedule.dueDate;
+  if (element.default) model.defaultFlow = element.default.id;
   const def = eventDefinitionOf(element);
+  if (element.$type === 'bpmn:BoundaryEvent') {
+    model.attachedTo = element.attachedToRef?.id;
+    model.cancelActivity = element.cancelActivity !== false;
+    if (def?.$type === 'bpmn:ErrorEventDefinition') model.errorCode = def.errorRef?.errorCode ?? null;
+  }
+  if (def?.$type === 'bpmn:TimerEventDefinition') {
+    const timer = timerExpression(def);
+    if (timer && timer.kind !== 'timeCycle') model.timer = { kind: timer.kind, body: timer.body };
+  }
   if (model.wait === 'message' && def?.messageRef) {
     const message = def.messageRef as ModdleElement;
     model.message = {
@@ -76,19 +118,60 @@ export function buildProcessModel(process: ModdleElement): ProcessModel {
     if (element.$type === 'bpmn:SequenceFlow') continue;
     elements.set(element.id!, elementModel(element));
   }
-  for (const element of flowElements) {
-    if (element.$type !== 'bpmn:BoundaryEvent') continue;
-    const def = eventDefinitionOf(element);
-    if (def?.$type !== 'bpmn:ErrorEventDefinition') continue;
-    const attached = elements.get(element.attachedToRef?.id);
-    attached?.errorCatches.push(def.errorRef?.errorCode ?? null);
+  // Flows by their sourceRef/targetRef: a document need not list <bpmn:incoming>/<bpmn:outgoing> on its elements.
+  // An element's listed outgoing order comes first (the order Zeebe evaluates conditions in), then document order.
+  const flows = flowElements.filter((e) => e.$type === 'bpmn:SequenceFlow');
+  for (const source of flowElements) {
+    const element = elements.get(source.id!);
+    if (!element) continue;
+    const listed: string[] = (source.outgoing ?? []).map((f: ModdleElement) => f.id!);
+    const leaving = flows.filter((f) => f.sourceRef?.id === source.id);
+    leaving.sort((a, b) => rank(listed, a.id!) - rank(listed, b.id!));
+    element.outgoing = leaving.map(flowModel);
+    element.incoming = flows.filter((f) => f.targetRef?.id === source.id).map((f) => f.id!);
   }
-  const start = flowElements.find((e) => e.$type === 'bpmn:StartEvent');
+  for (const boundary of elements.values()) {
+    if (boundary.kind !== 'boundaryEvent') continue;
+    const attached = elements.get(boundary.attachedTo!);
+    if (!attached) continue;
+    attached.boundaryEvents.push(boundary.id);
+    if (boundary.errorCode !== undefined) attached.errorCatches.push(boundary.errorCode);
+  }
+  for (const element of elements.values())
+    if (element.kind === 'inclusiveGateway' && element.incoming.length > 1) element.reachableFrom = reachingElements(elements, element.id);
+  const start = flowElements.find((e) => e.$type === 'bpmn:StartEvent' && !eventDefinitionOf(e));
   const startForm = start && extension(start, 'zeebe:FormDefinition');
   return {
     processId: process.id!,
     name: process.name ?? process.id!,
     startFormKey: startForm?.formKey ?? startForm?.formId,
+    startEventId: start?.id ?? '',
     elements,
   };
+}
+
+function rank(listed: string[], id: string): number {
+  const at = listed.indexOf(id);
+  return at < 0 ? listed.length : at;
+}
+
+/**
+ * The elements from which a token can still arrive at `targetId` (walking the flows backwards; a boundary event
+ * is reachable from the activity it is attached to). An inclusive join fires once no other token stands on one.
+ */
+function reachingElements(elements: Map<string, ElementModel>, targetId: string): Set<string> {
+  const sources = new Map<string, string[]>();
+  for (const element of elements.values()) {
+    for (const flow of element.outgoing) sources.set(flow.targetId, [...(sources.get(flow.targetId) ?? []), element.id]);
+    if (element.attachedTo) sources.set(element.id, [...(sources.get(element.id) ?? []), element.attachedTo]);
+  }
+  const seen = new Set<string>();
+  const stack = [...(sources.get(targetId) ?? [])];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(sources.get(id) ?? []));
+  }
+  return seen;
 }

@@ -1,20 +1,84 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import * as Elements from 'bpmn-elements';
 import { Engine } from 'bpmn-engine';
-import type { Variables } from '../contract.ts';
-import type { CompiledProcess } from './definition/compile.ts';
-import type { WaitKind } from './definition/model.ts';
-import { evaluateFeel } from './feel.ts';
-import { type TimerContent, VirtualTimers } from './timer.ts';
+import Serializer, { TypeResolver } from 'moddle-context-serializer';
+import type { Variables } from '../../engine-adapter/contract.ts';
+import { buildProcessModel } from '../../engine-adapter/embedded/definition/build-model.ts';
+import { executableProcess } from '../../engine-adapter/embedded/definition/compile.ts';
+import type { ProcessModel, WaitKind } from '../../engine-adapter/embedded/definition/model.ts';
+import { type ModdleElement, parseBpmn } from '../../engine-adapter/embedded/definition/moddle.ts';
+import { evaluateFeel } from '../../engine-adapter/embedded/feel.ts';
 
-/** Stored with each state: a state written by one bpmn-engine major may not recover on another. */
-export const BPMN_ENGINE_VERSION: string = (() => {
-  // bpmn-engine's exports map hides its package.json, so read it next to the resolved entry point.
-  let dir = path.dirname(createRequire(import.meta.url).resolve('bpmn-engine'));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-})();
+/**
+ * bpmn-engine, which ran the embedded engine until the compiled executor replaced it, kept as a differential
+ * oracle for tests (same BPMN, same inputs -> same path) and as the in-memory baseline of the engine bench.
+ */
+
+/**
+ * Job tasks become bpmn-elements signal tasks: they wait like user tasks, so a job survives as plain state
+ * and completes by a signal in a later command, instead of as a callback that dies with the engine object.
+ */
+const typeResolver = TypeResolver(Elements as any, (types: Record<string, unknown>) => {
+  types['bpmn:ServiceTask'] = Elements.SignalTask;
+  types['bpmn:SendTask'] = Elements.SignalTask;
+  types['bpmn:ScriptTask'] = Elements.SignalTask;
+  types['bpmn:ManualTask'] = Elements.Task;
+});
+
+export interface OracleProcess {
+  model: ProcessModel;
+  /** The serialised moddle context bpmn-engine runs. */
+  sourceContext: unknown;
+}
+
+/** Prepares a (valid) document for bpmn-engine. */
+export async function compileForOracle(xml: string): Promise<OracleProcess> {
+  const context = await parseBpmn(xml);
+  const model = buildProcessModel(executableProcess(context.rootElement.rootElements as ModdleElement[]));
+  return { model, sourceContext: Serializer(context as any, typeResolver) };
+}
+
+interface TimerContent {
+  id: string;
+  timerType?: 'timeDuration' | 'timeDate' | 'timeCycle';
+  timeDuration?: string;
+  timeout?: number;
+  expireAt?: Date | string;
+}
+
+/** bpmn-elements wants a timers object; this one never arms a real timeout: a test fires a timer by hand. */
+class VirtualTimers {
+  private readonly callbacks = new Map<number, () => void>();
+  private next = 0;
+  readonly timers: any;
+
+  constructor() {
+    this.timers = new (Elements as any).Timers({
+      setTimeout: (callback: (...args: unknown[]) => void, _delay: number, ...args: unknown[]) => {
+        const id = ++this.next;
+        this.callbacks.set(id, () => callback(...args));
+        return id;
+      },
+      clearTimeout: (id: number) => {
+        this.callbacks.delete(id);
+      },
+    });
+  }
+
+  /** What the engine armed for an element: the timer definition content (timerType, timeout, expireAt). */
+  armed(elementId: string): TimerContent | undefined {
+    return this.timers.executing.find((ref: any) => ref.owner?.id === elementId)?.owner;
+  }
+
+  /** Fires the element's armed timer now; false when none is armed (already fired or discarded). */
+  fire(elementId: string): boolean {
+    const ref = this.timers.executing.find((r: any) => r.owner?.id === elementId);
+    const callback = ref && this.callbacks.get(ref.timerRef);
+    if (!callback) return false;
+    this.callbacks.delete(ref.timerRef);
+    callback();
+    return true;
+  }
+}
 
 const noop = () => {};
 const silentBpmnLogger = () => ({ debug: noop, error: noop, warn: noop, info: noop });
@@ -32,11 +96,10 @@ export interface RunFailure {
 }
 
 /**
- * One bpmn-engine run of one instance for one command: start or recover, act, and read back where it waits.
- * Lives only for the command. Process variables are kept here, outside bpmn-engine, so its internal fields
- * never reach them and FEEL sees exactly what Zeebe would.
+ * One bpmn-engine run of one instance: start or recover, act, and read back where it waits. Process variables
+ * are kept here, outside bpmn-engine, so its internal fields never reach them and FEEL sees what Zeebe would.
  */
-export class InstanceRun {
+export class BpmnEngineRun {
   failures: RunFailure[] = [];
   completedElements: string[] = [];
   ended = false;
@@ -44,7 +107,7 @@ export class InstanceRun {
   private readonly virtualTimers = new VirtualTimers();
 
   constructor(
-    readonly definition: CompiledProcess,
+    readonly definition: OracleProcess,
     public variables: Variables,
     name: string,
   ) {
