@@ -182,7 +182,52 @@ async function persistent(kind: DatabaseKind): Promise<number> {
   }
 }
 
+/** BENCH_WAITING=N: start N instances that all wait at the host's task, and watch this process's memory. */
+const WAITING = Number(process.env.BENCH_WAITING ?? 0);
+
+/**
+ * Memory with many instances waiting: the executor keeps nothing of an instance between commands, so RSS must
+ * stay flat however many wait (PGlite runs inside this process, so its cache is part of the figure there).
+ */
+async function waiting(kind: DatabaseKind): Promise<void> {
+  const db = await createTestDatabase(kind);
+  const engine = createEmbeddedEngine({ knex: db.knex, autoPoll: false });
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
+  try {
+    await engine.deploy('visit-pass.bpmn', xml);
+    const samples: string[] = [];
+    let started = 0;
+    const step = Math.max(1, Math.floor(WAITING / 10));
+    let baseline = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (started < WAITING) {
+          const i = started++;
+          await engine.start('visit-pass', variables(i));
+          if (i === Math.min(1000, WAITING - 1)) baseline = process.memoryUsage().rss;
+          if ((i + 1) % step === 0) samples.push(`${i + 1}: ${mib(process.memoryUsage().rss)}`);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const [{ n }] = await db.knex('engine_waits').count({ n: '*' });
+    console.log(
+      `${kind}: ${WAITING} instances waiting (${Number(n)} wait rows) started in ${seconds.toFixed(0)} s (${(WAITING / seconds).toFixed(0)}/s); ` +
+        `RSS after 1,000: ${mib(baseline)}, at the end: ${mib(process.memoryUsage().rss)}, heap used ${mib(process.memoryUsage().heapUsed)}`,
+    );
+    console.log(`  RSS by instances started: ${samples.join(', ')}`);
+  } finally {
+    await engine.close();
+    await db.close();
+  }
+}
+
 export async function run(): Promise<void> {
+  if (WAITING > 0) {
+    for (const kind of await testBackends()) await waiting(kind);
+    return;
+  }
   await commandCosts('compiled');
   await commandCosts('bpmn-engine');
   const ceiling = await inMemory('compiled');

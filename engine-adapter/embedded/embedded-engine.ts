@@ -80,6 +80,23 @@ interface Effects {
   kick: boolean;
 }
 
+/** One command: where it reads and writes, and what it hands over for after its commit. */
+interface Command {
+  db: Knex | Knex.Transaction;
+  effects: Effects;
+  /** Optimistic commands (no transaction, no lock): the instance revision they read. */
+  readRev?: number;
+}
+
+/** An optimistic command lost a race: the instance changed after it was read. Read again and redo. */
+class Conflict extends Error {}
+
+/** An optimistic command met what only a locked command does (parking a trigger behind an incident). */
+class NeedsLock extends Error {}
+
+/** Optimistic attempts before a command takes the instance lock instead (only under heavy contention). */
+const OPTIMISTIC_TRIES = 3;
+
 interface RunFailure {
   elementId: string;
   type: string;
@@ -106,8 +123,6 @@ class Embedded implements EmbeddedEngine {
   private readonly pollIntervalMs: number;
   private readonly autoPoll: boolean;
   private readonly immediate: boolean;
-  /** The effects of each open command transaction, so helpers deep in a command can add to them. */
-  private readonly effects = new WeakMap<Knex.Transaction, Effects>();
   /** Dispatches running after their commands (awaited by drain and close). */
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly jobTimeoutMs: number;
@@ -144,11 +159,12 @@ class Embedded implements EmbeddedEngine {
   async start(processId: string, variables: Variables, options?: StartOptions): Promise<{ instanceKey: string; version: number }> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    return this.command(async (trx) => {
-      const definition = await this.definitions.find(trx, processId, options?.version);
+    const definition = await this.definitions.find(this.knex, processId, options?.version);
+    const key = await this.keys.next(this.knex);
+    const begin = async (cx: Command) => {
       const now = this.clock.now();
       const row: InstanceRow = {
-        key: await this.keys.next(trx),
+        key,
         definition_key: definition.key,
         process_id: definition.processId,
         version: definition.version,
@@ -162,25 +178,37 @@ class Embedded implements EmbeddedEngine {
         updated_at: now,
         ended_at: null,
       };
-      await this.advance(trx, row, { kind: 'start' }, [], true);
-      return { instanceKey: row.key, version: definition.version };
-    });
+      await this.advance(cx, row, { kind: 'start' }, [], true);
+    };
+    // A new row races nobody: the optimistic write only saves the transaction round trips.
+    await this.optimistic(async (cx) => begin(cx), () => this.command(begin));
+    return { instanceKey: key, version: definition.version };
   }
 
   async completeUserTask(taskKey: string, variables: Variables = {}): Promise<void> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    await this.command(async (trx) => {
-      const row = await instanceStore.lockByWait(trx, taskKey);
+    const complete = async (cx: Command, row: InstanceRow | undefined, waits: WaitRow[]) => {
       if (!row) throw new TaskNotFoundError(taskKey);
-      // Read under the instance lock: a concurrent completion may have committed meanwhile.
-      const waits = await instanceStore.waits(trx, row.key);
       const wait = waits.find((w) => w.key === taskKey);
       if (wait?.kind !== 'user-task' || wait.state !== 'open' || row.status !== 'active') throw new TaskNotFoundError(taskKey);
       if (row.parked_incident_key)
         throw new EngineError('INSTANCE_HAS_INCIDENT', `instance ${row.key} waits for incident ${row.parked_incident_key}`);
-      await this.advance(trx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars }, waits);
-    });
+      await this.advance(cx, row, { kind: 'completeTask', waitKey: taskKey, variables: vars }, waits);
+    };
+    await this.optimistic(
+      async (cx) => {
+        const loaded = await instanceStore.load(cx.db, { waitKey: taskKey });
+        cx.readRev = loaded?.row.rev;
+        await complete(cx, loaded?.row, loaded?.waits ?? []);
+      },
+      () =>
+        this.command(async (cx) => {
+          const row = await instanceStore.lockByWait(cx.db, taskKey);
+          // Read under the instance lock: a concurrent completion may have committed meanwhile.
+          await complete(cx, row, row ? await instanceStore.waits(cx.db, row.key) : []);
+        }),
+    );
   }
 
   async publishMessage(name: string, correlationKey: string, variables: Variables = {}): Promise<void> {
@@ -194,23 +222,23 @@ class Embedded implements EmbeddedEngine {
     const perInstance = new Map<string, WaitRow>();
     for (const s of subscriptions) if (!perInstance.has(s.instance_key)) perInstance.set(s.instance_key, s);
     for (const subscription of perInstance.values()) {
-      await this.command(async (trx) => {
-        const row = await instanceStore.lock(trx, subscription.instance_key);
-        const waits = await instanceStore.waits(trx, row.key);
+      await this.command(async (cx) => {
+        const row = await instanceStore.lock(cx.db, subscription.instance_key);
+        const waits = await instanceStore.waits(cx.db, row.key);
         const wait = waits.find((w) => w.key === subscription.key);
         if (wait?.state !== 'open' || row.status !== 'active' || row.parked_incident_key) return;
-        await this.advance(trx, row, { kind: 'message', waitKey: wait.key, variables: vars }, waits);
+        await this.advance(cx, row, { kind: 'message', waitKey: wait.key, variables: vars }, waits);
       });
     }
   }
 
   async cancel(instanceKey: string): Promise<void> {
     this.assertOpen();
-    await this.command(async (trx) => {
-      const row = await instanceStore.lock(trx, instanceKey);
+    await this.command(async (cx) => {
+      const row = await instanceStore.lock(cx.db, instanceKey);
       if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
       const canceled: PendingEvent[] = [];
-      for (const wait of await instanceStore.waits(trx, instanceKey)) {
+      for (const wait of await instanceStore.waits(cx.db, instanceKey)) {
         if (wait.kind === 'user-task' && wait.state === 'open')
           canceled.push({
             type: 'userTaskCanceled',
@@ -218,24 +246,24 @@ class Embedded implements EmbeddedEngine {
             payload: { taskKey: wait.key, instanceKey, elementId: wait.element_id, reason: 'instance-canceled' } satisfies UserTaskCanceled,
           });
       }
-      await this.addEvents(trx, canceled);
-      await trx('engine_waits').where({ instance_key: instanceKey }).delete();
-      await trx('engine_incidents')
+      await this.addEvents(cx, canceled);
+      await cx.db('engine_waits').where({ instance_key: instanceKey }).delete();
+      await cx.db('engine_incidents')
         .where({ instance_key: instanceKey, state: 'open' })
         .update({ state: 'resolved', resolved_at: this.clock.now() });
-      await this.finish(trx, row, 'canceled');
+      await this.finish(cx, row, 'canceled');
     });
   }
 
   async setVariables(instanceKey: string, variables: Variables): Promise<void> {
     this.assertOpen();
     const vars = sanitizeVariables(variables);
-    await this.command(async (trx) => {
-      const row = await instanceStore.lock(trx, instanceKey);
+    await this.command(async (cx) => {
+      const row = await instanceStore.lock(cx.db, instanceKey);
       if (row.status !== 'active') throw new EngineError('INSTANCE_NOT_ACTIVE', `instance ${instanceKey} is ${row.status}`);
       Object.assign(row.variables, vars);
       row.updated_at = this.clock.now();
-      await instanceStore.save(trx, row);
+      await instanceStore.save(cx.db, row);
     });
   }
 
@@ -295,17 +323,17 @@ class Embedded implements EmbeddedEngine {
 
   async resolveIncident(incidentKey: string, retries?: number): Promise<void> {
     this.assertOpen();
-    await this.command(async (trx) => {
-      const seen = await trx('engine_incidents').where({ key: incidentKey }).first();
+    await this.command(async (cx) => {
+      const seen = await cx.db('engine_incidents').where({ key: incidentKey }).first();
       if (seen?.state !== 'open') throw new EngineError('INCIDENT_NOT_FOUND', `no open incident ${incidentKey}`);
-      const row = await instanceStore.lock(trx, seen.instance_key);
-      const incident = await trx('engine_incidents').where({ key: incidentKey }).first();
+      const row = await instanceStore.lock(cx.db, seen.instance_key);
+      const incident = await cx.db('engine_incidents').where({ key: incidentKey }).first();
       if (incident?.state !== 'open') throw new EngineError('INCIDENT_NOT_FOUND', `no open incident ${incidentKey}`);
-      await trx('engine_incidents').where({ key: incidentKey }).update({ state: 'resolved', resolved_at: this.clock.now() });
+      await cx.db('engine_incidents').where({ key: incidentKey }).update({ state: 'resolved', resolved_at: this.clock.now() });
       if (incident.job_key) {
-        const wait = await instanceStore.wait(trx, incident.job_key);
+        const wait = await instanceStore.wait(cx.db, incident.job_key);
         if (!wait) return;
-        await trx('engine_waits')
+        await cx.db('engine_waits')
           .where({ key: wait.key })
           .update({
             state: 'open',
@@ -314,12 +342,12 @@ class Embedded implements EmbeddedEngine {
             claimed_until: null,
           });
         // Left open for the poller (activating it here would need the row re-read): poll soon.
-        const effects = this.effects.get(trx);
+        const effects = cx.effects;
         if (effects) effects.kick = true;
         return;
       }
       row.parked_incident_key = null;
-      await this.advance(trx, row, incident.command as Trigger);
+      await this.advance(cx, row, incident.command as Trigger);
     });
   }
 
@@ -362,14 +390,33 @@ class Embedded implements EmbeddedEngine {
   // ---- commands and what follows their commit --------------------------------------------------------------
 
   /** One transaction of a command; what it created for this process is dispatched after the commit. */
-  private async command<T>(act: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  private async command<T>(act: (cx: Command) => Promise<T>): Promise<T> {
     const effects: Effects = { jobs: [], events: [], kick: false };
-    const result = await this.knex.transaction(async (trx) => {
-      this.effects.set(trx, effects);
-      return act(trx);
-    });
+    const result = await this.knex.transaction((trx) => act({ db: trx, effects }));
     this.afterCommit(effects);
     return result;
+  }
+
+  /**
+   * The hot path of a command in two round trips: `act` reads the instance with its waits in one statement
+   * (setting readRev), moves it, and writes everything in one statement that applies only if the instance is
+   * still at that revision: no transaction, no lock. A lost race reads again; what needs more than that one
+   * write (an incident), or a race lost again and again, runs as the locked command `locked`.
+   */
+  private async optimistic(act: (cx: Command) => Promise<void>, locked: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; attempt < OPTIMISTIC_TRIES; attempt++) {
+      const effects: Effects = { jobs: [], events: [], kick: false };
+      try {
+        await act({ db: this.knex, effects, readRev: -1 });
+      } catch (err) {
+        if (err instanceof Conflict) continue;
+        if (err instanceof NeedsLock) break;
+        throw err;
+      }
+      this.afterCommit(effects);
+      return;
+    }
+    await locked();
   }
 
   private afterCommit(effects: Effects): void {
@@ -393,9 +440,9 @@ class Embedded implements EmbeddedEngine {
   }
 
   /** Writes events to the outbox, claimed for delivery right after the commit when this process listens. */
-  private async addEvents(trx: Knex.Transaction, events: PendingEvent[]): Promise<void> {
-    const effects = this.effects.get(trx);
-    const claimed = await this.outbox.addMany(trx, events, Boolean(effects) && this.claiming());
+  private async addEvents(cx: Command, events: PendingEvent[]): Promise<void> {
+    const effects = cx.effects;
+    const claimed = await this.outbox.addMany(cx.db, events, Boolean(effects) && this.claiming());
     effects?.events.push(...claimed);
   }
 
@@ -428,13 +475,13 @@ class Embedded implements EmbeddedEngine {
     const claimed = await claimDueTimers(this.knex, this.clock.now(), TIMER_CLAIM_MS, BATCH);
     let fired = 0;
     for (const timer of claimed) {
-      await this.command(async (trx) => {
-        const row = await instanceStore.lock(trx, timer.instance_key);
-        const waits = await instanceStore.waits(trx, row.key);
+      await this.command(async (cx) => {
+        const row = await instanceStore.lock(cx.db, timer.instance_key);
+        const waits = await instanceStore.waits(cx.db, row.key);
         const wait = waits.find((w) => w.key === timer.key);
         if (!wait || row.status !== 'active') return;
         if (row.parked_incident_key) return; // stays claimed for a while; fires once the incident is resolved
-        await this.advance(trx, row, { kind: 'timer', waitKey: wait.key }, waits);
+        await this.advance(cx, row, { kind: 'timer', waitKey: wait.key }, waits);
         fired++;
       });
     }
@@ -462,45 +509,58 @@ class Embedded implements EmbeddedEngine {
       else await this.jobFailed(row, err);
       return;
     }
+    const complete = async (cx: Command, instance: InstanceRow, _wait: WaitRow, waits: WaitRow[]) => {
+      await this.advance(cx, instance, { kind: 'completeJob', waitKey: row.key, variables: output }, waits);
+    };
     try {
-      await this.onActivatedJob(row, async (trx, instance, _wait, waits) => {
-        await this.advance(trx, instance, { kind: 'completeJob', waitKey: row.key, variables: output }, waits);
-      });
+      await this.optimistic(
+        async (cx) => {
+          const loaded = await instanceStore.load(cx.db, { key: row.instance_key });
+          if (!loaded) return;
+          cx.readRev = loaded.row.rev;
+          const wait = loaded.waits.find((w) => w.key === row.key);
+          // Gone (completed elsewhere, interrupted, canceled) or given back to the pool: a stale result is dropped.
+          if (wait?.state !== 'activated' || loaded.row.status !== 'active') return;
+          if (loaded.row.parked_incident_key) throw new NeedsLock();
+          await complete(cx, loaded.row, wait, loaded.waits);
+        },
+        () => this.onActivatedJob(row, complete),
+      );
     } catch (err) {
       this.logger.error({ err, jobKey: row.key }, 'completing a job failed; it will run again');
     }
   }
 
-  private async onActivatedJob(row: WaitRow, act: (trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow, waits: WaitRow[]) => Promise<void>) {
-    await this.command(async (trx) => {
+  private async onActivatedJob(row: WaitRow, act: (cx: Command, instance: InstanceRow, wait: WaitRow, waits: WaitRow[]) => Promise<void>) {
+    await this.command(async (cx) => {
       let instance: InstanceRow;
       try {
-        instance = await instanceStore.lock(trx, row.instance_key);
+        instance = await instanceStore.lock(cx.db, row.instance_key);
       } catch (err) {
         if (err instanceof InstanceNotFoundError) return;
         throw err;
       }
-      const waits = await instanceStore.waits(trx, instance.key);
+      const waits = await instanceStore.waits(cx.db, instance.key);
       const wait = waits.find((w) => w.key === row.key);
       // Gone (completed elsewhere, interrupted, canceled) or given back to the pool: a stale result is dropped.
       if (wait?.state !== 'activated' || instance.status !== 'active') return;
       if (instance.parked_incident_key) {
-        await trx('engine_waits')
+        await cx.db('engine_waits')
           .where({ key: wait.key })
           .update({ state: 'open', due_at: new Date(this.clock.now().getTime() + DEFER_MS), claimed_until: null });
         return;
       }
-      await act(trx, instance, wait, waits);
+      await act(cx, instance, wait, waits);
     });
   }
 
   private async jobFailed(row: WaitRow, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
-    await this.onActivatedJob(row, async (trx, instance, wait) => {
+    await this.onActivatedJob(row, async (cx, instance, wait) => {
       const retries = (wait.retries ?? 1) - 1;
       if (retries > 0) {
         const attempt = (wait.payload.job?.retries ?? 3) - retries;
-        await trx('engine_waits')
+        await cx.db('engine_waits')
           .where({ key: wait.key })
           .update({
             state: 'open',
@@ -510,19 +570,19 @@ class Embedded implements EmbeddedEngine {
           });
         return;
       }
-      await this.jobIncident(trx, instance, wait, 'JOB_NO_RETRIES', message);
+      await this.jobIncident(cx, instance, wait, 'JOB_NO_RETRIES', message);
     });
   }
 
   private async jobThrewError(row: WaitRow, error: BpmnError): Promise<void> {
-    await this.onActivatedJob(row, async (trx, instance, wait, waits) => {
-      const definition = await this.definitions.get(trx, instance.definition_key);
+    await this.onActivatedJob(row, async (cx, instance, wait, waits) => {
+      const definition = await this.definitions.get(cx.db, instance.definition_key);
       const catches = definition.model.elements.get(wait.element_id)?.errorCatches ?? [];
       if (!catches.some((code) => code === null || code === error.errorCode)) {
-        await this.jobIncident(trx, instance, wait, 'UNHANDLED_ERROR_EVENT', `no error boundary event catches ${error.errorCode}: ${error.message}`);
+        await this.jobIncident(cx, instance, wait, 'UNHANDLED_ERROR_EVENT', `no error boundary event catches ${error.errorCode}: ${error.message}`);
         return;
       }
-      await this.advance(trx, instance, {
+      await this.advance(cx, instance, {
         kind: 'jobError',
         waitKey: wait.key,
         errorCode: error.errorCode,
@@ -532,19 +592,19 @@ class Embedded implements EmbeddedEngine {
     });
   }
 
-  private async jobIncident(trx: Knex.Transaction, instance: InstanceRow, wait: WaitRow, type: string, message: string) {
-    await trx('engine_waits').where({ key: wait.key }).update({ state: 'failed', retries: 0, claimed_until: null });
-    await this.raiseIncident(trx, instance, { elementId: wait.element_id, type, message }, { jobKey: wait.key });
+  private async jobIncident(cx: Command, instance: InstanceRow, wait: WaitRow, type: string, message: string) {
+    await cx.db('engine_waits').where({ key: wait.key }).update({ state: 'failed', retries: 0, claimed_until: null });
+    await this.raiseIncident(cx, instance, { elementId: wait.element_id, type, message }, { jobKey: wait.key });
   }
 
   private async raiseIncident(
-    trx: Knex.Transaction,
+    cx: Command,
     instance: InstanceRow,
     failure: { elementId: string; type: string; message: string },
     extra: { jobKey?: string; command?: Trigger },
   ): Promise<string> {
     const incident: Incident = {
-      key: await this.keys.next(trx),
+      key: await this.keys.next(cx.db),
       instanceKey: instance.key,
       elementId: failure.elementId,
       type: failure.type,
@@ -552,7 +612,7 @@ class Embedded implements EmbeddedEngine {
       createdAt: this.clock.now().toISOString(),
     };
     if (extra.jobKey) incident.jobKey = extra.jobKey;
-    await trx('engine_incidents').insert({
+    await cx.db('engine_incidents').insert({
       key: incident.key,
       instance_key: instance.key,
       element_id: incident.elementId,
@@ -563,7 +623,7 @@ class Embedded implements EmbeddedEngine {
       state: 'open',
       created_at: this.clock.now(),
     });
-    await this.addEvents(trx, [{ type: 'incident', instanceKey: instance.key, payload: incident }]);
+    await this.addEvents(cx, [{ type: 'incident', instanceKey: instance.key, payload: incident }]);
     return incident.key;
   }
 
@@ -576,9 +636,9 @@ class Embedded implements EmbeddedEngine {
    * `waits`: the instance's wait rows when the caller already read them under the lock. `isNew`: the row is
    * not in the database yet (a start): it is inserted with its first state, not inserted and then updated.
    */
-  private async advance(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, waits?: WaitRow[], isNew = false): Promise<void> {
-    const definition = await this.definitions.get(trx, row.definition_key);
-    const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(trx, row.key)));
+  private async advance(cx: Command, row: InstanceRow, trigger: Trigger, waits?: WaitRow[], isNew = false): Promise<void> {
+    const definition = await this.definitions.get(cx.db, row.definition_key);
+    const existing = trigger.kind === 'start' ? [] : (waits ?? (await instanceStore.waits(cx.db, row.key)));
     const run = new ProcessExecution(definition, structuredClone(row.variables));
     let newWaits: WaitRow[];
     try {
@@ -588,15 +648,16 @@ class Embedded implements EmbeddedEngine {
         run.recover(row.state, existing, row.engine_version === EXECUTOR_VERSION);
         this.apply(run, definition, trigger, existing);
       }
-      newWaits = await this.newWaits(trx, run, row, definition, existing);
+      newWaits = await this.newWaits(cx, run, row, definition, existing);
     } catch (err) {
       const failure = asFailure(err);
       if (!failure) throw err;
-      if (isNew) await instanceStore.insert(trx, row);
-      await this.park(trx, row, trigger, failure);
+      if (cx.readRev !== undefined) throw new NeedsLock();
+      if (isNew) await instanceStore.insert(cx.db, row);
+      await this.park(cx, row, trigger, failure);
       return;
     }
-    await this.reconcile(trx, row, run, trigger, existing, newWaits, isNew);
+    await this.reconcile(cx, row, run, trigger, existing, newWaits, isNew);
   }
 
   private apply(run: ProcessExecution, definition: DeployedDefinition, trigger: Exclude<Trigger, { kind: 'start' }>, existing: WaitRow[]) {
@@ -623,7 +684,7 @@ class Embedded implements EmbeddedEngine {
   }
 
   /** Rows for elements that started waiting in this run; an element still waiting from before keeps its row. */
-  private async newWaits(trx: Knex.Transaction, run: ProcessExecution, row: InstanceRow, definition: DeployedDefinition, existing: WaitRow[]) {
+  private async newWaits(cx: Command, run: ProcessExecution, row: InstanceRow, definition: DeployedDefinition, existing: WaitRow[]) {
     const known = new Set(existing.map((w) => w.execution_id));
     const rows: WaitRow[] = [];
     for (const pending of run.waits()) {
@@ -631,7 +692,7 @@ class Embedded implements EmbeddedEngine {
       const element = definition.model.elements.get(pending.elementId)!;
       rows.push(
         buildWait(pending, element, {
-          key: await this.keys.next(trx),
+          key: await this.keys.next(cx.db),
           instanceKey: row.key,
           definition,
           variables: run.variables,
@@ -643,7 +704,7 @@ class Embedded implements EmbeddedEngine {
   }
 
   private async reconcile(
-    trx: Knex.Transaction,
+    cx: Command,
     row: InstanceRow,
     run: ProcessExecution,
     trigger: Trigger,
@@ -676,11 +737,14 @@ class Embedded implements EmbeddedEngine {
       row.updated_at = this.clock.now();
     }
 
-    const effects = this.effects.get(trx);
+    const effects = cx.effects;
     const claiming = Boolean(effects) && this.claiming();
     const jobs = claiming ? this.claimJobs(newWaits, effects!) : [];
     const outbox = events.map((e) => this.outbox.row(e, claiming));
-    const ids = await instanceStore.write(trx, { row, insert: isNew, goneWaitKeys: gone.map((w) => w.key), newWaits, events: outbox });
+    const expectRev = isNew || cx.readRev === undefined ? undefined : cx.readRev;
+    const written = await instanceStore.write(cx.db, { row, insert: isNew, goneWaitKeys: gone.map((w) => w.key), newWaits, events: outbox, expectRev });
+    if (!written.applied) throw new Conflict();
+    const ids = written.ids;
     if (effects) {
       effects.jobs.push(...jobs);
       effects.events.push(...claimedOf(outbox, ids));
@@ -731,17 +795,17 @@ class Embedded implements EmbeddedEngine {
     };
   }
 
-  private async finish(trx: Knex.Transaction, row: InstanceRow, state: 'completed' | 'canceled'): Promise<void> {
+  private async finish(cx: Command, row: InstanceRow, state: 'completed' | 'canceled'): Promise<void> {
     const event = this.ended(row, state);
-    await instanceStore.save(trx, row);
-    await this.addEvents(trx, [event]);
+    await instanceStore.save(cx.db, row);
+    await this.addEvents(cx, [event]);
   }
 
-  private async park(trx: Knex.Transaction, row: InstanceRow, trigger: Trigger, failure: RunFailure) {
-    if ('waitKey' in trigger) await trx('engine_waits').where({ key: trigger.waitKey }).update({ state: 'consumed' });
-    row.parked_incident_key = await this.raiseIncident(trx, row, failure, { command: trigger });
+  private async park(cx: Command, row: InstanceRow, trigger: Trigger, failure: RunFailure) {
+    if ('waitKey' in trigger) await cx.db('engine_waits').where({ key: trigger.waitKey }).update({ state: 'consumed' });
+    row.parked_incident_key = await this.raiseIncident(cx, row, failure, { command: trigger });
     row.updated_at = this.clock.now();
-    await instanceStore.save(trx, row);
+    await instanceStore.save(cx.db, row);
   }
 
   async close(): Promise<void> {

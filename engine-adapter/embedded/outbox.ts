@@ -75,7 +75,7 @@ export class Outbox {
   }
 
   /** One insert for all the events of a command (their ids keep the order given); returns the claimed ones. */
-  async addMany(trx: Knex.Transaction, events: Array<PendingEvent>, claim = false): Promise<ClaimedEvent[]> {
+  async addMany(trx: Knex | Knex.Transaction, events: Array<PendingEvent>, claim = false): Promise<ClaimedEvent[]> {
     if (!events.length) return [];
     const rows = events.map((e) => this.row(e, claim));
     const inserted: Array<{ id: number }> = await trx('engine_outbox')
