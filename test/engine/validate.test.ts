@@ -105,3 +105,20 @@ test('something that is not BPMN is refused', async (t) => {
     ['(document)'],
   );
 });
+
+test('a second none start event and a flow into a start or boundary event are refused, each named', async (t) => {
+  const found = await problems(
+    doc(`<bpmn:startEvent id="start-2" />
+    <bpmn:userTask id="review" />
+    <bpmn:boundaryEvent id="late" attachedToRef="review"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+    <bpmn:sequenceFlow id="back" sourceRef="review" targetRef="start" />
+    <bpmn:sequenceFlow id="into-boundary" sourceRef="start-2" targetRef="late" />`),
+  );
+  t.deepEqual(
+    found.map((p) => p.elementId),
+    ['start-2', 'back', 'into-boundary'],
+  );
+  t.regex(found[0].message, /one none start event/);
+  t.regex(found[1].message, /cannot lead into StartEvent start/);
+});

@@ -180,8 +180,16 @@ export function validateDefinitions(context: ModdleContext): Problem[] {
   for (const process of executable) {
     const flowElements: ModdleElement[] = process.flowElements ?? [];
     const flowsById = new Map(flowElements.filter((e) => e.$type === 'bpmn:SequenceFlow').map((e) => [e.id!, e]));
-    if (!flowElements.some((e) => e.$type === 'bpmn:StartEvent'))
-      problems.push({ elementId: process.id, message: 'the process has no start event' });
+    const starts = flowElements.filter((e) => e.$type === 'bpmn:StartEvent');
+    if (!starts.length) problems.push({ elementId: process.id, message: 'the process has no start event' });
+    // Zeebe allows one none start event per process; the executor starts every instance at it.
+    for (const extra of starts.filter((e) => !e.eventDefinitions?.length).slice(1))
+      problems.push({ elementId: extra.id!, message: 'a process has one none start event' });
+    for (const flow of flowsById.values()) {
+      const target = flow.targetRef as ModdleElement | undefined;
+      if (target?.$type === 'bpmn:StartEvent' || target?.$type === 'bpmn:BoundaryEvent')
+        problems.push({ elementId: flow.id!, message: `a sequence flow cannot lead into ${target.$type.slice(5)} ${target.id}` });
+    }
     for (const element of flowElements) validateElement(element, problems, flowsById);
   }
   return problems;
