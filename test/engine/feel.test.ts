@@ -1,5 +1,6 @@
 import test from 'ava';
-import { checkFeelSyntax, evaluateFeel, evaluateList, FeelError } from '../../engine-adapter/embedded/feel.ts';
+import { evaluate as feelin } from 'feelin';
+import { checkFeelSyntax, evaluateFeel, evaluateList, FeelError, toPlain } from '../../engine-adapter/embedded/feel.ts';
 
 test('a value without = is a literal', (t) => {
   t.is(evaluateFeel('PT72H', {}), 'PT72H');
@@ -30,4 +31,36 @@ test('candidate lists: a FEEL list or a comma list', (t) => {
 test('syntax is checked without variables', (t) => {
   t.is(checkFeelSyntax('=a > 1'), undefined);
   t.regex(checkFeelSyntax('=a >')!, /syntax/);
+});
+
+test('the shapes evaluated without feelin give what feelin gives', (t) => {
+  const contexts: Record<string, unknown>[] = [
+    { decision: 'approve', group: 'dept-1', n: 3, flag: true, none: null, obj: { a: [1, { b: 2 }] } },
+    { decision: 'refuse', group: null, n: 0, flag: false, none: null, obj: {} },
+  ];
+  const expressions = [
+    'decision',
+    ' decision ',
+    '[group]',
+    '[ n ]',
+    'obj',
+    'none',
+    'decision = "approve"',
+    'decision != "approve"',
+    'none = "approve"',
+    'none != "approve"',
+    'n = "3"',
+    'flag = "true"',
+    'true',
+    'null',
+  ];
+  for (const vars of contexts)
+    for (const e of expressions) {
+      const expected = feelin(e, vars);
+      if (expected.warnings.some((w) => w.type === 'NO_VARIABLE_FOUND')) continue;
+      t.deepEqual(evaluateFeel(`=${e}`, vars), toPlain(expected.value), `${e} with ${JSON.stringify(vars)}`);
+    }
+  t.throws(() => evaluateFeel('=missing', {}), { instanceOf: FeelError, message: /missing/ });
+  t.throws(() => evaluateFeel('=[missing]', {}), { instanceOf: FeelError, message: /missing/ });
+  t.throws(() => evaluateFeel('=missing = "x"', {}), { instanceOf: FeelError, message: /missing/ });
 });
