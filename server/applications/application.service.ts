@@ -297,22 +297,21 @@ export class ApplicationService {
 
   async startBatch(limit: number): Promise<number> {
     const { knex, engine } = this.deps;
-    // Claim rows so that several server processes share the backlog without starting one twice.
-    const claimed: Application[] = await knex.transaction(async (trx) => {
-      const rows = await trx('applications')
-        .where({ status: 'submitted' })
-        .whereNull('instance_key')
-        .orderBy('id')
-        .limit(limit)
-        .forUpdate()
-        .skipLocked();
-      if (rows.length) {
-        await trx('applications')
-          .whereIn('id', rows.map((r: any) => r.id))
-          .update({ instance_key: knex.raw("'starting:' || id") });
-      }
-      return rows;
-    });
+    // Claim rows so that several server processes share the backlog without starting one twice: one statement
+    // (the row locks of the subquery hold until the update's end), no transaction round trips.
+    const due = knex('applications')
+      .select('id')
+      .where({ status: 'submitted' })
+      .whereNull('instance_key')
+      .orderBy('id')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked();
+    const claimed: Application[] = await knex('applications')
+      .whereIn('id', due)
+      .update({ instance_key: knex.raw("'starting:' || id") })
+      .returning('*');
+    claimed.sort((a, b) => a.id - b.id);
     // A few starts at a time: each holds a pooled connection while bpmn-engine runs, and during a burst the
     // requests that accept new applications need those connections more (accept first, drain later).
     const start = async (app: Application) => {
