@@ -24,8 +24,8 @@ export interface Database {
 }
 
 export type DatabaseOptions =
-  | { kind: 'postgres'; url: string; pool?: { min: number; max: number } }
-  | { kind: 'pglite'; dataDir?: string; loadDataDir?: Blob };
+  | { kind: 'postgres'; url: string; pool?: { min: number; max: number }; acquireTimeoutMs?: number }
+  | { kind: 'pglite'; dataDir?: string; loadDataDir?: Blob; acquireTimeoutMs?: number };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.kind === 'postgres') {
@@ -33,7 +33,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       client: 'pg',
       connection: options.url,
       pool: options.pool ?? { min: 0, max: 10 },
-      acquireConnectionTimeout: 10_000,
+      acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
     });
     return { kind: 'postgres', knex, close: () => knex.destroy() };
   }
@@ -51,7 +51,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const knex = knexFactory({
       client: PgliteClient as any,
       connection: () => ({ pglite }) as any,
-      acquireConnectionTimeout: 30_000,
+      acquireConnectionTimeout: options.acquireTimeoutMs ?? 30_000,
     });
     return {
       kind: 'pglite',
