@@ -6,6 +6,7 @@ import { csrfMiddleware } from './auth/csrf.middleware.ts';
 import { sessionMiddleware } from './auth/session.middleware.ts';
 import { staffAuthRoutes } from './auth/staff-auth.routes.ts';
 import { directoryRoutes } from './directory/directory.routes.ts';
+import { admissionMiddleware } from './http/admission.middleware.ts';
 import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
@@ -28,6 +29,8 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(requestLogMiddleware(logger));
   app.use(securityHeadersMiddleware());
   app.use(errorMiddleware(logger));
+  // Past what this process can take, API requests are answered 503 at once instead of queueing for the pool.
+  app.use(admissionMiddleware(services.admission));
   // The built pages (dist/web); API paths fall through to the routers below.
   app.use(staticMiddleware());
   app.use(

@@ -12,6 +12,7 @@ import { AccessService } from './auth/access.service.ts';
 import { SessionService } from './auth/session.service.ts';
 import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
+import { Admission, type AdmissionOptions, admissionDefaults } from './http/admission.middleware.ts';
 import { FieldCrypto } from './crypto/field-crypto.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
@@ -32,12 +33,15 @@ export interface Deps {
   logger: Logger;
   engine: WorkflowEngine;
   smsProvider?: SmsProvider;
+  /** Load-shedding limits of this process, in place of the defaults derived from DB_POOL_MAX (tests). */
+  admission?: Partial<AdmissionOptions>;
 }
 
 /** The one place where the services are wired together; everything else receives what it needs. */
 export function createServices(deps: Deps) {
   const { config, knex, clock, logger, engine } = deps;
   const fieldCrypto = new FieldCrypto(deps.secrets.fieldEncryptionKey, deps.secrets.blindIndexKey);
+  const admission = new Admission({ ...admissionDefaults(config.DB_POOL_MAX), ...deps.admission });
   const sessions = new SessionService(knex, clock);
   const throttle = new ThrottleService(knex, clock);
   const directory = new DirectoryService(knex, fieldCrypto);
@@ -123,6 +127,7 @@ export function createServices(deps: Deps) {
   });
   return {
     ...deps,
+    admission,
     fieldCrypto,
     sessions,
     throttle,

@@ -2,13 +2,19 @@ import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { AppError } from '../errors.ts';
 import type { AppContext, Middleware } from './context.ts';
+import { loggableError } from './loggable-error.ts';
+import { DATABASE_BUSY_RETRY_AFTER_S, isDatabaseBusy, ServerBusyError } from './server-busy.ts';
 
 function send(ctx: AppContext, status: number, code: string, message: string, details?: unknown) {
   ctx.status = status;
   ctx.body = { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** Turns every failure into `{ error: { code, message } }`; only genuine faults become 500. */
+/**
+ * Turns every failure into `{ error: { code, message } }`; only genuine faults become 500, and each of those
+ * is logged with the request id (the answer's X-Request-Id). Overload (no turn, no database connection in
+ * time, a transaction PostgreSQL rolled back) becomes 503 + Retry-After, logged as a warning.
+ */
 export function errorMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
@@ -16,6 +22,15 @@ export function errorMiddleware(logger: Logger): Middleware {
       if (ctx.status === 404 && ctx.body === undefined) send(ctx, 404, 'NOT_FOUND', '请求的地址不存在');
       else if (ctx.status === 405 && ctx.body === undefined) send(ctx, 405, 'METHOD_NOT_ALLOWED', '不支持该请求方法');
     } catch (err: any) {
+      if (err instanceof ServerBusyError || isDatabaseBusy(err)) {
+        const busy = err instanceof ServerBusyError ? err : new ServerBusyError(DATABASE_BUSY_RETRY_AFTER_S, 'database');
+        logger.warn(
+          { requestId: ctx.state.requestId, path: ctx.path, reason: busy.reason, ...(busy === err ? {} : { err: loggableError(err) }) },
+          'server busy',
+        );
+        ctx.set('Retry-After', String(busy.retryAfterSeconds));
+        return send(ctx, 503, busy.code, busy.message);
+      }
       if (err instanceof AppError) return send(ctx, err.status, err.code, err.message, err.details);
       if (err instanceof ZodError) {
         return send(
@@ -35,7 +50,7 @@ export function errorMiddleware(logger: Logger): Middleware {
         return send(ctx, 415, 'UNSUPPORTED_MEDIA_TYPE', '不支持的内容类型');
       }
       if (status >= 400 && status < 500) return send(ctx, status, 'BAD_REQUEST', '请求无效');
-      logger.error({ err, requestId: ctx.state.requestId, path: ctx.path }, 'unhandled error');
+      logger.error({ err: loggableError(err), requestId: ctx.state.requestId, path: ctx.path }, 'unhandled error');
       send(ctx, 500, 'INTERNAL', '服务器内部错误，请稍后再试');
     }
   };

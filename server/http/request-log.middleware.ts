@@ -7,6 +7,8 @@ export function requestLogMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     ctx.state.requestId = crypto.randomUUID();
+    // Lets whoever got an error answer find its log line.
+    ctx.set('X-Request-Id', ctx.state.requestId);
     try {
       await next();
     } finally {

@@ -1,0 +1,37 @@
+import { AppError } from '../errors.ts';
+
+/**
+ * 503 with Retry-After: the server cannot take this request now. Raised before the request changed anything
+ * (no turn, no database connection), so the same request may simply be sent again after the pause.
+ */
+export class ServerBusyError extends AppError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    /** Why, for the log line: which limit was reached. */
+    readonly reason: string,
+  ) {
+    super(503, 'SERVER_BUSY', '服务器繁忙，请稍后再试');
+    this.name = 'ServerBusyError';
+  }
+}
+
+/** What a client is told to wait when the database is the bottleneck (a pool wait timed out, a deadlock…). */
+export const DATABASE_BUSY_RETRY_AFTER_S = 2;
+
+/**
+ * PostgreSQL conditions that mean "not now" rather than "broken": the transaction was rolled back, so
+ * retrying later is safe. too_many_connections, cannot_connect_now, serialization_failure, deadlock_detected,
+ * lock_not_available.
+ */
+const TRANSIENT_SQLSTATES = new Set(['53300', '57P03', '40001', '40P01', '55P03']);
+
+/**
+ * Database errors that say the database is overloaded or out of reach for a moment: knex gave up waiting for
+ * a pooled connection (or a query timed out), PostgreSQL refused a connection or rolled back a transaction that
+ * may run again. These become 503 + Retry-After, never 500 (issue 16).
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  const e = err as { name?: string; code?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  return e.name === 'KnexTimeoutError' || e.code === 'ECONNREFUSED' || (typeof e.code === 'string' && TRANSIENT_SQLSTATES.has(e.code));
+}
