@@ -25,7 +25,7 @@ export function errorMiddleware(logger: Logger): Middleware {
       if (err instanceof ServerBusyError || isDatabaseBusy(err)) {
         const busy = err instanceof ServerBusyError ? err : new ServerBusyError(DATABASE_BUSY_RETRY_AFTER_S, 'database');
         logger.warn(
-          { requestId: ctx.state.requestId, path: ctx.path, reason: busy.reason, ...(busy === err ? {} : { err: loggableError(err) }) },
+          { requestId: ctx.state.requestId, path: ctx.path, reason: busy.reason, ...(busy === err ? {} : { error: loggableError(err) }) },
           'server busy',
         );
         ctx.set('Retry-After', String(busy.retryAfterSeconds));
@@ -50,7 +50,8 @@ export function errorMiddleware(logger: Logger): Middleware {
         return send(ctx, 415, 'UNSUPPORTED_MEDIA_TYPE', '不支持的内容类型');
       }
       if (status >= 400 && status < 500) return send(ctx, status, 'BAD_REQUEST', '请求无效');
-      logger.error({ err: loggableError(err), requestId: ctx.state.requestId, path: ctx.path }, 'unhandled error');
+      // Under `error`, not `err`: pino's err serializer would copy every property of the error back in.
+      logger.error({ error: loggableError(err), requestId: ctx.state.requestId, path: ctx.path }, 'unhandled error');
       send(ctx, 500, 'INTERNAL', '服务器内部错误，请稍后再试');
     }
   };

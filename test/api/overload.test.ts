@@ -170,8 +170,9 @@ for (const kind of await testBackends()) {
       const logged = server.logs.find((l) => l.level === 50 && l.requestId === requestId);
       t.truthy(logged, 'the error is logged with the request id');
       t.is(logged.path, '/api/applications/form');
-      t.regex(logged.err.message, /lookup of .* failed/);
-      t.truthy(logged.err.stack);
+      t.regex(logged.error.message, /lookup of .* failed/);
+      t.is(logged.error.type, 'Error');
+      t.truthy(logged.error.stack);
       const text = JSON.stringify(server.logs);
       t.false(text.includes(idNumber), 'no clear ID number in the logs');
       t.false(text.includes(mobile), 'no clear mobile in the logs');
