@@ -7,7 +7,19 @@ import { hashPassword } from '../server/crypto/password.ts';
 import { demoLogins } from '../server/directory/demo-data.ts';
 import { loadSecrets } from '../server/secrets.ts';
 import { idNumber, mobile } from './flow.ts';
-import { type BenchDatabase, type BenchServer, Client, campusDay, createBenchDatabase, Latencies, PostgresCpu, sleep, startServer, summary } from './lib.ts';
+import {
+  type BenchDatabase,
+  type BenchServer,
+  Client,
+  campusDay,
+  createBenchDatabase,
+  Latencies,
+  PostgresCpu,
+  reportServerTrouble,
+  sleep,
+  startServer,
+  summary,
+} from './lib.ts';
 
 /**
  * Bookings open at a fixed hour: many registered, logged-in visitors press "submit" at the same moment.
@@ -16,7 +28,8 @@ import { type BenchDatabase, type BenchServer, Client, campusDay, createBenchDat
  *   2. sustained: BENCH_RATES (150,200) submissions per second arriving for BENCH_RATE_SECONDS each (open loop:
  *      arrivals do not wait for answers), which is what decides the p99 a visitor sees while bookings pour in.
  * After each part, none lost: every accepted application must get an instance and a host task; the time the
- * backlog took to drain is reported. Visitors and their sessions are written straight into the database
+ * backlog took to drain is reported (a submission answered 503 is sent again after Retry-After, as the page does;
+ * one never accepted, or accepted and not started, fails the bench). Visitors and their sessions are written straight into the database
  * before the clock starts (as if they had registered and logged in earlier: each real login is an scrypt hash).
  */
 const BURST = Number(process.env.BENCH_BURST ?? 1000);
@@ -26,6 +39,12 @@ const RATE = Math.max(...RATES);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const WORKERS = process.env.BENCH_WORKERS ?? '2';
 const DRAIN_TIMEOUT_S = Number(process.env.BENCH_DRAIN_TIMEOUT ?? 120);
+
+/** How many submissions were answered 503 (busy) and sent again. */
+function busyNote(latencies: Latencies): string {
+  const shed = latencies.shed.get('POST /api/applications') ?? 0;
+  return shed ? `; ${shed} answers were 503 (busy) and sent again` : '';
+}
 
 async function prepareVisitors(db: BenchDatabase, server: BenchServer, count: number): Promise<Array<{ id: number; token: string }>> {
   const config = loadConfig({ DATA_DIR: server.dataDir, DATABASE_URL: db.url });
@@ -127,6 +146,12 @@ export async function run(): Promise<void> {
     console.log(`burst (PostgreSQL, WORKERS=${WORKERS}); prepared ${sessions.length} logged-in visitors in ${((performance.now() - prepStarted) / 1000).toFixed(1)} s`);
 
     const pg = new PostgresCpu(db.name);
+    const problems: string[] = [];
+    const check = (part: string, accepted: number, sent: number, drain: { seconds: number; withTask: number }, expected: number) => {
+      if (accepted < sent) problems.push(`${part}: ${sent - accepted} of ${sent} submissions not accepted`);
+      if (!(drain.withTask >= expected)) problems.push(`${part}: ${expected - drain.withTask} accepted applications without an instance and a task`);
+      if (problems.length === 1 && (accepted < sent || !(drain.withTask >= expected))) reportServerTrouble(server, `first failure: ${problems[0]}`);
+    };
     const report = async (name: string, latencies: Latencies, accepted: number, sent: number, seconds: number, cpu0: number, pg0: number, target: string) => {
       const s = summary(latencies.get('POST /api/applications'));
       const acceptedInDb = Number((await db.knex('applications').count({ n: '*' }))[0].n);
@@ -160,8 +185,9 @@ export async function run(): Promise<void> {
     let drain = await drained(db, total, started);
     console.log(
       `    none lost: ${drain.withTask}/${total} applications have an instance and a host task, ${drain.seconds.toFixed(1)} s after the spike began` +
-        ` (${(drain.seconds - spikeSeconds).toFixed(1)} s after the last answer)`,
+        ` (${(drain.seconds - spikeSeconds).toFixed(1)} s after the last answer)${busyNote(spikeLatencies)}`,
     );
+    check('spike', spikeAccepted, BURST, drain, total);
 
     // ---- 2. sustained arrivals at each rate, one after the other (each after the previous backlog drained)
     let offset = BURST;
@@ -186,11 +212,18 @@ export async function run(): Promise<void> {
       drain = await drained(db, total, started);
       console.log(
         `    none lost: ${drain.withTask - before}/${total - before} applications have an instance and a host task, ${drain.seconds.toFixed(1)} s after the first arrival` +
-          ` (${(drain.seconds - rateSeconds).toFixed(1)} s after the last answer)`,
+          ` (${(drain.seconds - rateSeconds).toFixed(1)} s after the last answer)${busyNote(rateLatencies)}`,
       );
+      check(`${rate}/s`, rateAccepted, sent, { ...drain, withTask: drain.withTask - before }, total - before);
     }
     pg.stop();
     console.log(`  peak RSS: ${server.rss().peakTotalMiB} MiB in total (per process: ${server.rss().peakPerProcessMiB.join(', ')} MiB)`);
+    console.log(`  ${server.log.summary()}`);
+    if (server.log.errors) problems.push(`${server.log.errors} server errors`);
+    if (problems.length) {
+      reportServerTrouble(server, 'the burst bench failed');
+      throw new Error(`burst bench failed: ${problems.join('; ')}`);
+    }
   } finally {
     agent.destroy();
     await server?.stop();

@@ -2,7 +2,18 @@ import http from 'node:http';
 import os from 'node:os';
 import { demoLogins } from '../server/directory/demo-data.ts';
 import { checkDigit } from '../server/visitors/resident-id.ts';
-import { type BenchServer, Client, campusDay, createBenchDatabase, Latencies, PostgresCpu, sleep, startServer, summary } from './lib.ts';
+import {
+  type BenchServer,
+  Client,
+  campusDay,
+  createBenchDatabase,
+  Latencies,
+  PostgresCpu,
+  reportServerTrouble,
+  sleep,
+  startServer,
+  summary,
+} from './lib.ts';
 
 /**
  * The whole visit flow over HTTP against PostgreSQL, with the real server as separate processes (WORKERS of
@@ -10,6 +21,8 @@ import { type BenchServer, Client, campusDay, createBenchDatabase, Latencies, Po
  * the clock, each visitor in turn opens the start form, submits, waits for the decision and fetches the pass,
  * while every host and leader of the demo directory works through their task list (host picks the leader).
  * A flow is complete when the visitor has the pass. Reports flows/s, p50/p95/p99 per endpoint, peak RSS.
+ * A 503 (server busy) is waited out and sent again, as the pages do; any other failure fails the bench, after
+ * the server's log tail has been printed, and so does an application that did not reach the end.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const VISITORS = Number(process.env.BENCH_VISITORS ?? 96);
@@ -74,6 +87,11 @@ export async function run(): Promise<void> {
     const flowTimes: number[] = [];
     const completions: number[] = [];
     let failures = 0;
+    let staffFailures = 0;
+    const failed = (what: string) => {
+      if (failures + staffFailures === 1) reportServerTrouble(server, `first failure: ${what}`);
+      else if (failures + staffFailures <= 5) console.warn(`  failed: ${what}`);
+    };
     const visitDate = campusDay(2);
     for (const c of [...visitors, ...staff.map((s) => s.client)]) c.recordInto(timed);
     const pg = new PostgresCpu(db.name);
@@ -106,7 +124,7 @@ export async function run(): Promise<void> {
           completions.push(performance.now() - started);
         } catch (err) {
           failures++;
-          if (failures <= 5) console.warn(`flow failed: ${(err as Error).message}`);
+          failed(`flow: ${(err as Error).message}`);
         }
       }
     };
@@ -120,10 +138,15 @@ export async function run(): Promise<void> {
           const data: Record<string, unknown> = { decision: 'approve', opinion: '同意' };
           if (login.role === 'host') {
             const view = await client.get(`/api/tasks/${taskId}`, 'GET /api/tasks/:id');
+            if (view.status !== 200) throw new Error(`task ${taskId}: ${view.status} ${JSON.stringify(view.body).slice(0, 200)}`);
             data.leaderStaffId = String(view.body.leaders[0].id);
           }
           const done = await client.post(`/api/tasks/${taskId}/complete`, { data }, 'POST /api/tasks/:id/complete');
-          if (done.status !== 200) console.warn(`complete ${taskId}: ${done.status} ${JSON.stringify(done.body).slice(0, 200)}`);
+          if (done.status !== 200) throw new Error(`complete ${taskId}: ${done.status} ${JSON.stringify(done.body).slice(0, 200)}`);
+        } catch (err) {
+          // Not thrown on: work() runs unawaited, and a rejection nobody awaits would end the bench.
+          staffFailures++;
+          failed(`staff ${login.username}: ${(err as Error).message}`);
         } finally {
           finished.add(taskId);
           working.delete(taskId);
@@ -131,6 +154,10 @@ export async function run(): Promise<void> {
       };
       while (!stopStaff) {
         const list = await client.get('/api/tasks?list=mine&pageSize=50', 'GET /api/tasks');
+        if (list.status !== 200) {
+          staffFailures++;
+          failed(`staff ${login.username}: task list ${list.status} ${JSON.stringify(list.body).slice(0, 200)}`);
+        }
         const fresh = (list.body.tasks ?? []).filter((t: any) => !working.has(t.id) && !finished.has(t.id)).slice(0, STAFF_PARALLEL - working.size);
         for (const t of fresh) {
           working.add(t.id);
@@ -179,10 +206,24 @@ export async function run(): Promise<void> {
       `  server + PostgreSQL CPU per complete flow: ${(perFlow * 1000).toFixed(0)} ms -> at most ${(2 / perFlow).toFixed(0)} flows/s on 2 idle cores (the bench client's share not counted)`,
     );
     console.log(`  peak RSS: ${rss.peakTotalMiB} MiB in total (per process: ${rss.peakPerProcessMiB.join(', ')} MiB)`);
+    // Nothing lost: every accepted application reached the end (approved) or is counted as a failed flow.
+    const statuses: Array<{ status: string; n: number }> = await db.knex('applications').select('status').count({ n: '*' }).groupBy('status');
+    const byStatus = Object.fromEntries(statuses.map((r) => [r.status, Number(r.n)]));
+    const accepted = statuses.reduce((sum, r) => sum + Number(r.n), 0);
+    const unfinished = accepted - (byStatus.approved ?? 0);
+    console.log(`  applications accepted ${accepted}, approved ${byStatus.approved ?? 0}${unfinished ? `, NOT finished ${unfinished} (${JSON.stringify(byStatus)})` : ''}`);
+    console.log(`  ${server.log.summary()}; staff failures ${staffFailures}`);
     console.log('  per endpoint (timed part):');
     console.log(timed.table());
     console.log('  preparation:');
     console.log(prep.table());
+    const trouble = failures + staffFailures + server.log.errors + unfinished + timed.errorCount();
+    if (trouble) {
+      reportServerTrouble(server, 'the flow bench failed');
+      throw new Error(
+        `flow bench failed: ${failures} failed flows, ${staffFailures} staff failures, ${timed.errorCount()} error answers, ${unfinished} unfinished applications, ${server.log.errors} server errors`,
+      );
+    }
   } finally {
     agent.destroy();
     await server?.stop();

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
+import { ServerLog } from './server-log.ts';
 
 /** Shared pieces of the HTTP benchmarks: a fresh PostgreSQL database, the real server as child processes, a light client. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,7 +66,20 @@ export interface BenchServer {
   rss(): { peakTotalMiB: number; peakPerProcessMiB: number[] };
   /** CPU seconds the server's processes used so far. */
   cpu(): number;
+  /** What the server logged (LOG_LEVEL=warn: warnings and errors). */
+  log: ServerLog;
+  /** The end of the server's stderr (knex and node write there). */
+  stderrTail(): string;
   stop(): Promise<void>;
+}
+
+/** Prints why a bench step went wrong as far as the server knows: its error count and its last log lines. */
+export function reportServerTrouble(server: BenchServer | undefined, heading: string): void {
+  if (!server) return;
+  console.warn(`  ${heading}; ${server.log.summary()}; its last log lines:`);
+  console.warn(server.log.tail(20) || '    (none)');
+  const stderr = server.stderrTail().trim();
+  if (stderr) console.warn(`  server stderr (end):\n${stderr.slice(-1500).replace(/^/gm, '    ')}`);
 }
 
 /**
@@ -89,8 +103,11 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
   const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'server/main.ts'], {
     cwd: root,
     env: { ...process.env, ...fullEnv },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The log is the only place a 500's cause shows (the data directory is removed at the end).
+  const log = new ServerLog();
+  child.stdout!.on('data', (chunk) => log.write(chunk));
   let stderr = '';
   child.stderr!.on('data', (chunk) => {
     stderr += chunk;
@@ -132,6 +149,8 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
       peakPerProcessMiB: [...peakPer.values()].map((k) => Math.round(k / 1024)),
     }),
     cpu: () => cpuSeconds(processTree(child.pid!)),
+    log,
+    stderrTail: () => stderr.slice(-5000),
     stop: async () => {
       clearInterval(sampler);
       child.kill('SIGTERM');
@@ -180,6 +199,8 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export class Latencies {
   private readonly samples = new Map<string, number[]>();
   readonly errors = new Map<string, number>();
+  /** 503 answers (server busy) that the client waited out and sent again. */
+  readonly shed = new Map<string, number>();
 
   add(label: string, ms: number) {
     const list = this.samples.get(label);
@@ -191,6 +212,17 @@ export class Latencies {
     this.errors.set(label, (this.errors.get(label) ?? 0) + 1);
   }
 
+  turnedAway(label: string) {
+    this.shed.set(label, (this.shed.get(label) ?? 0) + 1);
+  }
+
+  /** Error answers in all (4xx/5xx that were not retried). */
+  errorCount(): number {
+    let n = 0;
+    for (const v of this.errors.values()) n += v;
+    return n;
+  }
+
   get(label: string): number[] {
     return this.samples.get(label) ?? [];
   }
@@ -198,7 +230,7 @@ export class Latencies {
   table(): string {
     const rows = [...this.samples].map(([label, list]) => {
       const s = summary(list);
-      return `  ${label.padEnd(34)} n=${String(list.length).padStart(6)}  p50 ${fmt(s.p50)}  p95 ${fmt(s.p95)}  p99 ${fmt(s.p99)}  max ${fmt(s.max)}${this.errors.get(label) ? `  errors ${this.errors.get(label)}` : ''}`;
+      return `  ${label.padEnd(34)} n=${String(list.length).padStart(6)}  p50 ${fmt(s.p50)}  p95 ${fmt(s.p95)}  p99 ${fmt(s.p99)}  max ${fmt(s.max)}${this.errors.get(label) ? `  errors ${this.errors.get(label)}` : ''}${this.shed.get(label) ? `  busy (503, sent again) ${this.shed.get(label)}` : ''}`;
     });
     return rows.join('\n');
   }
@@ -217,9 +249,14 @@ export interface Reply<T = any> {
   body: T;
 }
 
+/** How often a client sends a request again that was answered 503 (server busy), waiting Retry-After each time. */
+const BUSY_RETRIES = 20;
+
 /**
  * A browser-like client on node:http with keep-alive (lighter than fetch, which matters when the client shares
  * the machine with the server): keeps its cookies and echoes the CSRF cookie in the header, as our pages do.
+ * A 503 with Retry-After (the server shed the request before doing anything) is waited out and sent again, as
+ * our pages do; the latency covers the waits.
  */
 export class Client {
   private readonly cookies = new Map<string, string>();
@@ -245,6 +282,19 @@ export class Client {
 
   async request<T = any>(method: string, pathname: string, body?: unknown, label = `${method} ${pathname}`): Promise<Reply<T>> {
     if (method !== 'GET' && !this.cookies.has('vf_csrf')) await this.request('GET', '/api/csrf');
+    const started = performance.now();
+    let reply = await this.send<T>(method, pathname, body);
+    for (let attempt = 1; attempt <= BUSY_RETRIES && reply.status === 503 && reply.retryAfter !== undefined; attempt++) {
+      this.latencies?.turnedAway(label);
+      await sleep(reply.retryAfter * 1000);
+      reply = await this.send<T>(method, pathname, body);
+    }
+    this.latencies?.add(label, performance.now() - started);
+    if (reply.status >= 400) this.latencies?.error(label);
+    return reply;
+  }
+
+  private async send<T>(method: string, pathname: string, body?: unknown): Promise<Reply<T> & { retryAfter?: number }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (method !== 'GET') headers['x-csrf-token'] = this.cookies.get('vf_csrf') ?? '';
@@ -253,8 +303,7 @@ export class Client {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const started = performance.now();
-    const reply = await new Promise<Reply<T>>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = http.request(this.baseUrl + pathname, { method, headers, agent: this.agent }, (res) => {
         for (const line of res.headers['set-cookie'] ?? []) {
           const [pair] = line.split(';');
@@ -269,16 +318,14 @@ export class Client {
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: any = text;
           if (String(res.headers['content-type']).includes('json') && text) parsed = JSON.parse(text);
-          resolve({ status: res.statusCode ?? 0, body: parsed });
+          const retryAfter = res.headers['retry-after'] === undefined ? undefined : Number(res.headers['retry-after']);
+          resolve({ status: res.statusCode ?? 0, body: parsed, retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined });
         });
         res.on('error', reject);
       });
       req.on('error', reject);
       req.end(payload);
     });
-    this.latencies?.add(label, performance.now() - started);
-    if (reply.status >= 400) this.latencies?.error(label);
-    return reply;
   }
 
   get<T = any>(pathname: string, label?: string) {

@@ -16,8 +16,16 @@ if (unknown.length) {
   console.error(`unknown bench: ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
   process.exit(2);
 }
+// A failing bench does not stop the others; the exit status says whether any failed (the CI smoke reads it).
+const failed: string[] = [];
 for (const name of wanted.length ? wanted : Object.keys(benches)) {
   console.log(`\n## bench: ${name}`);
-  await (await benches[name]()).run();
+  try {
+    await (await benches[name]()).run();
+  } catch (err) {
+    failed.push(name);
+    console.error(`bench ${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+  }
 }
-process.exit(0);
+if (failed.length) console.error(`\nfailed benches: ${failed.join(', ')}`);
+process.exit(failed.length ? 1 : 0);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { demoLogins } from '../server/directory/demo-data.ts';
 import { idNumber, mobile } from './flow.ts';
-import { type BenchServer, Client, campusDay, createBenchDatabase, PostgresCpu, sleep, startServer } from './lib.ts';
+import { type BenchServer, Client, campusDay, createBenchDatabase, PostgresCpu, reportServerTrouble, sleep, startServer } from './lib.ts';
 
 /**
  * Where the CPU of one flow goes: each step of the flow, run N times (a few at once) against one server
@@ -152,6 +152,11 @@ export async function run(): Promise<void> {
     const approved = await db.knex('applications').where({ status: 'approved' }).count({ n: '*' });
     if (Number(approved[0].n) !== N) throw new Error(`${approved[0].n} of ${N} applications approved`);
     console.log(`  one flow as the flow bench runs it: ${total.toFixed(0)} ms of CPU -> at most ${(2000 / total).toFixed(0)} flows/s on 2 idle cores`);
+    console.log(`  ${server.log.summary()}`);
+    if (server.log.errors) throw new Error(`${server.log.errors} server errors`);
+  } catch (err) {
+    reportServerTrouble(server, `the steps bench failed: ${(err as Error).message}`);
+    throw err;
   } finally {
     pg.stop();
     agent.destroy();
