@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -7,7 +8,7 @@ import type { UserTask, WorkflowEngine } from '../engine-adapter/contract.ts';
 import { createEmbeddedEngine } from '../engine-adapter/embedded/embedded-engine.ts';
 import { compileBpmn } from '../engine-adapter/embedded/definition/compile.ts';
 import { ProcessExecution } from '../engine-adapter/embedded/execution/process-execution.ts';
-import type { DatabaseKind } from '../server/db/database.ts';
+import { type DatabaseKind, migrateLatest, openDatabase } from '../server/db/database.ts';
 import { BpmnEngineRun, compileForOracle } from '../test/helpers/bpmn-engine-oracle.ts';
 import { createTestDatabase, testBackends } from '../test/helpers/database.ts';
 import { InMemoryRunner } from './in-memory.ts';
@@ -190,7 +191,10 @@ const WAITING = Number(process.env.BENCH_WAITING ?? 0);
  * stay flat however many wait (PGlite runs inside this process, so its cache is part of the figure there).
  */
 async function waiting(kind: DatabaseKind): Promise<void> {
-  const db = await createTestDatabase(kind);
+  // PGlite as the server runs it: on a data directory (the tests' PGlite keeps its files in memory).
+  const dir = kind === 'pglite' ? fs.mkdtempSync(path.join(os.tmpdir(), 'visitflow-waiting-')) : undefined;
+  const db = dir ? await openDatabase({ kind: 'pglite', dataDir: dir }) : await createTestDatabase(kind);
+  if (dir) await migrateLatest(db.knex);
   const engine = createEmbeddedEngine({ knex: db.knex, autoPoll: false });
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
   try {
@@ -220,6 +224,7 @@ async function waiting(kind: DatabaseKind): Promise<void> {
   } finally {
     await engine.close();
     await db.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
