@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { CHROMIUM } from '../helpers/browser.ts';
+import { testBackends } from '../helpers/database.ts';
+
+/**
+ * Every bench, run for a few seconds, so that a change that breaks one fails CI instead of the next person who
+ * measures (issue 16: the flow bench's 500s went unseen). A bench fails by its exit status: it throws on failed
+ * flows, lost submissions or errors in the server's log, and bench/run.ts exits 1 then.
+ */
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Smoke {
+  name: string;
+  env: Record<string, string>;
+  /** A line every successful run prints. */
+  expect: RegExp;
+  needs: 'postgres' | 'chromium' | 'nothing';
+}
+
+const smokes: Smoke[] = [
+  { name: 'engine', env: { BENCH_SECONDS: '1', BENCH_CONCURRENCY: '2' }, expect: /in-memory ratio/, needs: 'nothing' },
+  {
+    name: 'flow',
+    env: { BENCH_SECONDS: '3', BENCH_VISITORS: '6', BENCH_POLL_MS: '200', BENCH_STAFF_PARALLEL: '2' },
+    expect: /server log: 0 errors/,
+    needs: 'postgres',
+  },
+  { name: 'steps', env: { BENCH_STEPS_N: '3' }, expect: /one flow as the flow bench runs it/, needs: 'postgres' },
+  { name: 'burst', env: { BENCH_BURST: '20', BENCH_RATES: '20', BENCH_RATE_SECONDS: '1' }, expect: /none lost: 20\/20/, needs: 'postgres' },
+  { name: 'page', env: { BENCH_PAGE_RUNS: '1' }, expect: /form takes typing/, needs: 'chromium' },
+];
+
+function runBench(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', name], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+const postgres = (await testBackends()).includes('postgres');
+const chromium = fs.existsSync(CHROMIUM) && fs.existsSync(path.join(root, 'test/browser/.enabled'));
+
+// One at a time: each starts its own server, and they measure nothing here but must not starve each other.
+for (const smoke of smokes) {
+  const can = smoke.needs === 'nothing' || (smoke.needs === 'postgres' ? postgres : chromium);
+  (can ? test.serial : test.serial.skip)(`bench ${smoke.name} runs for a few seconds without a failure`, async (t) => {
+    t.timeout(110_000);
+    const { code, output } = await runBench(smoke.name, smoke.env);
+    t.is(code, 0, `bench ${smoke.name} failed:\n${output.slice(-6000)}`);
+    t.regex(output, smoke.expect, output.slice(-3000));
+  });
+}
