@@ -28,7 +28,7 @@ import {
  *   2. sustained: BENCH_RATES (150,200) submissions per second arriving for BENCH_RATE_SECONDS each (open loop:
  *      arrivals do not wait for answers), which is what decides the p99 a visitor sees while bookings pour in.
  * After each part, none lost: every accepted application must get an instance and a host task; the time the
- * backlog took to drain is reported (a submission answered 503 is sent again after Retry-After, as the page does;
+ * backlog took to drain is reported (a submission answered 503 is sent again after Retry-After;
  * one never accepted, or accepted and not started, fails the bench). Visitors and their sessions are written straight into the database
  * before the clock starts (as if they had registered and logged in earlier: each real login is an scrypt hash).
  */

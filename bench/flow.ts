@@ -21,7 +21,7 @@ import {
  * the clock, each visitor in turn opens the start form, submits, waits for the decision and fetches the pass,
  * while every host and leader of the demo directory works through their task list (host picks the leader).
  * A flow is complete when the visitor has the pass. Reports flows/s, p50/p95/p99 per endpoint, peak RSS.
- * A 503 (server busy) is waited out and sent again, as the pages do; any other failure fails the bench, after
+ * A 503 (server busy) is waited out and sent again; any other failure fails the bench, after
  * the server's log tail has been printed, and so does an application that did not reach the end.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);

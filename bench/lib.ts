@@ -255,8 +255,8 @@ const BUSY_RETRIES = 20;
 /**
  * A browser-like client on node:http with keep-alive (lighter than fetch, which matters when the client shares
  * the machine with the server): keeps its cookies and echoes the CSRF cookie in the header, as our pages do.
- * A 503 with Retry-After (the server shed the request before doing anything) is waited out and sent again, as
- * our pages do; the latency covers the waits.
+ * A 503 with Retry-After (the server turned the request away before doing anything) is waited out and sent
+ * again; the latency covers the waits.
  */
 export class Client {
   private readonly cookies = new Map<string, string>();
