@@ -40,8 +40,13 @@ export function sessionMiddleware(sessions: SessionService, findStaff: StaffLook
   };
 }
 
-export function setSessionCookie(ctx: AppContext, name: string, token: string, secure: boolean, expires: Date) {
-  ctx.cookies.set(name, token, { httpOnly: true, sameSite: 'lax', secure, path: '/', expires, overwrite: true });
+/**
+ * The cookie lives as long as the session, counted from now on the browser's clock (maxAge): an absolute expiry
+ * from the server's clock is in the past for a browser whose clock runs behind, and the login then silently fails.
+ * The session row's own expiry stays what the server checks.
+ */
+export function setSessionCookie(ctx: AppContext, name: string, token: string, secure: boolean, lifetimeMs: number) {
+  ctx.cookies.set(name, token, { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: lifetimeMs, overwrite: true });
 }
 
 export function clearSessionCookie(ctx: AppContext, name: string, secure: boolean) {

@@ -21,7 +21,8 @@ export class SessionService {
     private readonly ttlMs: Record<SessionKind, number> = { visitor: 12 * 3600_000, staff: 8 * 3600_000 },
   ) {}
 
-  async create(kind: SessionKind, subjectId: number): Promise<{ token: string; session: Session }> {
+  /** `lifetimeMs`: for the cookie, whose expiry the browser judges by its own clock, not the server's. */
+  async create(kind: SessionKind, subjectId: number): Promise<{ token: string; session: Session; lifetimeMs: number }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const now = this.clock.now();
     const session: Session = {
@@ -37,7 +38,7 @@ export class SessionService {
       created_at: now,
       expires_at: session.expiresAt,
     });
-    return { token, session };
+    return { token, session, lifetimeMs: this.ttlMs[kind] };
   }
 
   async resolve(kind: SessionKind, token: string | undefined): Promise<Session | null> {

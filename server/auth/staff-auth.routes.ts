@@ -34,8 +34,8 @@ export function staffAuthRoutes(
       },
       () => new AppError(401, 'INVALID_CREDENTIALS', '用户名或密码不正确'),
     );
-    const { token, session } = await sessions.create('staff', staff.id);
-    setSessionCookie(ctx, STAFF_COOKIE, token, secureCookies, session.expiresAt);
+    const { token, lifetimeMs } = await sessions.create('staff', staff.id);
+    setSessionCookie(ctx, STAFF_COOKIE, token, secureCookies, lifetimeMs);
     ctx.body = { staff: publicStaff(staff) };
   });
 

@@ -11,16 +11,16 @@ export function visitorRoutes(visitors: VisitorService, sessions: SessionService
 
   router.post('/register', async (ctx) => {
     const visitor = await visitors.register(registrationSchema.parse(ctx.request.body ?? {}));
-    const { token, session } = await sessions.create('visitor', visitor.id);
-    setSessionCookie(ctx, VISITOR_COOKIE, token, secureCookies, session.expiresAt);
+    const { token, lifetimeMs } = await sessions.create('visitor', visitor.id);
+    setSessionCookie(ctx, VISITOR_COOKIE, token, secureCookies, lifetimeMs);
     ctx.status = 201;
     ctx.body = { visitor: publicVisitor(visitor) };
   });
 
   router.post('/login', async (ctx) => {
     const visitor = await visitors.login(loginSchema.parse(ctx.request.body ?? {}), ctx.ip);
-    const { token, session } = await sessions.create('visitor', visitor.id);
-    setSessionCookie(ctx, VISITOR_COOKIE, token, secureCookies, session.expiresAt);
+    const { token, lifetimeMs } = await sessions.create('visitor', visitor.id);
+    setSessionCookie(ctx, VISITOR_COOKIE, token, secureCookies, lifetimeMs);
     ctx.body = { visitor: publicVisitor(visitor) };
   });
 
