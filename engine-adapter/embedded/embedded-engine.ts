@@ -60,11 +60,11 @@ export interface EmbeddedEngine extends WorkflowEngine {
 /** What moves an instance; stored with an incident so resolveIncident can replay it. */
 type Trigger =
   | { kind: 'start' }
-  | { kind: 'completeTask'; waitKey: string; variables: Variables }
-  | { kind: 'completeJob'; waitKey: string; variables: Variables }
-  | { kind: 'jobError'; waitKey: string; errorCode: string; message: string; variables: Variables }
+  | { kind: 'completeTask'; waitKey: string; variables: Variables; committed?: true }
+  | { kind: 'completeJob'; waitKey: string; variables: Variables; committed?: true }
+  | { kind: 'jobError'; waitKey: string; errorCode: string; message: string; variables: Variables; committed?: true }
   | { kind: 'timer'; waitKey: string }
-  | { kind: 'message'; waitKey: string; variables: Variables };
+  | { kind: 'message'; waitKey: string; variables: Variables; committed?: true };
 
 const DEFER_MS = 60_000;
 const TIMER_CLAIM_MS = 30_000;
@@ -654,7 +654,7 @@ class Embedded implements EmbeddedEngine {
       if (!failure) throw err;
       if (cx.readRev !== undefined) throw new NeedsLock();
       if (isNew) await instanceStore.insert(cx.db, row);
-      await this.park(cx, row, trigger, failure);
+      await this.park(cx, row, this.committed(row, definition, trigger, existing), failure);
       return;
     }
     await this.reconcile(cx, row, run, trigger, existing, newWaits, isNew);
@@ -669,11 +669,11 @@ class Embedded implements EmbeddedEngine {
       case 'completeTask':
       case 'completeJob':
       case 'message':
-        applyOutputs(element, run.variables, wait.payload.locals, trigger.variables);
+        if (!trigger.committed) applyOutputs(element, run.variables, wait.payload.locals, trigger.variables);
         moved = run.signal(wait.execution_id);
         break;
       case 'jobError':
-        Object.assign(run.variables, trigger.variables);
+        if (!trigger.committed) Object.assign(run.variables, trigger.variables);
         moved = run.throwError(wait.execution_id, trigger.errorCode);
         break;
       case 'timer':
@@ -799,6 +799,28 @@ class Embedded implements EmbeddedEngine {
     const event = this.ended(row, state);
     await instanceStore.save(cx.db, row);
     await this.addEvents(cx, [event]);
+  }
+
+  /**
+   * As on Zeebe, a completion stands when an element after it fails: its variables are written now, and the
+   * trigger kept for resolveIncident no longer carries them, so a fix made with setVariables in between is what
+   * the failed element sees. When the completion's own output mapping fails, nothing of it is written.
+   */
+  private committed(row: InstanceRow, definition: DeployedDefinition, trigger: Trigger, existing: WaitRow[]): Trigger {
+    if (trigger.kind === 'start' || trigger.kind === 'timer' || trigger.committed) return trigger;
+    const wait = existing.find((w) => w.key === trigger.waitKey);
+    const element = wait && definition.model.elements.get(wait.element_id);
+    if (!wait || !element) return trigger;
+    const variables = structuredClone(row.variables);
+    try {
+      if (trigger.kind === 'jobError') Object.assign(variables, trigger.variables);
+      else applyOutputs(element, variables, wait.payload.locals, trigger.variables);
+    } catch (err) {
+      if (asFailure(err)) return trigger;
+      throw err;
+    }
+    row.variables = variables;
+    return { ...trigger, variables: {}, committed: true };
   }
 
   private async park(cx: Command, row: InstanceRow, trigger: Trigger, failure: RunFailure) {
