@@ -17,6 +17,8 @@ export interface InstanceRow {
   started_at: Date;
   updated_at: Date;
   ended_at: Date | null;
+  /** An end event was reached; whether it ended the instance is still to be asked (see end-probe.migration). */
+  end_seen_at: Date | null;
 }
 
 export interface TaskRow {

@@ -491,20 +491,59 @@ class Zeebe implements ZeebeEngine {
     this.kick();
   }
 
+  /**
+   * An end event ends the instance only when no other path of it still runs (a non-interrupting timer's path,
+   * a parallel branch). gRPC cannot ask that directly, so once the end event's job is done the adapter sets no
+   * variables on the instance: NOT_FOUND means the instance is gone, i.e. it ended. Zeebe processes the job's
+   * follow-up (the process completing) before any command sent after the job completion was answered.
+   */
   private async instanceReachedEnd(job: ActivatedJob): Promise<void> {
     const variables = plainVariables(job.variables);
-    await this.knex.transaction(async (trx) => {
-      const instance = await this.seeInstance(job, trx);
-      if (instance.status === 'completed' || instance.status === 'canceled') return;
-      instance.history = [...parseJson<string[]>(instance.history), job.elementId];
-      await this.endInstance(trx, instance, 'completed', variables, 'interrupted');
+    const open = await this.knex.transaction(async (trx) => {
+      await this.seeInstance(job, trx);
+      const instance: InstanceRow = await trx('zeebe_instances').where({ instance_key: job.processInstanceKey }).forUpdate().first();
+      if (instance.status === 'completed' || instance.status === 'canceled') return false;
+      const history = parseJson<string[]>(instance.history);
+      // A redelivered end job (the adapter stopped before completing it) is not a second visit.
+      const again = instance.end_seen_at && history.at(-1) === job.elementId;
+      await trx('zeebe_instances')
+        .where({ instance_key: instance.instance_key })
+        .update({
+          history: JSON.stringify(again ? history : [...history, job.elementId]),
+          variables: JSON.stringify(variables),
+          end_seen_at: this.clock.now(),
+          updated_at: this.clock.now(),
+        });
+      return true;
     });
     try {
       await job.complete({});
     } catch (err) {
       if (grpcCode(err) !== GRPC.NOT_FOUND) throw err;
     }
+    if (open) await this.confirmEnd(job.processInstanceKey);
     this.kick();
+  }
+
+  /** Asks the cluster whether an instance that reached an end event still runs, and ends it here if not. */
+  private async confirmEnd(instanceKey: string): Promise<void> {
+    let running: boolean;
+    try {
+      await this.client.setVariables({ elementInstanceKey: instanceKey, variables: {}, local: false });
+      running = true;
+    } catch (err) {
+      if (grpcCode(err) !== GRPC.NOT_FOUND) {
+        this.logger.warn?.({ err, instanceKey }, 'asking whether an instance ended failed; the heartbeat asks again');
+        return;
+      }
+      running = false;
+    }
+    await this.knex.transaction(async (trx) => {
+      const row: InstanceRow | undefined = await trx('zeebe_instances').where({ instance_key: instanceKey }).forUpdate().first();
+      if (!row || row.status === 'completed' || row.status === 'canceled' || !row.end_seen_at) return;
+      if (running) await trx('zeebe_instances').where({ instance_key: instanceKey }).update({ end_seen_at: null });
+      else await this.endInstance(trx, row, 'completed', parseJson<Variables>(row.variables), 'interrupted');
+    });
   }
 
   private async endInstance(
@@ -628,6 +667,11 @@ class Zeebe implements ZeebeEngine {
       if ((await this.renew(incident.job_key, this.jobTimeoutMs)) === 'gone')
         await this.knex('zeebe_incidents').where({ key: incident.key, state: 'open' }).update({ state: 'obsolete', resolved_at: now });
     }
+    const ending: Array<{ instance_key: string }> = await this.knex('zeebe_instances')
+      .whereIn('status', ['active', 'canceling'])
+      .andWhere('end_seen_at', '<=', before)
+      .select('instance_key');
+    for (const { instance_key } of ending) await this.confirmEnd(instance_key);
     if (work) this.kick();
     return work;
   }

@@ -125,7 +125,7 @@ class Double {
   private stopped = false;
 
   constructor(
-    knex: Knex,
+    private readonly knex: Knex,
     private readonly clock: FakeClock,
   ) {
     // Jobs never expire inside the embedded engine: the double keeps Zeebe's job locks itself.
@@ -461,6 +461,7 @@ class Double {
     this.jobs.delete(key);
     if (!job.userTask) {
       job.outcome?.resolve(variables);
+      await this.processed(key);
       return {};
     }
     try {
@@ -475,6 +476,19 @@ class Double {
       throw new RpcError(status.FAILED_PRECONDITION, (err as Error).message);
     }
     return {};
+  }
+
+  /**
+   * Zeebe answers a job completion once it has processed it, follow-ups included (an instance whose last path
+   * ended is gone before any later command is processed); the embedded engine completes a service job after its
+   * worker returns, so the answer waits until the job's wait row has left the open states.
+   */
+  private async processed(jobKey: string): Promise<void> {
+    for (let waited = 0; waited < 10_000; waited += 5) {
+      const wait = await this.knex('engine_waits').where({ key: jobKey }).first('state');
+      if (!wait || (wait.state !== 'open' && wait.state !== 'activated')) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   private failJob(request: any) {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m002 from '../../../engine-adapter/embedded/migrations.ts';
 import * as m007 from '../../../engine-adapter/embedded/revision.migration.ts';
+import * as m008 from '../../../engine-adapter/zeebe/end-probe.migration.ts';
 import * as m005 from '../../../engine-adapter/zeebe/migrations.ts';
 import * as m001 from './001_foundation.ts';
 import * as m003 from './003_flow.ts';
@@ -24,6 +25,7 @@ const migrations: Array<[string, Migration]> = [
   ['005_zeebe', m005],
   ['006_task_indexes', m006],
   ['007_engine_revision', m007],
+  ['008_zeebe_end_probe', m008],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
