@@ -107,6 +107,11 @@ export class Recorder {
       .map((j) => (j.headers.status ?? j.headers.template ? `${j.type}:${j.headers.status ?? j.headers.template}` : j.type));
   }
 
+  /** Element ids of the jobs an instance ran, in order (for jobs of one type at several elements). */
+  jobElements(instanceKey: string): string[] {
+    return this.jobs.filter((j) => j.instanceKey === instanceKey).map((j) => j.elementId);
+  }
+
   endedOf(instanceKey: string): InstanceEnded[] {
     return this.ended.filter((e) => e.instanceKey === instanceKey);
   }
