@@ -10,6 +10,7 @@ import { admissionMiddleware } from './http/admission.middleware.ts';
 import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { jsonBodyMiddleware } from './http/json-body.middleware.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
 import { staticMiddleware } from './http/static.middleware.ts';
@@ -33,6 +34,7 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(admissionMiddleware(services.admission));
   // The built pages (dist/web); API paths fall through to the routers below.
   app.use(staticMiddleware());
+  app.use(jsonBodyMiddleware(['/api/uploads']));
   app.use(
     bodyParser({
       enableTypes: ['json'],

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { requireStaff } from '../auth/session.middleware.ts';
-import { notFound } from '../errors.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Actor } from './audit.service.ts';
 
@@ -20,11 +19,7 @@ export function actorOf(ctx: AppContext): Actor {
   return { id: staff.id, name: staff.name };
 }
 
-export function idParam(raw: string | undefined, code = 'NOT_FOUND', message = '未找到'): number {
-  const id = Number(raw);
-  if (!Number.isInteger(id) || id <= 0) throw notFound(code, message);
-  return id;
-}
+export { idParam } from '../http/id-param.ts';
 
 export const paging = z.object({
   page: z.coerce.number().int('页码应为整数').min(1, '页码应为正整数').default(1),

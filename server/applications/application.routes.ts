@@ -3,15 +3,12 @@ import { z } from 'zod';
 import { requireVisitor } from '../auth/session.middleware.ts';
 import { notFound } from '../errors.ts';
 import type { AppState } from '../http/context.ts';
+import { idParam } from '../http/id-param.ts';
 import type { VisitorService } from '../visitors/visitor.service.ts';
 import type { ApplicationService } from './application.service.ts';
 
 const submitSchema = z.object({ data: z.record(z.string(), z.unknown(), { error: '申请内容格式不正确' }) });
-const idParam = (raw: string) => {
-  const id = Number(raw);
-  if (!Number.isInteger(id) || id <= 0) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
-  return id;
-};
+const applicationId = (raw: string) => idParam(raw, 'APPLICATION_NOT_FOUND', '申请不存在');
 
 export function applicationRoutes(applications: ApplicationService, visitors: VisitorService) {
   const router = new Router<AppState>({ prefix: '/api/applications' });
@@ -43,11 +40,11 @@ export function applicationRoutes(applications: ApplicationService, visitors: Vi
   });
 
   router.get('/:id', async (ctx) => {
-    ctx.body = { application: await applications.getForVisitor(requireVisitor(ctx).id, idParam(ctx.params.id)) };
+    ctx.body = { application: await applications.getForVisitor(requireVisitor(ctx).id, applicationId(ctx.params.id)) };
   });
 
   router.post('/:id/withdraw', async (ctx) => {
-    ctx.body = { application: await applications.withdraw(requireVisitor(ctx).id, idParam(ctx.params.id)) };
+    ctx.body = { application: await applications.withdraw(requireVisitor(ctx).id, applicationId(ctx.params.id)) };
   });
 
   return router;

@@ -10,6 +10,11 @@ function send(ctx: AppContext, status: number, code: string, message: string, de
   ctx.body = { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** PostgreSQL's class 22 (data exception): numeric value out of range, string too long, invalid text syntax... */
+function isDataException(err: any): boolean {
+  return typeof err?.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code) && typeof err?.severity === 'string';
+}
+
 /**
  * Turns every failure into `{ error: { code, message } }`; only genuine faults become 500, and each of those
  * is logged with the request id (the answer's X-Request-Id). Overload (no turn, no database connection in
@@ -40,6 +45,12 @@ export function errorMiddleware(logger: Logger): Middleware {
           err.issues[0]?.message ?? '输入有误',
           err.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
         );
+      }
+      if (isDataException(err)) {
+        // A value the validation let through and PostgreSQL refused (out of range, too long, bad syntax): the
+        // client's input, not a fault. The warning names the route and the SQLSTATE so that the schema gets fixed.
+        logger.warn({ requestId: ctx.state.requestId, path: ctx.path, sqlState: err.code }, 'value refused by the database');
+        return send(ctx, 400, 'INVALID_VALUE', '输入的值超出范围或格式不正确');
       }
       const status = Number(err?.status ?? err?.statusCode);
       if (status === 413 || err?.type === 'entity.too.large') return send(ctx, 413, 'BODY_TOO_LARGE', '请求内容过大');

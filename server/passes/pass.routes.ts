@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { requireStaff, requireVisitor } from '../auth/session.middleware.ts';
 import { notFound } from '../errors.ts';
 import type { AppState } from '../http/context.ts';
+import { rowId } from '../http/id-param.ts';
 import type { PassService } from './pass.service.ts';
 
 const campusId = z.coerce
@@ -23,14 +24,12 @@ export const verifySchema = z
 
 export const gateEventSchema = z.object({ campusId });
 
-const positiveId = (raw: string) => (/^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : Number.NaN);
-
 export function passRoutes(service: PassService) {
   const router = new Router<AppState>();
 
   router.get('/api/applications/:id/pass', async (ctx) => {
     const visitor = requireVisitor(ctx);
-    const applicationId = positiveId(ctx.params.id);
+    const applicationId = rowId(ctx.params.id) ?? Number.NaN;
     if (!Number.isSafeInteger(applicationId)) throw notFound('PASS_NOT_AVAILABLE', '通行码尚未签发或不可用');
     // The payload rotates: a cached copy is exactly the screenshot the rotation defeats.
     ctx.set('Cache-Control', 'no-store');
@@ -48,7 +47,7 @@ export function passRoutes(service: PassService) {
     router.post(`/api/gate/passes/:id/${kind}`, async (ctx) => {
       const guard = requireStaff(ctx, 'guard', 'admin');
       const body = gateEventSchema.parse(ctx.request.body ?? {});
-      const passId = positiveId(ctx.params.id);
+      const passId = rowId(ctx.params.id) ?? Number.NaN;
       if (!Number.isSafeInteger(passId)) throw notFound('PASS_NOT_FOUND', '通行码不存在');
       ctx.body = await service.record(passId, kind, guard.id, body.campusId);
     });

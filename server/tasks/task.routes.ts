@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { requireStaff } from '../auth/session.middleware.ts';
 import type { AppState } from '../http/context.ts';
+import { idParam } from '../http/id-param.ts';
 import type { TaskService } from './task.service.ts';
 
 const listSchema = z.object({
@@ -26,7 +27,7 @@ export function taskRoutes(tasks: TaskService) {
     requireStaff(ctx, ...TASK_ROLES);
     await next();
   });
-  const id = (ctx: any) => Number(ctx.params.id);
+  const id = (ctx: any) => idParam(ctx.params.id, 'TASK_NOT_FOUND', '待办不存在');
 
   router.get('/', async (ctx) => {
     ctx.body = await tasks.list(requireStaff(ctx), listSchema.parse(ctx.query));

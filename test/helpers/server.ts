@@ -6,9 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../engine-adapter/clock.ts';
 import { createEmbeddedEngine, type EmbeddedEngine } from '../../engine-adapter/index.ts';
+import type Koa from 'koa';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { DatabaseKind } from '../../server/db/database.ts';
+import type { AppState } from '../../server/http/context.ts';
 import { seedDemoData } from '../../server/directory/demo-data.ts';
 import { createLogger } from '../../server/logger.ts';
 import { generateSecrets } from '../../server/secrets.ts';
@@ -18,6 +20,8 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestServer {
   url: string;
+  /** The Koa app the server runs (its middleware holds the routers, for tests that walk every route). */
+  app: Koa<AppState>;
   db: TestDatabase;
   clock: FakeClock;
   services: Services;
@@ -63,11 +67,13 @@ export async function startTestServer(
   };
   // Longer than any pause between a test's requests on a loaded machine: otherwise the server may close an idle
   // keep-alive socket just as the client reuses it, and fetch fails with a reset.
-  const server = http.createServer({ keepAliveTimeout: 120_000 }, createApp(services).callback());
+  const app = createApp(services);
+  const server = http.createServer({ keepAliveTimeout: 120_000 }, app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    app,
     db,
     clock,
     services,
