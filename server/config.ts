@@ -14,6 +14,13 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
   ENGINE: z.enum(['embedded', 'zeebe']).default('embedded'),
+  /**
+   * How long a job of the embedded engine stays with the process that took it: after a crash another process
+   * runs it once this has passed. The bundled jobs take milliseconds.
+   */
+  ENGINE_JOB_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /** An application claimed for starting its process and not started after this is recovered (recoverStaleStarts). */
+  START_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
   PUBLIC_URL: z.url().optional(),
   SMS_PROVIDER: z.enum(['console']).default('console'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

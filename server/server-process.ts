@@ -36,7 +36,13 @@ export async function runServerProcess(config: Config): Promise<void> {
   const secrets = loadSecrets(config);
   const engine =
     config.ENGINE === 'embedded'
-      ? await createEngine({ kind: 'embedded', knex: db.knex, clock: systemClock, logger: logger.child({ part: 'engine' }) })
+      ? await createEngine({
+          kind: 'embedded',
+          knex: db.knex,
+          clock: systemClock,
+          logger: logger.child({ part: 'engine' }),
+          jobTimeoutMs: config.ENGINE_JOB_TIMEOUT_MS,
+        })
       : await createEngine({
           kind: 'zeebe',
           ...connectionFromEnv(config as unknown as Record<string, unknown>)!,
@@ -51,6 +57,13 @@ export async function runServerProcess(config: Config): Promise<void> {
   services.applications.kickStarter();
   const starterTimer = setInterval(() => services.applications.kickStarter(), 5_000);
   starterTimer.unref();
+  const recoveryTimer = setInterval(() => {
+    services.applications
+      .recoverStaleStarts()
+      .then((n) => n && services.applications.kickStarter())
+      .catch((err) => logger.error({ err }, 'recovering start claims failed'));
+  }, Math.min(30_000, config.START_CLAIM_TIMEOUT_MS / 2));
+  recoveryTimer.unref();
   if (config.DEMO_DATA) await seedDemoData(db.knex, services.directory);
   // Printed on every start while the demo admin exists, so the logins are at hand after a restart too.
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
@@ -80,6 +93,7 @@ export async function runServerProcess(config: Config): Promise<void> {
     server.close();
     server.closeAllConnections();
     clearInterval(starterTimer);
+    clearInterval(recoveryTimer);
     await services.sms.stop();
     await services.admin.retention.stop();
     await services.applications.drainStarter();

@@ -269,7 +269,7 @@ export class ApplicationService {
           while ((await this.startBatch((await this.holdBackDuringRush()) ? STARTS_AT_ONCE : BATCH)) > 0);
         } while (this.startAgain);
       } catch (err) {
-        this.deps.logger.error({ err }, 'starting applications failed; retried on the next kick');
+        this.deps.logger.error({ err }, 'starting applications failed; recoverStaleStarts releases their claims');
       } finally {
         this.starting = null;
       }
@@ -309,7 +309,7 @@ export class ApplicationService {
       .skipLocked();
     const claimed: Application[] = await knex('applications')
       .whereIn('id', due)
-      .update({ instance_key: knex.raw("'starting:' || id") })
+      .update({ instance_key: knex.raw("'starting:' || id"), updated_at: this.deps.clock.now() })
       .returning('*');
     claimed.sort((a, b) => a.id - b.id);
     // A few starts at a time: each holds a pooled connection while bpmn-engine runs, and during a burst the
@@ -328,9 +328,14 @@ export class ApplicationService {
         },
         { version: app.process_version ?? undefined },
       );
+      // The instance may have moved the status on already (a fast first job): the key is recorded whatever it is.
       await knex('applications')
-        .where({ id: app.id, status: 'submitted' })
-        .update({ instance_key: instanceKey, status: 'pending', updated_at: this.deps.clock.now() });
+        .where({ id: app.id })
+        .update({
+          instance_key: instanceKey,
+          status: knex.raw("case when status = 'submitted' then 'pending' else status end"),
+          updated_at: this.deps.clock.now(),
+        });
     };
     // As with all of them started at once: one failure does not stop the others, and is reported afterwards.
     let next = 0;
@@ -347,6 +352,27 @@ export class ApplicationService {
     await Promise.all(Array.from({ length: Math.min(STARTS_AT_ONCE, claimed.length) }, lane));
     if (failure) throw failure.err;
     return claimed.length;
+  }
+
+  /**
+   * Start claims that outlived START_CLAIM_TIMEOUT_MS: the process that claimed died (or its start failed) between the
+   * claim and recording the instance. An application whose instance did start (it made a task) gets that
+   * instance's key; the others are released and the starter starts them. Without this such an application stayed
+   * 'submitted' for ever (found by the chaos bench). Cheap and rare: run every half minute, not per start.
+   */
+  async recoverStaleStarts(): Promise<number> {
+    const { knex, clock } = this.deps;
+    const before = new Date(clock.now().getTime() - this.deps.config.START_CLAIM_TIMEOUT_MS);
+    const stale = () => knex('applications').where({ status: 'submitted' }).where('instance_key', 'like', 'starting:%').where('updated_at', '<', before);
+    const rows: Array<{ id: number }> = await stale().select('id').orderBy('id').limit(100);
+    for (const { id } of rows) {
+      const task = await knex('tasks').where({ application_id: id }).orderBy('id').first('instance_key');
+      await stale()
+        .where({ id })
+        .update(task ? { instance_key: task.instance_key, status: 'pending', updated_at: clock.now() } : { instance_key: null });
+    }
+    if (rows.length) this.deps.logger.warn({ applications: rows.map((r) => r.id) }, 'start claims left by a stopped process recovered');
+    return rows.length;
   }
 
   async addEvent(trx: Knex, applicationId: number, event: TimelineEvent): Promise<void> {
