@@ -66,6 +66,8 @@ export interface BenchServer {
   rss(): { peakTotalMiB: number; peakPerProcessMiB: number[] };
   /** CPU seconds the server's processes used so far. */
   cpu(): number;
+  /** The server processes forked by the primary (WORKERS > 1), as they are now. */
+  workerPids(): number[];
   /** What the server logged (LOG_LEVEL=warn: warnings and errors). */
   log: ServerLog;
   /** The end of the server's stderr (knex and node write there). */
@@ -149,6 +151,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
       peakPerProcessMiB: [...peakPer.values()].map((k) => Math.round(k / 1024)),
     }),
     cpu: () => cpuSeconds(processTree(child.pid!)),
+    workerPids: () => processTree(child.pid!).filter((pid) => pid !== child.pid),
     log,
     stderrTail: () => stderr.slice(-5000),
     stop: async () => {

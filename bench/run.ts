@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   steps: () => import('./steps.ts'),
   burst: () => import('./burst.ts'),
   page: () => import('./page.ts'),
+  chaos: () => import('./chaos.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -8,6 +8,8 @@ export class ServerLog {
   warnings = 0;
   /** 503 answers of an overloaded server ("server busy"). */
   busy = 0;
+  /** Server processes the primary saw die (and started again): errors the chaos bench causes on purpose. */
+  deaths = 0;
   private readonly lines: string[] = [];
   private partial = '';
 
@@ -30,6 +32,7 @@ export class ServerLog {
     if (entry.level >= 50) this.errors++;
     else if (entry.level >= 40) this.warnings++;
     if (entry.msg === 'server busy') this.busy++;
+    if (entry.msg === 'server process died; starting another') this.deaths++;
     this.lines.push(line);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);
   }

@@ -1,0 +1,231 @@
+import http from 'node:http';
+import { demoLogins } from '../server/directory/demo-data.ts';
+import { idNumber, mobile } from './flow.ts';
+import { type BenchServer, Client, campusDay, createBenchDatabase, reportServerTrouble, sleep, startServer } from './lib.ts';
+
+/**
+ * Crash safety under load (issue 13): visitors submit and staff review against PostgreSQL with WORKERS=2 while a
+ * server process is killed with SIGKILL at random moments (the primary starts another); a request cut off by a
+ * kill is sent again, as a person would. Afterwards every application a visitor was told was accepted (201) must
+ * exist and reach its end, no instance or task may be left stuck, no SMS event may be queued twice nor any pass
+ * issued twice. BENCH_CHAOS_PG_RESTART=1 also restarts PostgreSQL once under load (pg_ctlcluster; only on a
+ * machine where nothing else uses that PostgreSQL): the server must come back without a 500.
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 40);
+const VISITORS = Number(process.env.BENCH_VISITORS ?? 24);
+const KILL_EVERY_MS = Number(process.env.BENCH_KILL_EVERY_MS ?? 4000);
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 90);
+const PG_RESTART = process.env.BENCH_CHAOS_PG_RESTART === '1';
+/** A job or a start claim taken by a killed process is taken over after this (the server's defaults: 60 s, 120 s). */
+const JOB_TIMEOUT_MS = Number(process.env.BENCH_JOB_TIMEOUT_MS ?? 10_000);
+
+/** A request cut off by a kill (connection reset) or refused while a process restarts is sent again. */
+async function again<T>(what: () => Promise<{ status: number; body: T }>, tries = 40): Promise<{ status: number; body: T }> {
+  for (let i = 1; ; i++) {
+    try {
+      const reply = await what();
+      if (reply.status !== 502 && reply.status !== 503) return reply;
+      if (i >= tries) return reply;
+    } catch (err) {
+      if (i >= tries) throw err;
+    }
+    await sleep(250);
+  }
+}
+
+export async function run(): Promise<void> {
+  const db = await createBenchDatabase();
+  let server: BenchServer | undefined;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  try {
+    server = await startServer(db.url, { WORKERS: '2', ENGINE_JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS), START_CLAIM_TIMEOUT_MS: String(JOB_TIMEOUT_MS) });
+    const logins = demoLogins();
+    const visitors = await Promise.all(
+      Array.from({ length: VISITORS }, async (_, i) => {
+        const client = new Client(server!.url, agent);
+        const id = idNumber(50_000 + i);
+        const reg = await client.post('/api/visitors/register', { name: `访客${i}`, organisation: '个人', idNumber: id, mobile: mobile(50_000 + i) });
+        if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+        return client;
+      }),
+    );
+    const staff = await Promise.all(
+      logins
+        .filter((l) => l.role === 'host' || l.role === 'leader')
+        .map(async (l) => {
+          const client = new Client(server!.url, agent);
+          const res = await client.post('/api/staff/login', { username: l.username, password: l.password });
+          if (res.status !== 200) throw new Error(`staff login ${l.username}: ${res.status}`);
+          return { login: l, client };
+        }),
+    );
+    const form = await visitors[0].get('/api/applications/form');
+    const departments = logins
+      .filter((l) => l.role === 'host')
+      .map((host) => {
+        const dept = form.body.departments.find((d: any) => d.name === host.department);
+        return { departmentId: String(dept.id), campusId: String(dept.campusId), hostName: host.name, hostMobile: host.mobile! };
+      });
+    const visitDate = campusDay(2);
+
+    const accepted = new Set<number>();
+    let refusedAnswers = 0;
+    const odd: string[] = [];
+    let stop = false;
+    const visitorLoop = async (client: Client, slot: number) => {
+      for (let n = 0; !stop; n++) {
+        const dept = departments[(slot + n) % departments.length];
+        const data = { ...form.body.prefill, withVehicle: false, ...dept, visitDate, visitStartTime: '09:00', visitEndTime: '11:00', remark: '故障演练' };
+        try {
+          const sub = await again(() => client.post('/api/applications', { data }));
+          if (sub.status === 201) accepted.add(sub.body.application.id);
+          else if (sub.status >= 500) odd.push(`submit ${sub.status} ${JSON.stringify(sub.body).slice(0, 160)}`);
+          else refusedAnswers++;
+        } catch (err) {
+          odd.push(`submit: ${(err as Error).message}`);
+        }
+        await sleep(300);
+      }
+    };
+    const staffLoop = async ({ login, client }: (typeof staff)[number]) => {
+      let n = 0;
+      while (!stop || n++ < 3) {
+        try {
+          const list = await again(() => client.get('/api/tasks?list=mine&pageSize=20'));
+          if (list.status >= 500) odd.push(`task list ${list.status}`);
+          for (const task of list.body.tasks ?? []) {
+            const data: Record<string, unknown> = { decision: task.id % 7 === 0 ? 'refuse' : 'approve', opinion: '演练' };
+            if (login.role === 'host' && data.decision === 'approve') {
+              const view = await again(() => client.get(`/api/tasks/${task.id}`));
+              if (view.status !== 200) continue;
+              data.leaderStaffId = String(view.body.leaders[0].id);
+            }
+            // A completion cut off by a kill is sent again: the second finds the task done (404/409), never twice.
+            const done = await again(() => client.post(`/api/tasks/${task.id}/complete`, { data }));
+            if (done.status >= 500) odd.push(`complete ${done.status} ${JSON.stringify(done.body).slice(0, 160)}`);
+          }
+        } catch (err) {
+          odd.push(`staff ${login.username}: ${(err as Error).message}`);
+        }
+        await sleep(200);
+      }
+    };
+
+    let kills = 0;
+    let pgRestarts = 0;
+    const killer = (async () => {
+      await sleep(KILL_EVERY_MS / 2);
+      const firstSeen = new Map<number, number>();
+      while (!stop) {
+        const now = Date.now();
+        const pids = server!.workerPids();
+        for (const pid of pids) if (!firstSeen.has(pid)) firstSeen.set(pid, now);
+        // Only while both serve (killing the sole survivor tests nothing but the restart delay), and only one that
+        // has been up a while (a kill while it starts is a failed restart, not a crash under load).
+        const serving = pids.filter((pid) => now - firstSeen.get(pid)! > 6000);
+        if (pids.length >= 2 && serving.length) {
+          process.kill(serving[Math.floor(Math.random() * serving.length)], 'SIGKILL');
+          kills++;
+        }
+        await sleep(KILL_EVERY_MS * (0.5 + Math.random()));
+        if (PG_RESTART && pgRestarts === 0 && kills >= 2) {
+          const { execFileSync } = await import('node:child_process');
+          execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', '15', 'main', 'restart'], { stdio: 'ignore' });
+          pgRestarts++;
+        }
+      }
+    })();
+    const started = performance.now();
+    const drivers = Promise.all([...visitors.map((c, i) => visitorLoop(c, i)), ...staff.map(staffLoop)]);
+    await sleep(SECONDS * 1000);
+    stop = true;
+    await killer;
+    await drivers;
+
+    // Let the survivors finish what was accepted: reviews go on until every accepted application has ended.
+    const ended = async () =>
+      Number(
+        (
+          await db
+            .knex('applications')
+            .whereIn('id', [...accepted])
+            .whereNotIn('status', ['approved', 'refused', 'expired', 'withdrawn', 'canceled'])
+            .count({ n: '*' })
+        )[0].n,
+      );
+    const settleUntil = Date.now() + SETTLE_SECONDS * 1000;
+    stop = false;
+    const reviewing = Promise.all(staff.map(staffLoop));
+    let open = await ended();
+    while (open > 0 && Date.now() < settleUntil) {
+      await sleep(1000);
+      open = await ended();
+    }
+    stop = true;
+    await reviewing;
+    const elapsed = (performance.now() - started) / 1000;
+
+    const ids = [...accepted];
+    const found = Number((await db.knex('applications').whereIn('id', ids).count({ n: '*' }))[0].n);
+    const byStatus = Object.fromEntries(
+      (await db.knex('applications').whereIn('id', ids).select('status').count({ n: '*' }).groupBy('status')).map((r: any) => [r.status, Number(r.n)]),
+    );
+    const stuckInstances = Number(
+      (
+        await db
+          .knex('engine_instances as i')
+          .join('applications as a', 'a.instance_key', 'i.key')
+          .whereIn('a.status', ['approved', 'refused'])
+          .where('i.status', 'active')
+          .count({ n: '*' })
+      )[0].n,
+    );
+    const openTasksOfEnded = Number(
+      (
+        await db
+          .knex('tasks as t')
+          .join('applications as a', 'a.id', 't.application_id')
+          .whereIn('a.status', ['approved', 'refused'])
+          .where('t.status', 'open')
+          .count({ n: '*' })
+      )[0].n,
+    );
+    const incidents = Number((await db.knex('engine_incidents').where({ state: 'open' }).count({ n: '*' }))[0].n);
+    const smsTwice = await db
+      .knex('sms_outbox')
+      .select('application_id', 'template', 'recipient_masked')
+      .count({ n: '*' })
+      .groupBy('application_id', 'template', 'recipient_masked')
+      .havingRaw('count(*) > 1');
+    const smsResent = Number(
+      (await db.knex('sms_outbox').where({ status: 'sent' }).where('attempts', '>', 1).whereNull('last_error').count({ n: '*' }))[0].n,
+    );
+    const passesTwice = await db.knex('passes').select('application_id').count({ n: '*' }).groupBy('application_id').havingRaw('count(*) > 1');
+    const ended_ = (byStatus.approved ?? 0) + (byStatus.refused ?? 0);
+
+    console.log(`chaos (PostgreSQL, WORKERS=2, ${VISITORS} visitors, ${staff.length} staff, ${SECONDS} s, a kill every ~${KILL_EVERY_MS} ms${PG_RESTART ? ', PostgreSQL restarted once' : ''})`);
+    console.log(`  server processes killed (SIGKILL): ${kills}; restarted by the primary: ${server.log.deaths}; PostgreSQL restarts: ${pgRestarts}`);
+    console.log(`  applications accepted (201): ${accepted.size}; found ${found}; ended ${ended_} ${JSON.stringify(byStatus)} after ${elapsed.toFixed(0)} s`);
+    console.log(`  stuck: ${stuckInstances} instances of ended applications still active, ${openTasksOfEnded} open tasks of ended applications, ${incidents} open incidents`);
+    console.log(`  duplicates: SMS events queued twice ${smsTwice.length}, passes issued twice ${passesTwice.length}; SMS sent after a crash cut their first attempt ${smsResent}`);
+    console.log(`  refusals (4xx) ${refusedAnswers}; 5xx or failed requests after retries ${odd.length}`);
+    const otherErrors = server.log.errors - server.log.deaths;
+    console.log(`  ${server.log.summary()} (${server.log.deaths} of them the deaths above)`);
+    const lost = accepted.size - found;
+    const unfinished = accepted.size - ended_;
+    const trouble = lost + unfinished + stuckInstances + openTasksOfEnded + incidents + smsTwice.length + passesTwice.length + odd.length + otherErrors;
+    if (trouble || kills === 0) {
+      for (const line of odd.slice(0, 10)) console.warn(`  ${line}`);
+      reportServerTrouble(server, 'the chaos bench failed');
+      throw new Error(
+        `chaos bench failed: ${lost} lost, ${unfinished} unfinished, ${stuckInstances + openTasksOfEnded} stuck, ${incidents} incidents, ` +
+          `${smsTwice.length + passesTwice.length} duplicated, ${odd.length} failed requests, ${otherErrors} server errors, ${kills} kills`,
+      );
+    }
+    console.log(`  survived ${kills} kills: 0 lost, 0 stuck, 0 duplicated`);
+  } finally {
+    agent.destroy();
+    await server?.stop();
+    await db.drop();
+  }
+}
