@@ -32,6 +32,13 @@ const smokes: Smoke[] = [
   { name: 'steps', env: { BENCH_STEPS_N: '3' }, expect: /one flow as the flow bench runs it/, needs: 'postgres' },
   { name: 'burst', env: { BENCH_BURST: '20', BENCH_RATES: '20', BENCH_RATE_SECONDS: '1' }, expect: /none lost: 20\/20/, needs: 'postgres' },
   { name: 'page', env: { BENCH_PAGE_RUNS: '1' }, expect: /form takes typing/, needs: 'chromium' },
+  // The short form of the chaos bench (issue 13): a few kills, then everything accepted must end.
+  {
+    name: 'chaos',
+    env: { BENCH_SECONDS: '16', BENCH_VISITORS: '6', BENCH_KILL_EVERY_MS: '3000', BENCH_JOB_TIMEOUT_MS: '5000', BENCH_SETTLE_SECONDS: '60' },
+    expect: /survived [1-9]\d* kills: 0 lost, 0 stuck, 0 duplicated/,
+    needs: 'postgres',
+  },
 ];
 
 function runBench(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
