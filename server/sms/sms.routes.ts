@@ -4,7 +4,7 @@ import { badRequest } from '../errors.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { SmsService, SmsStatus } from './sms.service.ts';
 
-const STATUSES = new Set<SmsStatus>(['pending', 'sent', 'failed']);
+const STATUSES = new Set<SmsStatus>(['pending', 'sending', 'sent', 'failed']);
 
 export function smsAdminRoutes(service: SmsService): Router<AppState> {
   const router = new Router<AppState>();

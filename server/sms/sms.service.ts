@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { maskPersonalNumbers, type SmsProvider } from './sms.provider.ts';
+import { maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
+import type { TemplateVars } from './sms.templates.ts';
 
 export interface OutboxMessage {
   /** One message per key, ever: e.g. `job:<jobKey>` for a service-task job, so a redelivered job is a no-op. */
@@ -11,10 +12,13 @@ export interface OutboxMessage {
   to: string;
   template: string;
   body: string;
+  /** The values the body was rendered with: providers that send vendor templates fill theirs with them. */
+  params?: TemplateVars;
   applicationId?: number;
 }
 
-export type SmsStatus = 'pending' | 'sent' | 'failed';
+/** `sending`: claimed and handed to the provider; a row left there by a sender that died is marked failed, not sent again. */
+export type SmsStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
 export interface SmsListItem {
   id: number;
@@ -24,6 +28,8 @@ export interface SmsListItem {
   status: SmsStatus;
   attempts: number;
   lastError: string | null;
+  /** The stable code of the last failure (SMS_THROTTLED, SMS_CREDENTIALS_REJECTED, ...), when a provider gave one. */
+  lastErrorCode: string | null;
   applicationId: number | null;
   createdAt: string;
   sentAt: string | null;
@@ -52,6 +58,8 @@ export interface SmsServiceOptions {
 interface Claimed {
   id: number | string;
   recipient_enc: string;
+  template: string;
+  params: string | null;
   body: string;
   attempts: number;
 }
@@ -59,9 +67,16 @@ interface Claimed {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`provider did not answer within ${ms} ms`)), ms);
+    // The request may have reached the provider: sending again could deliver the message twice.
+    timer = setTimeout(() => reject(new SmsProviderError('SMS_OUTCOME_UNKNOWN', `provider did not answer within ${ms} ms; not sent again`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Template values as strings; undefined ones are left out. */
+function paramsJson(params: TemplateVars | undefined): string | null {
+  if (!params) return null;
+  return JSON.stringify(Object.fromEntries(Object.entries(params).flatMap(([k, v]) => (v === undefined || v === null ? [] : [[k, String(v)]]))));
 }
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as any).toISOString());
@@ -74,6 +89,12 @@ const iso = (v: unknown): string | null => (v === null || v === undefined ? null
  * past a lease, then calls the provider outside any transaction (a slow gateway must not hold locks or,
  * on PGlite, the only connection). The final update is conditional on the attempt it claimed, so a sender
  * whose lease ran out cannot overwrite a newer outcome.
+ *
+ * At most one SMS per event: a claimed row is `sending` until its outcome is written. A provider refusal that
+ * is retryable (SmsProviderError.retryable: throttling, 5xx, gateway unreachable; or an unclassified error)
+ * returns it to `pending` with back-off; a permanent one (bad credentials, template, mobile) or an unknown
+ * outcome (time-out after the request left) marks it `failed` at once. A row still `sending` when its lease
+ * ran out belonged to a sender that died mid-send: it is marked failed, never sent again.
  */
 export class SmsService {
   private readonly knex: Knex;
@@ -128,6 +149,7 @@ export class SmsService {
         recipient_masked: maskMobile(to).slice(0, 20),
         template: msg.template.slice(0, 50),
         body: msg.body,
+        params: paramsJson(msg.params),
         application_id: msg.applicationId ?? null,
         status: 'pending',
         attempts: 0,
@@ -140,9 +162,16 @@ export class SmsService {
 
   private async claim(limit: number): Promise<Claimed[]> {
     const now = this.clock.now();
+    await this.knex('sms_outbox')
+      .where('status', 'sending')
+      .where('next_attempt_at', '<=', now)
+      .update({
+        status: 'failed',
+        last_error: 'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)',
+      });
     return this.knex.transaction(async (trx) => {
       const rows: Claimed[] = await trx('sms_outbox')
-        .select('id', 'recipient_enc', 'body', 'attempts')
+        .select('id', 'recipient_enc', 'template', 'params', 'body', 'attempts')
         .where('status', 'pending')
         .where('next_attempt_at', '<=', now)
         .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
@@ -155,7 +184,7 @@ export class SmsService {
           'id',
           rows.map((r) => r.id),
         )
-        .update({ attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
+        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
       return rows.map((r) => ({ ...r, attempts: Number(r.attempts) + 1 }));
     });
   }
@@ -166,25 +195,28 @@ export class SmsService {
     let sent = 0;
     let failed = 0;
     for (const row of claimed) {
-      const mine = { id: row.id, status: 'pending', attempts: row.attempts };
+      const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);
-        const { messageId } = await withTimeout(this.provider.send(to, row.body), this.sendTimeoutMs);
+        const params = row.params ? (JSON.parse(row.params) as Record<string, string>) : {};
+        const { messageId } = await withTimeout(this.provider.send({ to, template: row.template, params, body: row.body }), this.sendTimeoutMs);
         await this.knex('sms_outbox')
           .where(mine)
           .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
         sent++;
       } catch (err: any) {
         failed++;
-        const final = row.attempts >= this.maxAttempts;
+        const classified = err instanceof SmsProviderError ? err : undefined;
+        const permanent = classified ? !classified.retryable : false;
+        const final = permanent || row.attempts >= this.maxAttempts;
         // provider errors may echo the number back
-        const lastError = maskPersonalNumbers(String(err?.message ?? err)).slice(0, 500);
+        const lastError = maskPersonalNumbers(classified ? classified.describe() : String(err?.message ?? err)).slice(0, 500);
         const retryAt = new Date(this.clock.now().getTime() + this.retryDelayMs(row.attempts));
         await this.knex('sms_outbox')
           .where(mine)
-          .update(final ? { status: 'failed', last_error: lastError } : { next_attempt_at: retryAt, last_error: lastError });
+          .update(final ? { status: 'failed', last_error: lastError } : { status: 'pending', next_attempt_at: retryAt, last_error: lastError });
         this.logger.warn(
-          { smsId: Number(row.id), attempts: row.attempts, final, provider: this.provider.name, error: lastError },
+          { smsId: Number(row.id), attempts: row.attempts, final, permanent, code: classified?.code, provider: this.provider.name, error: lastError },
           final ? 'sms failed for good' : 'sms attempt failed, will retry',
         );
       }
@@ -267,6 +299,7 @@ export class SmsService {
         status: r.status,
         attempts: Number(r.attempts),
         lastError: r.last_error,
+        lastErrorCode: /^(SMS_[A-Z_]+)\b/.exec(r.last_error ?? '')?.[1] ?? null,
         applicationId: r.application_id === null ? null : Number(r.application_id),
         createdAt: iso(r.created_at)!,
         sentAt: iso(r.sent_at),
