@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { checkSmsEnv, smsEnvShape } from './sms/sms.config.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -15,7 +16,8 @@ const schema = z.object({
     .optional(),
   ENGINE: z.enum(['embedded', 'zeebe']).default('embedded'),
   PUBLIC_URL: z.url().optional(),
-  SMS_PROVIDER: z.enum(['console']).default('console'),
+  // SMS_PROVIDER, SMS_TEMPLATES and the vendors' credentials and endpoints (server/sms/sms.config.ts).
+  ...smsEnvShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_MAX_BYTES: z.coerce
     .number()
@@ -88,5 +90,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WORKERS: more than one server process needs DATABASE_URL (PostgreSQL); the embedded PGlite database belongs to one process',
     ]);
   }
+  const smsIssues = checkSmsEnv(parsed.data);
+  if (smsIssues.length) throw new ConfigError(smsIssues);
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }
