@@ -64,6 +64,7 @@ export function createServices(deps: Deps) {
     fieldCrypto,
     clock,
     logger,
+    universityName: config.UNIVERSITY_NAME,
   });
   const applications = new ApplicationService({
     knex,

@@ -72,6 +72,10 @@ export class AliyunSmsProvider implements SmsProvider {
   readonly name = 'aliyun';
   constructor(private readonly opts: AliyunSmsOptions) {}
 
+  hasTemplate(template: string): boolean {
+    return Object.hasOwn(this.opts.templates, template);
+  }
+
   /** TemplateParam: the values the vendor template names, as a JSON object of strings. */
   templateParam(template: string, params: Record<string, string>): Record<string, string> {
     const mapping = mappingOf(this.name, this.opts.templates, template);

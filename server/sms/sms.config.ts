@@ -10,6 +10,7 @@ import { TencentSmsProvider } from './tencent.provider.ts';
 export const SENT_TEMPLATES = Object.keys(TEMPLATE_PLACEHOLDERS);
 /** The admin "send test" template: mapped optionally; without it the test sends the `approved` template with sample values. */
 export const TEST_TEMPLATE = 'test';
+/** The values of the test SMS (a verification-code template fits: {code} is six digits). */
 export const TEST_TEMPLATE_PLACEHOLDERS = ['university', 'code'];
 
 /** Values copied from a console often carry a space or a line break at either end. */

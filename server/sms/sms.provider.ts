@@ -17,6 +17,8 @@ export interface SmsSendRequest {
 export interface SmsProvider {
   name: string;
   send(message: SmsSendRequest): Promise<{ messageId: string }>;
+  /** Whether a template name has a vendor template (absent: every template can be sent, e.g. the console). */
+  hasTemplate?(template: string): boolean;
 }
 
 /**

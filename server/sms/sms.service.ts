@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
+import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
 import type { TemplateVars } from './sms.templates.ts';
 
 export interface OutboxMessage {
@@ -46,6 +46,8 @@ export interface SmsServiceOptions {
   /** First retry delay; doubles per attempt (default 30 s), capped at retryMaxMs (default 30 min). */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Fills {university} in the admin's test SMS. */
+  universityName?: string;
   /** A provider call slower than this counts as failed (default 30 s). */
   sendTimeoutMs?: number;
   /**
@@ -79,6 +81,27 @@ function paramsJson(params: TemplateVars | undefined): string | null {
   return JSON.stringify(Object.fromEntries(Object.entries(params).flatMap(([k, v]) => (v === undefined || v === null ? [] : [[k, String(v)]]))));
 }
 
+/** What an administrator reads when the test SMS fails, per stable code (the vendor's own text follows). */
+export const SMS_ERROR_TEXT: Record<SmsErrorCode, string> = {
+  SMS_CREDENTIALS_REJECTED: '短信服务商拒绝了凭据（AccessKey / SecretId 或密钥有误、已停用或无权限）',
+  SMS_TEMPLATE_REJECTED: '短信签名或模板未通过审核、不存在，或参数与模板不符',
+  SMS_MOBILE_INVALID: '短信服务商拒绝了该手机号',
+  SMS_THROTTLED: '短信服务商限流，请稍后再试',
+  SMS_PROVIDER_UNAVAILABLE: '短信服务商暂不可用或无法连接',
+  SMS_OUTCOME_UNKNOWN: '短信服务商没有应答，短信可能已发出',
+  SMS_REJECTED: '短信服务商拒绝发送',
+};
+
+export interface SmsTestResult {
+  ok: boolean;
+  provider: string;
+  template: string;
+  /** The recipient, masked. */
+  to: string;
+  messageId?: string;
+  error?: { code: SmsErrorCode; message: string; vendorCode?: string; vendorMessage: string; retryable: boolean };
+}
+
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as any).toISOString());
 
 /**
@@ -107,6 +130,7 @@ export class SmsService {
   private readonly retryMaxMs: number;
   private readonly sendTimeoutMs: number;
   private readonly leaseMs: number;
+  private readonly universityName: string;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -122,7 +146,40 @@ export class SmsService {
     this.retryBaseMs = opts.retryBaseMs ?? 30_000;
     this.retryMaxMs = opts.retryMaxMs ?? 30 * 60_000;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
+    this.universityName = opts.universityName ?? '示例大学';
     this.leaseMs = Math.max(opts.leaseMs ?? 120_000, this.sendTimeoutMs + 1000);
+  }
+
+  /**
+   * The administrator's test: one SMS straight to the provider (not through the outbox, not retried), with
+   * the `test` template when the provider has one, else the `approved` template with sample values.
+   */
+  async sendTest(mobile: string): Promise<SmsTestResult> {
+    const test = !this.provider.hasTemplate || this.provider.hasTemplate('test');
+    const code = String(Math.floor(100000 + Math.random() * 900000));
+    const university = this.universityName;
+    const message: { template: string; params: Record<string, string>; body: string } = test
+      ? { template: 'test', params: { university, code }, body: `【${university}】短信测试：验证码 ${code}。如非本人操作请忽略。` }
+      : {
+          template: 'approved',
+          params: { university, name: '测试', visitDate: '2026-12-03', visitTime: '09:00-11:00', flowNumber: 'VF20261201000000', opinion: '测试' },
+          body: `【${university}】短信测试（使用“审批通过”模板）`,
+        };
+    const base = { provider: this.provider.name, template: message.template, to: maskMobile(mobile) };
+    try {
+      const { messageId } = await withTimeout(this.provider.send({ to: mobile, ...message }), this.sendTimeoutMs);
+      this.logger.info({ sms: { ...base, messageId } }, 'sms test sent');
+      return { ok: true, ...base, messageId: String(messageId) };
+    } catch (err: any) {
+      const e = err instanceof SmsProviderError ? err : new SmsProviderError('SMS_REJECTED', String(err?.message ?? err));
+      const vendorMessage = maskPersonalNumbers(e.message).slice(0, 500);
+      this.logger.warn({ sms: base, code: e.code, vendorCode: e.vendorCode, error: vendorMessage }, 'sms test failed');
+      return {
+        ok: false,
+        ...base,
+        error: { code: e.code, message: `${SMS_ERROR_TEXT[e.code]}：${e.vendorCode ? `${e.vendorCode} ` : ''}${vendorMessage}`, vendorCode: e.vendorCode, vendorMessage, retryable: e.retryable },
+      };
+    }
   }
 
   /** Delay before the retry that follows the given (1-based) failed attempt. */

@@ -68,6 +68,10 @@ export class TencentSmsProvider implements SmsProvider {
   readonly name = 'tencent';
   constructor(private readonly opts: TencentSmsOptions) {}
 
+  hasTemplate(template: string): boolean {
+    return Object.hasOwn(this.opts.templates, template);
+  }
+
   /** TemplateParamSet: our values in the order of the vendor template's {1}, {2}, ... */
   templateParamSet(template: string, params: Record<string, string>): string[] {
     const mapping = mappingOf(this.name, this.opts.templates, template);

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
+import { DEMO_STAFF_PASSWORD } from '../../server/directory/demo-data.ts';
 import { newVisitor, onlyTask, smsTo, staffClient, submitApplication } from '../helpers/flow.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { makeMobile } from '../helpers/identities.ts';
+import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 import { AliyunSmsDouble, TencentSmsDouble } from '../helpers/sms-doubles.ts';
 
 const ALIYUN = { accessKeyId: 'LTAI5tTestKey00000000001', accessKeySecret: 'TestSecret0123456789abcdefABCD', signName: '示例大学' };
@@ -159,3 +161,63 @@ for (const kind of await testBackends()) {
     }
   });
 }
+
+async function admin(server: TestServer) {
+  const client = new ApiClient(server.url);
+  const res = await client.post('/api/staff/login', { username: 'admin', password: DEMO_STAFF_PASSWORD });
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  return client;
+}
+
+// The route does not touch the database beyond the login: one back end is enough.
+const [firstKind] = await testBackends();
+
+test(`${firstKind}: POST /api/admin/settings/sms/test sends the test template, or answers the vendor's refusal with a stable code`, async (t) => {
+  const double = await new AliyunSmsDouble({ ...ALIYUN, templates: ['SMS_1001', 'SMS_1002', 'SMS_1003', 'SMS_1004', 'SMS_1005'] }).start();
+  t.teardown(() => double.close());
+  const templates = { ...JSON.parse(aliyunEnv(double.url).SMS_TEMPLATES), test: { id: 'SMS_1005', params: ['code'] } };
+  const server = await startTestServer(firstKind, { env: { ...aliyunEnv(double.url), SMS_TEMPLATES: JSON.stringify(templates) } });
+  const mobile = makeMobile();
+  try {
+    const host = new ApiClient(server.url);
+    await host.post('/api/staff/login', { username: 'host-cs', password: DEMO_STAFF_PASSWORD });
+    t.is((await host.post('/api/admin/settings/sms/test', { mobile })).status, 403);
+    t.deepEqual(double.sends, []);
+
+    const client = await admin(server);
+    const bad = await client.post('/api/admin/settings/sms/test', { mobile: '12345' });
+    t.is(bad.status, 400);
+    t.is(bad.body.error.code, 'VALIDATION_FAILED');
+
+    const ok = await client.post('/api/admin/settings/sms/test', { mobile });
+    t.is(ok.status, 200, JSON.stringify(ok.body));
+    t.like(ok.body.test, { ok: true, provider: 'aliyun', template: 'test', to: `${mobile.slice(0, 3)}****${mobile.slice(-4)}` });
+    t.is(double.sends.length, 1);
+    t.like(double.sends[0], { phoneNumbers: mobile, templateCode: 'SMS_1005' });
+    t.regex(double.sends[0].templateParam.code, /^\d{6}$/);
+    t.deepEqual(await smsTo(server), [], 'a test is not an outbox message');
+
+    double.failNext('isv.BUSINESS_LIMIT_CONTROL', { message: '触发小时级流控Permits:5' });
+    const throttled = await client.post('/api/admin/settings/sms/test', { mobile });
+    t.is(throttled.status, 502);
+    t.is(throttled.body.error.code, 'SMS_THROTTLED');
+    t.like(throttled.body.error.details, { provider: 'aliyun', vendorCode: 'isv.BUSINESS_LIMIT_CONTROL', vendorMessage: '触发小时级流控Permits:5', retryable: true });
+    t.false(JSON.stringify(server.logs).includes(mobile), 'no clear mobile in the logs');
+  } finally {
+    await server.close();
+  }
+
+  // bad credentials: the answer says so, with the vendor's own text
+  const wrong = await startTestServer(firstKind, { env: { ...aliyunEnv(double.url), ALIYUN_SMS_ACCESS_KEY_SECRET: 'WrongSecret0123456789abcdefABC' }, demo: true });
+  try {
+    const client = await admin(wrong);
+    const res = await client.post('/api/admin/settings/sms/test', { mobile });
+    t.is(res.status, 502);
+    t.is(res.body.error.code, 'SMS_CREDENTIALS_REJECTED');
+    t.regex(res.body.error.message, /^短信服务商拒绝了凭据.*SignatureDoesNotMatch Specified signature is not matched/);
+    t.like(res.body.error.details, { provider: 'aliyun', template: 'approved', vendorCode: 'SignatureDoesNotMatch', retryable: false });
+    t.is(double.sends.length, 1);
+  } finally {
+    await wrong.close();
+  }
+});
