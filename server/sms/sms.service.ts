@@ -51,8 +51,8 @@ export interface SmsServiceOptions {
   /** A provider call slower than this counts as failed (default 30 s). */
   sendTimeoutMs?: number;
   /**
-   * How long a claimed row stays invisible to other senders. Longer than sendTimeoutMs, so a row is only
-   * claimed again if its sender died mid-send (default 120 s).
+   * How long a claimed row stays `sending`. Longer than sendTimeoutMs, so a row still `sending` after it
+   * belonged to a sender that died mid-send; it is then marked failed, not claimed again (default 120 s).
    */
   leaseMs?: number;
 }
@@ -162,7 +162,7 @@ export class SmsService {
       ? { template: 'test', params: { university, code }, body: `【${university}】短信测试：验证码 ${code}。如非本人操作请忽略。` }
       : {
           template: 'approved',
-          params: { university, name: '测试', visitDate: '2026-12-03', visitTime: '09:00-11:00', flowNumber: 'VF20261201000000', opinion: '测试' },
+          params: { university, name: '测试', visitDate: this.clock.now().toISOString().slice(0, 10), visitTime: '09:00-11:00', flowNumber: 'VF00000000000000', opinion: '测试' },
           body: `【${university}】短信测试（使用“审批通过”模板）`,
         };
     const base = { provider: this.provider.name, template: message.template, to: maskMobile(mobile) };
