@@ -125,8 +125,9 @@ export class AliyunSmsDouble extends Double<AliyunSend> {
     if (!safeEqual(expected, Signature)) {
       return refuse(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`);
     }
+    // a Timestamp is valid for 31 minutes (RPC signature v1)
     const skew = Math.abs(Date.now() - Date.parse(params.Timestamp));
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(params.Timestamp) || !(skew <= 15 * 60_000)) {
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(params.Timestamp) || !(skew <= 31 * 60_000)) {
       return refuse(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     }
     if (this.nonces.has(params.SignatureNonce)) return refuse(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
