@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { checkSmsEnv, smsEnvShape } from './sms/sms.config.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -22,7 +23,8 @@ const schema = z.object({
   /** An application claimed for starting its process and not started after this is recovered (recoverStaleStarts). */
   START_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
   PUBLIC_URL: z.url().optional(),
-  SMS_PROVIDER: z.enum(['console']).default('console'),
+  // SMS_PROVIDER, SMS_TEMPLATES and the vendors' credentials and endpoints (server/sms/sms.config.ts).
+  ...smsEnvShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_MAX_BYTES: z.coerce
     .number()
@@ -95,5 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WORKERS: more than one server process needs DATABASE_URL (PostgreSQL); the embedded PGlite database belongs to one process',
     ]);
   }
+  const smsIssues = checkSmsEnv(parsed.data);
+  if (smsIssues.length) throw new ConfigError(smsIssues);
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }

@@ -18,7 +18,8 @@ import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
-import { ConsoleSmsProvider, type SmsProvider } from './sms/sms.provider.ts';
+import { createSmsProvider } from './sms/sms.config.ts';
+import type { SmsProvider } from './sms/sms.provider.ts';
 import { SmsService } from './sms/sms.service.ts';
 import { renderTemplate } from './sms/sms.templates.ts';
 import { TaskService } from './tasks/task.service.ts';
@@ -59,10 +60,11 @@ export function createServices(deps: Deps) {
   });
   const sms = new SmsService({
     knex,
-    provider: deps.smsProvider ?? new ConsoleSmsProvider(logger),
+    provider: deps.smsProvider ?? createSmsProvider(config, logger),
     fieldCrypto,
     clock,
     logger,
+    universityName: config.UNIVERSITY_NAME,
   });
   const applications = new ApplicationService({
     knex,

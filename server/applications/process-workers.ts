@@ -57,15 +57,16 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
     if (!app || app.status === 'withdrawn') return {};
     const visitor = await knex('visitors').where({ id: app.visitor_id }).first();
     if (!visitor) return {};
-    const body = deps.renderTemplate(templates[template], {
+    const params = {
       university: deps.universityName,
       name: visitor.name,
       visitDate: dateString(app.visit_date),
       visitTime: `${app.visit_start}-${app.visit_end}`,
       flowNumber: app.flow_number,
       opinion: app.last_opinion ?? (typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : ''),
-    });
-    await deps.sms.enqueue(knex, { dedupeKey: `job:${job.key}`, to: deps.fieldCrypto.decrypt(visitor.mobile_enc), template, body, applicationId });
+    };
+    const body = deps.renderTemplate(templates[template], params);
+    await deps.sms.enqueue(knex, { dedupeKey: `job:${job.key}`, to: deps.fieldCrypto.decrypt(visitor.mobile_enc), template, body, params, applicationId });
     deps.sms.wake?.();
     return {};
   });

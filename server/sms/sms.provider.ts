@@ -2,9 +2,67 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
 
+/** One message as the outbox hands it to a provider. */
+export interface SmsSendRequest {
+  /** The clear mobile (11 digits, mainland). Never logged in clear. */
+  to: string;
+  /** Our template name (approved, refused, expired, taskAssigned, test): providers in China send templates, not free text. */
+  template: string;
+  /** The values the template was rendered with, by our placeholder names. */
+  params: Record<string, string>;
+  /** The rendered text, as the recipient reads it (the console provider prints it; vendors render their own copy). */
+  body: string;
+}
+
 export interface SmsProvider {
   name: string;
-  send(to: string, body: string): Promise<{ messageId: string }>;
+  send(message: SmsSendRequest): Promise<{ messageId: string }>;
+  /** Whether a template name has a vendor template (absent: every template can be sent, e.g. the console). */
+  hasTemplate?(template: string): boolean;
+}
+
+/**
+ * Stable codes of provider failures, for the outbox, the admin API and the admin page. The vendor's own code
+ * and text travel beside them (vendorCode, message).
+ */
+export type SmsErrorCode =
+  /** Throttled or over a frequency/daily limit: retried with back-off. */
+  | 'SMS_THROTTLED'
+  /** The vendor answered 5xx or an internal error, or could not be reached (the request never left): retried. */
+  | 'SMS_PROVIDER_UNAVAILABLE'
+  /** AccessKey/SecretId unknown, secret wrong (signature refused), not authorised: not retried. */
+  | 'SMS_CREDENTIALS_REJECTED'
+  /** Sign name or template not approved, unknown template id, parameters not matching the template: not retried. */
+  | 'SMS_TEMPLATE_REJECTED'
+  /** The mobile number was refused (format, blacklist): not retried. */
+  | 'SMS_MOBILE_INVALID'
+  /**
+   * The request may have reached the vendor but no answer came (time-out or connection lost after sending):
+   * not retried, because a retry could send the message twice.
+   */
+  | 'SMS_OUTCOME_UNKNOWN'
+  /** Any other refusal by the vendor (e.g. account out of balance): not retried. */
+  | 'SMS_REJECTED';
+
+const RETRYABLE: ReadonlySet<SmsErrorCode> = new Set(['SMS_THROTTLED', 'SMS_PROVIDER_UNAVAILABLE']);
+
+/** A provider failure classified as retryable (the outbox tries again later) or permanent (marked failed at once). */
+export class SmsProviderError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: SmsErrorCode,
+    message: string,
+    readonly vendorCode?: string,
+  ) {
+    super(message);
+    this.name = 'SmsProviderError';
+    this.retryable = RETRYABLE.has(code);
+  }
+
+  /** The line kept in the outbox: stable code, vendor code, vendor text. */
+  describe(): string {
+    return `${this.code}${this.vendorCode ? ` (${this.vendorCode})` : ''}: ${this.message}`;
+  }
 }
 
 /**
@@ -25,9 +83,9 @@ export class ConsoleSmsProvider implements SmsProvider {
   readonly name = 'console';
   constructor(private readonly logger: Logger) {}
 
-  async send(to: string, body: string): Promise<{ messageId: string }> {
+  async send({ to, template, body }: SmsSendRequest): Promise<{ messageId: string }> {
     const messageId = `console-${randomUUID()}`;
-    this.logger.info({ sms: { to: maskMobile(to), messageId, body: maskPersonalNumbers(body) } }, 'sms sent (console provider)');
+    this.logger.info({ sms: { to: maskMobile(to), template, messageId, body: maskPersonalNumbers(body) } }, 'sms sent (console provider)');
     return { messageId };
   }
 }

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { maskPersonalNumbers, type SmsProvider } from './sms.provider.ts';
+import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
+import type { TemplateVars } from './sms.templates.ts';
 
 export interface OutboxMessage {
   /** One message per key, ever: e.g. `job:<jobKey>` for a service-task job, so a redelivered job is a no-op. */
@@ -11,10 +12,13 @@ export interface OutboxMessage {
   to: string;
   template: string;
   body: string;
+  /** The values the body was rendered with: providers that send vendor templates fill theirs with them. */
+  params?: TemplateVars;
   applicationId?: number;
 }
 
-export type SmsStatus = 'pending' | 'sent' | 'failed';
+/** `sending`: claimed and handed to the provider; a row left there by a sender that died is marked failed, not sent again. */
+export type SmsStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
 export interface SmsListItem {
   id: number;
@@ -24,6 +28,8 @@ export interface SmsListItem {
   status: SmsStatus;
   attempts: number;
   lastError: string | null;
+  /** The stable code of the last failure (SMS_THROTTLED, SMS_CREDENTIALS_REJECTED, ...), when a provider gave one. */
+  lastErrorCode: string | null;
   applicationId: number | null;
   createdAt: string;
   sentAt: string | null;
@@ -40,11 +46,13 @@ export interface SmsServiceOptions {
   /** First retry delay; doubles per attempt (default 30 s), capped at retryMaxMs (default 30 min). */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Fills {university} in the admin's test SMS. */
+  universityName?: string;
   /** A provider call slower than this counts as failed (default 30 s). */
   sendTimeoutMs?: number;
   /**
-   * How long a claimed row stays invisible to other senders. Longer than sendTimeoutMs, so a row is only
-   * claimed again if its sender died mid-send (default 120 s).
+   * How long a claimed row stays `sending`. Longer than sendTimeoutMs, so a row still `sending` after it
+   * belonged to a sender that died mid-send; it is then marked failed, not claimed again (default 120 s).
    */
   leaseMs?: number;
 }
@@ -52,6 +60,8 @@ export interface SmsServiceOptions {
 interface Claimed {
   id: number | string;
   recipient_enc: string;
+  template: string;
+  params: string | null;
   body: string;
   attempts: number;
 }
@@ -59,9 +69,37 @@ interface Claimed {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`provider did not answer within ${ms} ms`)), ms);
+    // The request may have reached the provider: sending again could deliver the message twice.
+    timer = setTimeout(() => reject(new SmsProviderError('SMS_OUTCOME_UNKNOWN', `provider did not answer within ${ms} ms; not sent again`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Template values as strings; undefined ones are left out. */
+function paramsJson(params: TemplateVars | undefined): string | null {
+  if (!params) return null;
+  return JSON.stringify(Object.fromEntries(Object.entries(params).flatMap(([k, v]) => (v === undefined || v === null ? [] : [[k, String(v)]]))));
+}
+
+/** What an administrator reads when the test SMS fails, per stable code (the vendor's own text follows). */
+export const SMS_ERROR_TEXT: Record<SmsErrorCode, string> = {
+  SMS_CREDENTIALS_REJECTED: '短信服务商拒绝了凭据（AccessKey / SecretId 或密钥有误、已停用或无权限）',
+  SMS_TEMPLATE_REJECTED: '短信签名或模板未通过审核、不存在，或参数与模板不符',
+  SMS_MOBILE_INVALID: '短信服务商拒绝了该手机号',
+  SMS_THROTTLED: '短信服务商限流，请稍后再试',
+  SMS_PROVIDER_UNAVAILABLE: '短信服务商暂不可用或无法连接',
+  SMS_OUTCOME_UNKNOWN: '短信服务商没有应答，短信可能已发出',
+  SMS_REJECTED: '短信服务商拒绝发送',
+};
+
+export interface SmsTestResult {
+  ok: boolean;
+  provider: string;
+  template: string;
+  /** The recipient, masked. */
+  to: string;
+  messageId?: string;
+  error?: { code: SmsErrorCode; message: string; vendorCode?: string; vendorMessage: string; retryable: boolean };
 }
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as any).toISOString());
@@ -74,6 +112,12 @@ const iso = (v: unknown): string | null => (v === null || v === undefined ? null
  * past a lease, then calls the provider outside any transaction (a slow gateway must not hold locks or,
  * on PGlite, the only connection). The final update is conditional on the attempt it claimed, so a sender
  * whose lease ran out cannot overwrite a newer outcome.
+ *
+ * At most one SMS per event: a claimed row is `sending` until its outcome is written. A provider refusal that
+ * is retryable (SmsProviderError.retryable: throttling, 5xx, gateway unreachable; or an unclassified error)
+ * returns it to `pending` with back-off; a permanent one (bad credentials, template, mobile) or an unknown
+ * outcome (time-out after the request left) marks it `failed` at once. A row still `sending` when its lease
+ * ran out belonged to a sender that died mid-send: it is marked failed, never sent again.
  */
 export class SmsService {
   private readonly knex: Knex;
@@ -86,6 +130,7 @@ export class SmsService {
   private readonly retryMaxMs: number;
   private readonly sendTimeoutMs: number;
   private readonly leaseMs: number;
+  private readonly universityName: string;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -101,7 +146,40 @@ export class SmsService {
     this.retryBaseMs = opts.retryBaseMs ?? 30_000;
     this.retryMaxMs = opts.retryMaxMs ?? 30 * 60_000;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 30_000;
+    this.universityName = opts.universityName ?? '示例大学';
     this.leaseMs = Math.max(opts.leaseMs ?? 120_000, this.sendTimeoutMs + 1000);
+  }
+
+  /**
+   * The administrator's test: one SMS straight to the provider (not through the outbox, not retried), with
+   * the `test` template when the provider has one, else the `approved` template with sample values.
+   */
+  async sendTest(mobile: string): Promise<SmsTestResult> {
+    const test = !this.provider.hasTemplate || this.provider.hasTemplate('test');
+    const code = String(Math.floor(100000 + Math.random() * 900000));
+    const university = this.universityName;
+    const message: { template: string; params: Record<string, string>; body: string } = test
+      ? { template: 'test', params: { university, code }, body: `【${university}】短信测试：验证码 ${code}。如非本人操作请忽略。` }
+      : {
+          template: 'approved',
+          params: { university, name: '测试', visitDate: this.clock.now().toISOString().slice(0, 10), visitTime: '09:00-11:00', flowNumber: 'VF00000000000000', opinion: '测试' },
+          body: `【${university}】短信测试（使用“审批通过”模板）`,
+        };
+    const base = { provider: this.provider.name, template: message.template, to: maskMobile(mobile) };
+    try {
+      const { messageId } = await withTimeout(this.provider.send({ to: mobile, ...message }), this.sendTimeoutMs);
+      this.logger.info({ sms: { ...base, messageId } }, 'sms test sent');
+      return { ok: true, ...base, messageId: String(messageId) };
+    } catch (err: any) {
+      const e = err instanceof SmsProviderError ? err : new SmsProviderError('SMS_REJECTED', String(err?.message ?? err));
+      const vendorMessage = maskPersonalNumbers(e.message).slice(0, 500);
+      this.logger.warn({ sms: base, code: e.code, vendorCode: e.vendorCode, error: vendorMessage }, 'sms test failed');
+      return {
+        ok: false,
+        ...base,
+        error: { code: e.code, message: `${SMS_ERROR_TEXT[e.code]}：${e.vendorCode ? `${e.vendorCode} ` : ''}${vendorMessage}`, vendorCode: e.vendorCode, vendorMessage, retryable: e.retryable },
+      };
+    }
   }
 
   /** Delay before the retry that follows the given (1-based) failed attempt. */
@@ -128,6 +206,7 @@ export class SmsService {
         recipient_masked: maskMobile(to).slice(0, 20),
         template: msg.template.slice(0, 50),
         body: msg.body,
+        params: paramsJson(msg.params),
         application_id: msg.applicationId ?? null,
         status: 'pending',
         attempts: 0,
@@ -140,9 +219,16 @@ export class SmsService {
 
   private async claim(limit: number): Promise<Claimed[]> {
     const now = this.clock.now();
+    await this.knex('sms_outbox')
+      .where('status', 'sending')
+      .where('next_attempt_at', '<=', now)
+      .update({
+        status: 'failed',
+        last_error: 'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)',
+      });
     return this.knex.transaction(async (trx) => {
       const rows: Claimed[] = await trx('sms_outbox')
-        .select('id', 'recipient_enc', 'body', 'attempts')
+        .select('id', 'recipient_enc', 'template', 'params', 'body', 'attempts')
         .where('status', 'pending')
         .where('next_attempt_at', '<=', now)
         .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
@@ -155,7 +241,7 @@ export class SmsService {
           'id',
           rows.map((r) => r.id),
         )
-        .update({ attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
+        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
       return rows.map((r) => ({ ...r, attempts: Number(r.attempts) + 1 }));
     });
   }
@@ -166,25 +252,28 @@ export class SmsService {
     let sent = 0;
     let failed = 0;
     for (const row of claimed) {
-      const mine = { id: row.id, status: 'pending', attempts: row.attempts };
+      const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);
-        const { messageId } = await withTimeout(this.provider.send(to, row.body), this.sendTimeoutMs);
+        const params = row.params ? (JSON.parse(row.params) as Record<string, string>) : {};
+        const { messageId } = await withTimeout(this.provider.send({ to, template: row.template, params, body: row.body }), this.sendTimeoutMs);
         await this.knex('sms_outbox')
           .where(mine)
           .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
         sent++;
       } catch (err: any) {
         failed++;
-        const final = row.attempts >= this.maxAttempts;
+        const classified = err instanceof SmsProviderError ? err : undefined;
+        const permanent = classified ? !classified.retryable : false;
+        const final = permanent || row.attempts >= this.maxAttempts;
         // provider errors may echo the number back
-        const lastError = maskPersonalNumbers(String(err?.message ?? err)).slice(0, 500);
+        const lastError = maskPersonalNumbers(classified ? classified.describe() : String(err?.message ?? err)).slice(0, 500);
         const retryAt = new Date(this.clock.now().getTime() + this.retryDelayMs(row.attempts));
         await this.knex('sms_outbox')
           .where(mine)
-          .update(final ? { status: 'failed', last_error: lastError } : { next_attempt_at: retryAt, last_error: lastError });
+          .update(final ? { status: 'failed', last_error: lastError } : { status: 'pending', next_attempt_at: retryAt, last_error: lastError });
         this.logger.warn(
-          { smsId: Number(row.id), attempts: row.attempts, final, provider: this.provider.name, error: lastError },
+          { smsId: Number(row.id), attempts: row.attempts, final, permanent, code: classified?.code, provider: this.provider.name, error: lastError },
           final ? 'sms failed for good' : 'sms attempt failed, will retry',
         );
       }
@@ -267,6 +356,7 @@ export class SmsService {
         status: r.status,
         attempts: Number(r.attempts),
         lastError: r.last_error,
+        lastErrorCode: /^(SMS_[A-Z_]+)\b/.exec(r.last_error ?? '')?.[1] ?? null,
         applicationId: r.application_id === null ? null : Number(r.application_id),
         createdAt: iso(r.created_at)!,
         sentAt: iso(r.sent_at),

@@ -22,7 +22,7 @@ export interface SmsOutbox {
   enqueueInsert(knex: Knex, msg: SmsMessage): Knex.QueryBuilder;
 }
 
-type SmsMessage = { dedupeKey: string; to: string; template: string; body: string; applicationId?: number };
+type SmsMessage = { dedupeKey: string; to: string; template: string; body: string; params?: Record<string, string | number | undefined>; applicationId?: number };
 
 export interface TaskListQuery {
   list: 'mine' | 'unclaimed' | 'done';
@@ -136,18 +136,20 @@ export class TaskService {
     ];
     const recipients = assignee ? [assignee] : await this.groupMembers(knex, task.candidateGroups ?? [], task.candidateUsers ?? []);
     for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
+      const params = {
+        university: this.deps.universityName,
+        staffName: staff.name,
+        flowNumber: app.flow_number,
+        visitDate: dateString(app.visit_date),
+        link: `${this.deps.publicUrl}/staff/#/tasks/${taskId}`,
+      };
       writes.push(
         this.deps.sms.enqueueInsert(knex, {
           dedupeKey: `task:${task.taskKey}:${staff.id}`,
           to: this.deps.fieldCrypto.decrypt(staff.mobile_enc),
           template: 'taskAssigned',
-          body: this.deps.renderTemplate(templates.taskAssigned, {
-            university: this.deps.universityName,
-            staffName: staff.name,
-            flowNumber: app.flow_number,
-            visitDate: dateString(app.visit_date),
-            link: `${this.deps.publicUrl}/staff/#/tasks/${taskId}`,
-          }),
+          body: this.deps.renderTemplate(templates.taskAssigned, params),
+          params,
           applicationId: app.id,
         }),
       );

@@ -5,7 +5,7 @@ import { FakeClock } from '../../engine-adapter/clock.ts';
 import { FieldCrypto } from '../../server/crypto/field-crypto.ts';
 import { DEMO_STAFF_PASSWORD } from '../../server/directory/demo-data.ts';
 import { createLogger } from '../../server/logger.ts';
-import type { SmsProvider } from '../../server/sms/sms.provider.ts';
+import type { SmsProvider, SmsSendRequest } from '../../server/sms/sms.provider.ts';
 import { SmsService, type SmsServiceOptions } from '../../server/sms/sms.service.ts';
 import { createTestDatabase, testBackends } from '../helpers/database.ts';
 import { makeMobile } from '../helpers/identities.ts';
@@ -19,7 +19,7 @@ class RecordingProvider implements SmsProvider {
   sent: Array<{ to: string; body: string }> = [];
   calls = 0;
   constructor(private readonly behaviour: (call: number, to: string) => Promise<void> | void = () => {}) {}
-  async send(to: string, body: string) {
+  async send({ to, body }: SmsSendRequest) {
     this.calls++;
     await this.behaviour(this.calls, to);
     this.sent.push({ to, body });

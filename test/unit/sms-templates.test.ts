@@ -53,7 +53,7 @@ test('the console provider logs the recipient masked, never the clear mobile', a
   const lines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => lines.push(line) });
   const provider = new ConsoleSmsProvider(logger);
-  const { messageId } = await provider.send('13812345678', '【示例大学】张三，您的申请已通过。联系电话13987654321');
+  const { messageId } = await provider.send({ to: '13812345678', template: 'approved', params: {}, body: '【示例大学】张三，您的申请已通过。联系电话13987654321' });
   t.regex(messageId, /^console-/);
   const all = lines.join('\n');
   t.false(all.includes('13812345678'));

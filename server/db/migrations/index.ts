@@ -7,6 +7,7 @@ import * as m001 from './001_foundation.ts';
 import * as m003 from './003_flow.ts';
 import * as m004 from './004_admin.ts';
 import * as m006 from './006_task_indexes.ts';
+import * as m009 from './009_sms_params.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: Array<[string, Migration]> = [
   ['006_task_indexes', m006],
   ['007_engine_revision', m007],
   ['008_zeebe_end_probe', m008],
+  ['009_sms_params', m009],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

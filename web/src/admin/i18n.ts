@@ -132,6 +132,11 @@ const zh = {
   'set.placeholders': '可用占位符：{list}',
   'set.parts': '{length} 字，{parts} 条短信',
   'set.missing': '未填充：{list}',
+  'set.smsTest': '短信发送测试',
+  'set.smsTestMobile': '接收手机号',
+  'set.smsTestSend': '发送测试短信',
+  'set.smsTestHelp': '通过当前短信服务商立即发送一条测试短信（不进入发送队列，不重试），用于检查凭据、签名与模板。',
+  'set.smsTestSent': '测试短信已由 {provider} 接受（模板 {template}，发往 {to}，编号 {messageId}）',
   'sms.approved': '审批通过',
   'sms.refused': '未通过',
   'sms.expired': '已过期',
@@ -236,6 +241,11 @@ const en: Partial<Record<AdminKey, string>> = {
   'inst.retry': 'Retry',
   'inst.cancel': 'Cancel the application',
   'audit.title': 'Audit log',
+  'set.smsTest': 'SMS send test',
+  'set.smsTestMobile': 'Mobile to send to',
+  'set.smsTestSend': 'Send a test SMS',
+  'set.smsTestHelp': 'Sends one test SMS through the configured provider at once (not queued, not retried) to check the credentials, sign name and template.',
+  'set.smsTestSent': 'The test SMS was accepted by {provider} (template {template}, to {to}, id {messageId})',
 };
 
 export function at(key: AdminKey, params: Record<string, string | number> = {}): string {

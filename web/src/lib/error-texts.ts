@@ -22,6 +22,13 @@ type Entry = string | ((e: ErrorInput) => string | undefined);
 
 const record = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : {});
 
+/** An SMS vendor's refusal: our sentence, then the vendor's code and text (which stay as the vendor sent them). */
+function smsVendorText(sentence: string, e: ErrorInput): string {
+  const d = record(e.details);
+  const vendor = [d.vendorCode, d.vendorMessage].filter((x) => typeof x === 'string' && x).join(' ');
+  return vendor ? `${sentence}: ${vendor}` : sentence;
+}
+
 function waitText(seconds: number): string {
   if (seconds > 60) {
     const minutes = Math.max(1, Math.ceil(seconds / 60));
@@ -77,6 +84,7 @@ const statusTexts: Record<string, string> = {
 
 /** Field messages of the registration and login requests (zod, code VALIDATION_FAILED). */
 const validationTexts: Record<string, string> = {
+  '请输入 11 位手机号': 'Enter an 11-digit mobile number',
   请填写姓名: 'Enter your name',
   姓名不能超过50个字: 'The name can be at most 50 characters',
   '请填写单位（个人请填“个人”）': 'Enter your organisation (write 个人 if you come privately)',
@@ -206,6 +214,15 @@ export const errorTextsEn: Record<string, Entry> = {
     const details = record(e.details);
     return typeof details.reason === 'string' ? passReasonText(details.reason, details) : undefined;
   },
+
+  // The administrator's SMS send test: our sentence, then the vendor's own code and text as sent
+  SMS_CREDENTIALS_REJECTED: (e) => smsVendorText('The SMS vendor refused the credentials (AccessKey / SecretId or secret wrong, disabled or not allowed)', e),
+  SMS_TEMPLATE_REJECTED: (e) => smsVendorText('The sign name or template is not approved, does not exist or does not match its parameters', e),
+  SMS_MOBILE_INVALID: (e) => smsVendorText('The SMS vendor refused this mobile number', e),
+  SMS_THROTTLED: (e) => smsVendorText('The SMS vendor is throttling: try again later', e),
+  SMS_PROVIDER_UNAVAILABLE: (e) => smsVendorText('The SMS vendor is unavailable or cannot be reached', e),
+  SMS_OUTCOME_UNKNOWN: (e) => smsVendorText('The SMS vendor did not answer: the SMS may have been sent', e),
+  SMS_REJECTED: (e) => smsVendorText('The SMS vendor refused to send', e),
 
   // Generic
   VALIDATION_FAILED: (e) => validationTexts[e.message],

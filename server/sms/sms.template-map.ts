@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { SmsProviderError } from './sms.provider.ts';
+
+/**
+ * Where one of our templates goes at a vendor: its template id (aliyun TemplateCode, tencent TemplateId) and
+ * which of our values fill it. `params` is, for aliyun, a list of our names (sent under the same names) or a
+ * map vendor name -> our name; for tencent, the list of our names in the order of the template's {1}, {2}, ...
+ */
+export interface SmsTemplateMapping {
+  id: string;
+  params?: string[] | Record<string, string>;
+}
+
+export type SmsTemplateMap = Record<string, SmsTemplateMapping>;
+
+const paramName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a placeholder name such as flowNumber');
+
+const mapping = z.union([
+  z
+    .string()
+    .trim()
+    .min(1)
+    .transform((id): SmsTemplateMapping => ({ id })),
+  z
+    .object({
+      id: z.string().trim().min(1, 'the template id is empty'),
+      params: z.union([z.array(paramName), z.record(z.string().min(1), paramName)]).optional(),
+    })
+    .strict(),
+]);
+
+export const templateMapSchema: z.ZodType<SmsTemplateMap, unknown> = z.record(z.string(), mapping);
+
+/** The mapping of a template, or a permanent error naming the missing entry. */
+export function mappingOf(vendor: string, templates: SmsTemplateMap, template: string): SmsTemplateMapping {
+  const found = Object.hasOwn(templates, template) ? templates[template] : undefined;
+  if (!found) throw new SmsProviderError('SMS_TEMPLATE_REJECTED', `no ${vendor} template id is configured for the "${template}" SMS (SMS_TEMPLATES)`);
+  return found;
+}
