@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.routes.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
 import { staticMiddleware } from './http/static.middleware.ts';
+import { metricsMiddleware, metricsRoutes } from './metrics/metrics.routes.ts';
 import { passRoutes } from './passes/pass.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
@@ -26,6 +27,8 @@ export function createApp(services: Services): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: process.env.TRUST_PROXY === 'true' });
   app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
 
+  // First, so the latency it records covers everything below; it counts requests by route pattern and status.
+  app.use(metricsMiddleware(services.metrics));
   app.use(requestLogMiddleware(logger));
   app.use(securityHeadersMiddleware());
   app.use(errorMiddleware(logger));
@@ -53,6 +56,7 @@ export function createApp(services: Services): Koa<AppState> {
 
   for (const router of [
     healthRoutes(services.knex),
+    metricsRoutes(services.metrics, config.METRICS_TOKEN),
     visitorRoutes(services.visitors, services.sessions, secure),
     staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
     directoryRoutes(services.directory),

@@ -16,6 +16,7 @@ import { Admission, type AdmissionOptions, admissionDefaults } from './http/admi
 import { FieldCrypto } from './crypto/field-crypto.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
 import { ConsoleSmsProvider, type SmsProvider } from './sms/sms.provider.ts';
@@ -42,6 +43,13 @@ export function createServices(deps: Deps) {
   const { config, knex, clock, logger, engine } = deps;
   const fieldCrypto = new FieldCrypto(deps.secrets.fieldEncryptionKey, deps.secrets.blindIndexKey);
   const admission = new Admission({ ...admissionDefaults(config.DB_POOL_MAX), ...deps.admission });
+  const metrics = new Metrics({
+    knex,
+    logger,
+    engine: config.ENGINE,
+    workerIndex: Number(process.env.VISITFLOW_WORKER_INDEX ?? 1),
+    admission: () => admission.stats(),
+  });
   const sessions = new SessionService(knex, clock);
   const throttle = new ThrottleService(knex, clock);
   const directory = new DirectoryService(knex, fieldCrypto);
@@ -96,7 +104,7 @@ export function createServices(deps: Deps) {
     publicUrl,
     universityName: config.UNIVERSITY_NAME,
   });
-  registerProcessWorkers(engine, {
+  registerProcessWorkers(metrics.countingJobs(engine), {
     knex,
     logger,
     applications,
@@ -128,6 +136,7 @@ export function createServices(deps: Deps) {
   return {
     ...deps,
     admission,
+    metrics,
     fieldCrypto,
     sessions,
     throttle,

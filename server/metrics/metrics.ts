@@ -1,0 +1,225 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BpmnError, type WorkflowEngine } from '../../engine-adapter/contract.ts';
+
+export interface MetricsOptions {
+  knex: Knex;
+  logger: Logger;
+  engine: 'embedded' | 'zeebe';
+  /** Label `worker` of this process's series (VISITFLOW_WORKER_INDEX of a forked server process, else 1). */
+  workerIndex?: number;
+  /** How long the database gauges are reused between scrapes (default 1 s). */
+  cacheMs?: number;
+  /** Node/process metrics of prom-client (default true). */
+  defaultMetrics?: boolean;
+  /** Requests in flight and waiting for a turn (the admission of this process). */
+  admission?: () => { active: number; waiting: number };
+}
+
+/** Route label of a request no router matched: an API path (a 404 or 405), or a page, asset or probe. */
+export const UNMATCHED_API = '(unmatched)';
+export const NOT_API = '(static)';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+interface RequestSeries {
+  count: Counter.Internal;
+  duration: Histogram.Internal<'method' | 'route'>;
+}
+
+/**
+ * What /metrics shows, in two registries:
+ * - `process`: what this server process counts itself (HTTP requests and latencies, job outcomes, Node.js and
+ *   process metrics), labelled `worker`. With WORKERS > 1 the primary gathers every worker's series (see
+ *   cluster.ts); the label keeps them apart, so a restarted worker resets only its own counters.
+ * - `database`: gauges read from the shared database at scrape time (SMS outbox, open incidents, waiting
+ *   jobs). They are the same whichever worker reads them, so only the worker that answers the scrape does,
+ *   at most once per `cacheMs`, and without a worker label.
+ * Labels never carry a raw URL, an id or personal data: routes are the routers' path patterns.
+ */
+export class Metrics {
+  readonly process = new Registry();
+  readonly database = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly durations: Histogram<'method' | 'route'>;
+  private readonly jobs: Counter<'type' | 'result'>;
+  private readonly outbox: Gauge<'status'>;
+  private readonly incidents: Gauge;
+  private readonly waitingJobs: Gauge<'type' | 'state'>;
+  private readonly databaseUp: Gauge;
+  /** method -> route -> status -> the label children, so a request allocates no label object. */
+  private readonly series = new Map<string, Map<string, Map<number, RequestSeries>>>();
+  private readonly knex: Knex;
+  private readonly logger: Logger;
+  private readonly engine: 'embedded' | 'zeebe';
+  private readonly cacheMs: number;
+  private databaseRead?: { at: number; done: Promise<void> };
+
+  constructor(options: MetricsOptions) {
+    this.knex = options.knex;
+    this.logger = options.logger;
+    this.engine = options.engine;
+    this.cacheMs = options.cacheMs ?? 1000;
+    this.process.setDefaultLabels({ worker: String(options.workerIndex ?? 1) });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.process });
+
+    this.requests = new Counter({
+      name: 'visitflow_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.process],
+    });
+    this.durations = new Histogram({
+      name: 'visitflow_http_request_duration_seconds',
+      help: 'Time from a request arriving to its answer being ready, by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.process],
+    });
+    this.jobs = new Counter({
+      name: 'visitflow_engine_jobs_total',
+      help: 'Service-task jobs run by this process, by job type and result (completed, failed: thrown and retried or raised as an incident, bpmn_error)',
+      labelNames: ['type', 'result'],
+      registers: [this.process],
+    });
+    const admission = options.admission;
+    if (admission) {
+      new Gauge({
+        name: 'visitflow_http_api_requests_active',
+        help: 'API requests this process is working on now',
+        registers: [this.process],
+        collect() {
+          this.set(admission().active);
+        },
+      });
+      new Gauge({
+        name: 'visitflow_http_api_requests_waiting',
+        help: 'API requests waiting for a turn in this process (turned away with 503 past the queue or the wait)',
+        registers: [this.process],
+        collect() {
+          this.set(admission().waiting);
+        },
+      });
+    }
+
+    const read = () => this.readDatabase();
+    this.outbox = new Gauge({
+      name: 'visitflow_sms_outbox_messages',
+      help: 'SMS in the outbox not sent: pending (to be sent or retried) and failed (out of attempts)',
+      labelNames: ['status'],
+      registers: [this.database],
+      collect: read,
+    });
+    this.incidents = new Gauge({
+      name: 'visitflow_engine_incidents_open',
+      help: 'Process incidents waiting for an administrator',
+      registers: [this.database],
+      collect: read,
+    });
+    this.waitingJobs = new Gauge({
+      name: 'visitflow_engine_jobs_waiting',
+      help: 'Jobs of the embedded engine not done yet, by type and state (open, activated: being run, failed: out of retries)',
+      labelNames: ['type', 'state'],
+      registers: [this.database],
+      collect: read,
+    });
+    this.databaseUp = new Gauge({
+      name: 'visitflow_metrics_database_up',
+      help: '1 when the database gauges of this scrape could be read, 0 when the database did not answer',
+      registers: [this.database],
+      collect: read,
+    });
+  }
+
+  /** Called once per request (the hot path): map look-ups only, after a series' first request. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const m = METHODS.has(method) ? method : 'OTHER';
+    let byRoute = this.series.get(m);
+    if (!byRoute) this.series.set(m, (byRoute = new Map()));
+    let byStatus = byRoute.get(route);
+    if (!byStatus) byRoute.set(route, (byStatus = new Map()));
+    let s = byStatus.get(status);
+    if (!s) {
+      s = { count: this.requests.labels(m, route, String(status)), duration: this.durations.labels(m, route) };
+      byStatus.set(status, s);
+    }
+    s.count.inc();
+    s.duration.observe(seconds);
+  }
+
+  countJob(type: string, result: 'completed' | 'failed' | 'bpmn_error'): void {
+    this.jobs.inc({ type, result });
+  }
+
+  /** The engine as the process workers see it: each handler's outcome is counted by job type. */
+  countingJobs(engine: WorkflowEngine): WorkflowEngine {
+    return new Proxy(engine, {
+      get: (target, prop, receiver) => {
+        if (prop !== 'registerWorker') {
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        const register: WorkflowEngine['registerWorker'] = (type, handler, options) =>
+          target.registerWorker(
+            type,
+            async (job) => {
+              try {
+                const result = await handler(job);
+                this.countJob(type, 'completed');
+                return result;
+              } catch (err) {
+                this.countJob(type, err instanceof BpmnError ? 'bpmn_error' : 'failed');
+                throw err;
+              }
+            },
+            options,
+          );
+        return register;
+      },
+    });
+  }
+
+  /** One read of the database gauges for all four collect() calls of a scrape, reused for cacheMs. */
+  private readDatabase(): Promise<void> {
+    const now = Date.now();
+    if (this.databaseRead && now - this.databaseRead.at < this.cacheMs) return this.databaseRead.done;
+    const done = this.queryDatabase();
+    this.databaseRead = { at: now, done };
+    return done;
+  }
+
+  private async queryDatabase(): Promise<void> {
+    try {
+      const [outbox, incidents, jobs] = await Promise.all([
+        this.knex('sms_outbox').whereIn('status', ['pending', 'failed']).select('status').count({ n: '*' }).groupBy('status'),
+        this.knex(this.engine === 'embedded' ? 'engine_incidents' : 'zeebe_incidents')
+          .where({ state: 'open' })
+          .count({ n: '*' }),
+        this.engine === 'embedded'
+          ? this.knex('engine_waits')
+              .where({ kind: 'job' })
+              .select('job_type', 'state')
+              .count({ n: '*' })
+              .groupBy('job_type', 'state')
+          : Promise.resolve([]),
+      ]);
+      this.outbox.reset();
+      this.outbox.set({ status: 'pending' }, 0);
+      this.outbox.set({ status: 'failed' }, 0);
+      for (const row of outbox as Array<{ status: string; n: number | string }>) this.outbox.set({ status: row.status }, Number(row.n));
+      this.incidents.set(Number((incidents as Array<{ n: number | string }>)[0]?.n ?? 0));
+      this.waitingJobs.reset();
+      for (const row of jobs as Array<{ job_type: string | null; state: string; n: number | string }>)
+        this.waitingJobs.set({ type: row.job_type ?? '', state: row.state }, Number(row.n));
+      this.databaseUp.set(1);
+    } catch (err) {
+      // A scrape still answers (process metrics are worth having when the database is down); stale gauges do not.
+      this.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'metrics: reading the database gauges failed');
+      this.outbox.reset();
+      this.incidents.reset();
+      this.waitingJobs.reset();
+      this.databaseUp.set(0);
+    }
+  }
+}
