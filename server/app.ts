@@ -10,6 +10,7 @@ import { admissionMiddleware } from './http/admission.middleware.ts';
 import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { openApiRoutes } from './http/openapi.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
 import { staticMiddleware } from './http/static.middleware.ts';
@@ -57,6 +58,7 @@ export function createApp(services: Services): Koa<AppState> {
   for (const router of [
     healthRoutes(services.knex),
     metricsRoutes(services.metrics, config.METRICS_TOKEN),
+    openApiRoutes(),
     visitorRoutes(services.visitors, services.sessions, secure),
     staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
     directoryRoutes(services.directory),
