@@ -57,10 +57,8 @@ export class Metrics {
   readonly process = new Registry();
   readonly database = new Registry();
   private readonly jobs: Counter<'type' | 'result'>;
-  private readonly outbox: Gauge<'status'>;
-  private readonly incidents: Gauge;
-  private readonly waitingJobs: Gauge<'type' | 'state'>;
-  private readonly databaseUp: Gauge;
+  /** The samples of the last database read; empty lists when it failed (left out rather than shown as 0). */
+  private fromDatabase: { up: number; outbox: Sample[]; incidents: Sample[]; jobs: Sample[] } = { up: 0, outbox: [], incidents: [], jobs: [] };
   /** method -> route -> status -> its counters, so a request after the first of its kind allocates nothing. */
   private readonly series = new Map<string, Map<string, Map<number, RequestSeries>>>();
   private readonly timings: Timing[] = [];
@@ -119,33 +117,30 @@ export class Metrics {
       });
     }
 
-    const read = () => this.readDatabase();
-    this.outbox = new Gauge({
-      name: 'visitflow_sms_outbox_messages',
-      help: 'SMS in the outbox not sent: pending (to be sent or retried) and failed (out of attempts)',
-      labelNames: ['status'],
-      registers: [this.database],
-      collect: read,
-    });
-    this.incidents = new Gauge({
-      name: 'visitflow_engine_incidents_open',
-      help: 'Process incidents waiting for an administrator',
-      registers: [this.database],
-      collect: read,
-    });
-    this.waitingJobs = new Gauge({
-      name: 'visitflow_engine_jobs_waiting',
-      help: 'Jobs of the embedded engine not done yet, by type and state (open, activated: being run, failed: out of retries)',
-      labelNames: ['type', 'state'],
-      registers: [this.database],
-      collect: read,
-    });
-    this.databaseUp = new Gauge({
-      name: 'visitflow_metrics_database_up',
-      help: '1 when the database gauges of this scrape could be read, 0 when the database did not answer',
-      registers: [this.database],
-      collect: read,
-    });
+    // Read from the database once per scrape (all four share one read, reused for cacheMs).
+    const fromDb = (name: string, help: string, pick: (d: Metrics['fromDatabase']) => Sample[]) =>
+      this.database.registerMetric(
+        this.scraped(name, help, 'gauge', async () => {
+          await this.readDatabase();
+          return pick(this.fromDatabase);
+        }),
+      );
+    fromDb(
+      'visitflow_sms_outbox_messages',
+      'SMS in the outbox not sent: pending (to be sent or retried) and failed (out of attempts)',
+      (d) => d.outbox,
+    );
+    fromDb('visitflow_engine_incidents_open', 'Process incidents waiting for an administrator', (d) => d.incidents);
+    fromDb(
+      'visitflow_engine_jobs_waiting',
+      'Jobs of the embedded engine not done yet, by type and state (open, activated: being run, failed: out of retries)',
+      (d) => d.jobs,
+    );
+    fromDb(
+      'visitflow_metrics_database_up',
+      '1 when the database gauges of this scrape could be read, 0 when the database did not answer (they are left out)',
+      (d) => [{ value: d.up, labels: {} }],
+    );
   }
 
   /** Called once per request (the hot path): map look-ups and a few additions, no allocation once seen. */
@@ -183,9 +178,9 @@ export class Metrics {
   }
 
   /** A metric of the registry whose samples are made at scrape time (prom-client calls get()). */
-  private scraped(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) {
+  private scraped(name: string, help: string, type: 'counter' | 'histogram' | 'gauge', values: () => Sample[] | Promise<Sample[]>) {
     const metric = { name, help, type, aggregator: 'sum' as const };
-    return { ...metric, get: async () => ({ ...metric, values: values() }), reset: () => {} } as unknown as Counter;
+    return { ...metric, get: async () => ({ ...metric, values: await values() }), reset: () => {} } as unknown as Counter;
   }
 
   countJob(type: string, result: 'completed' | 'failed' | 'bpmn_error'): void {
@@ -244,22 +239,24 @@ export class Metrics {
               .groupBy('job_type', 'state')
           : Promise.resolve([]),
       ]);
-      this.outbox.reset();
-      this.outbox.set({ status: 'pending' }, 0);
-      this.outbox.set({ status: 'failed' }, 0);
-      for (const row of outbox as Array<{ status: string; n: number | string }>) this.outbox.set({ status: row.status }, Number(row.n));
-      this.incidents.set(Number((incidents as Array<{ n: number | string }>)[0]?.n ?? 0));
-      this.waitingJobs.reset();
-      for (const row of jobs as Array<{ job_type: string | null; state: string; n: number | string }>)
-        this.waitingJobs.set({ type: row.job_type ?? '', state: row.state }, Number(row.n));
-      this.databaseUp.set(1);
+      const byStatus = new Map<string, number>([
+        ['pending', 0],
+        ['failed', 0],
+      ]);
+      for (const row of outbox as Array<{ status: string; n: number | string }>) byStatus.set(row.status, Number(row.n));
+      this.fromDatabase = {
+        up: 1,
+        outbox: [...byStatus].map(([status, value]) => ({ value, labels: { status } })),
+        incidents: [{ value: Number((incidents as Array<{ n: number | string }>)[0]?.n ?? 0), labels: {} }],
+        jobs: (jobs as Array<{ job_type: string | null; state: string; n: number | string }>).map((row) => ({
+          value: Number(row.n),
+          labels: { type: row.job_type ?? '', state: row.state },
+        })),
+      };
     } catch (err) {
-      // A scrape still answers (process metrics are worth having when the database is down); stale gauges do not.
+      // A scrape still answers (process metrics are worth having when the database is down); the gauges are left out, not shown as 0.
       this.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'metrics: reading the database gauges failed');
-      this.outbox.reset();
-      this.incidents.reset();
-      this.waitingJobs.reset();
-      this.databaseUp.set(0);
+      this.fromDatabase = { up: 0, outbox: [], incidents: [], jobs: [] };
     }
   }
 }

@@ -26,3 +26,20 @@ test('request latencies land in the right cumulative buckets, per method and rou
   line('visitflow_http_request_duration_seconds_sum{method="POST",route="/api/y",worker="2"} 20');
   t.is(text.match(/^# TYPE visitflow_http_request_duration_seconds histogram$/gm)?.length, 1);
 });
+
+test('when the database does not answer, the scrape still answers: database_up 0 and no stale or zero gauges', async (t) => {
+  const warnings: string[] = [];
+  const m = new Metrics({
+    knex: (() => {
+      throw new Error('connect ECONNREFUSED');
+    }) as any,
+    logger: { warn: (_: unknown, msg: string) => warnings.push(msg) } as any,
+    engine: 'embedded',
+    defaultMetrics: false,
+  });
+  const text = await m.database.metrics();
+  t.true(text.split('\n').includes('visitflow_metrics_database_up 0'));
+  t.false(/^visitflow_engine_incidents_open /m.test(text), 'no incident count is shown rather than a false 0');
+  t.false(/^visitflow_sms_outbox_messages\{/m.test(text));
+  t.is(warnings.length, 1, 'one read for the whole scrape');
+});
