@@ -1,5 +1,6 @@
 import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
+import { newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
 import { makeVisitor } from '../helpers/identities.ts';
 import { ApiClient, startTestServer } from '../helpers/server.ts';
 
@@ -66,7 +67,30 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: engine jobs are counted by type and result`, async (t) => {
+  test(`${kind}: a refusal's jobs show as waiting, then as completed by type`, async (t) => {
+    const server = await startTestServer(kind);
+    try {
+      const { client } = await newVisitor(server);
+      await submitApplication(server, client);
+      const { client: host } = await staffClient(server, 'host-cs');
+      const task = (await onlyTask(host)).tasks[0];
+      t.is((await host.post(`/api/tasks/${task.id}/complete`, { data: { decision: 'refuse', opinion: '不同意' } })).status, 200);
+      const scraper = new ApiClient(server.url);
+      const waiting = (await scraper.get('/metrics')).body as string;
+      t.true((sample(waiting, 'visitflow_engine_jobs_waiting', { type: 'application-status', state: 'open' }) ?? 0) >= 1, waiting);
+      t.is(sample(waiting, 'visitflow_engine_jobs_total', { type: 'application-status', result: 'completed' }), undefined);
+      await server.settle();
+      await wait(1100);
+      const done = (await scraper.get('/metrics')).body as string;
+      t.is(sample(done, 'visitflow_engine_jobs_total', { type: 'application-status', result: 'completed' }), 1);
+      t.is(sample(done, 'visitflow_engine_jobs_waiting', { type: 'application-status', state: 'open' }), undefined);
+      t.is(sample(done, 'visitflow_engine_incidents_open'), 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${kind}: a job handler that throws is counted as failed`, async (t) => {
     const server = await startTestServer(kind, { demo: false });
     try {
       const metrics = server.services.metrics;
