@@ -20,11 +20,34 @@ export function metricsMiddleware(metrics: Metrics): Middleware {
       failed = true;
       throw err;
     } finally {
-      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-      const route = typeof matched === 'string' ? matched : ctx.path.startsWith('/api/') ? UNMATCHED_API : NOT_API;
-      metrics.observeRequest(ctx.method, route, failed ? 500 : ctx.status, (performance.now() - started) / 1000);
+      metrics.observeRequest(ctx.method, routeOf(ctx), failed ? 500 : ctx.status, (performance.now() - started) / 1000);
     }
   };
+}
+
+interface MatchedLayer {
+  path: unknown;
+  methods: string[];
+}
+
+/**
+ * The pattern of the route that answered: the first layer @koa/router matched with this method (routers run
+ * matching layers in order, so that is the one that ran). Not ctx._matchedRoute: a router.use() guard that
+ * throws (the admin and task routers' role checks) leaves its own layer's regular expression there. A path
+ * some route has, but not with this method (405), gets that route's pattern.
+ */
+function routeOf(ctx: AppContext): string {
+  const matched = (ctx as { matched?: MatchedLayer[] }).matched;
+  if (matched) {
+    let other: unknown;
+    for (const layer of matched) {
+      if (!layer.methods.length) continue;
+      if (layer.methods.includes(ctx.method)) return String(layer.path);
+      other ??= layer.path;
+    }
+    if (other !== undefined) return String(other);
+  }
+  return ctx.path.startsWith('/api/') ? UNMATCHED_API : NOT_API;
 }
 
 function isLoopback(address: string | undefined): boolean {

@@ -29,6 +29,11 @@ for (const kind of await testBackends()) {
       for (const id of [987654, 987655, 987656]) t.is((await client.get(`/api/applications/${id}`)).status, 404);
       t.is((await client.get(`/api/no-such-thing/${visitor.mobile}`)).status, 404);
       t.is((await client.get('/healthz')).status, 200);
+      await client.get('/api/applications/form'); // also matches /api/applications/:id, which does not run
+      const anonymous = new ApiClient(server.url);
+      t.is((await anonymous.get('/api/tasks/42')).status, 401, "refused by the task router's role guard");
+      t.is((await anonymous.get('/api/admin/settings')).status, 401);
+      t.is((await anonymous.request('DELETE', '/api/applications/42')).status, 405);
       const before = await client.get('/metrics');
       t.is(before.status, 200);
       t.regex(before.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
@@ -37,6 +42,11 @@ for (const kind of await testBackends()) {
       t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '/api/applications/:id', status: '404' }), 3);
       t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '(unmatched)', status: '404' }), 1);
       t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '/healthz', status: '200' }), 1);
+      t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '/api/applications/form' }), 1);
+      t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '/api/tasks/:id', status: '401' }), 1);
+      t.is(sample(text, 'visitflow_http_requests_total', { method: 'GET', route: '/api/admin/settings', status: '401' }), 1);
+      t.is(sample(text, 'visitflow_http_requests_total', { method: 'DELETE', route: '/api/applications/:id', status: '405' }), 1);
+      t.false(text.includes('(?:'), 'no regular expression of a router guard as a route');
       t.is(sample(text, 'visitflow_http_request_duration_seconds_count', { method: 'GET', route: '/api/applications/:id' }), 3);
       t.is(sample(text, 'visitflow_http_request_duration_seconds_bucket', { route: '/api/applications/:id', le: '+Inf' }), 3);
       t.truthy(sample(text, 'process_resident_memory_bytes', { worker: '1' }), 'the default process metrics, labelled with the worker');
