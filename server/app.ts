@@ -11,9 +11,11 @@ import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { jsonBodyMiddleware } from './http/json-body.middleware.ts';
+import { openApiRoutes } from './http/openapi.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
 import { staticMiddleware } from './http/static.middleware.ts';
+import { metricsMiddleware, metricsRoutes } from './metrics/metrics.routes.ts';
 import { passRoutes } from './passes/pass.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
@@ -27,6 +29,8 @@ export function createApp(services: Services): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: process.env.TRUST_PROXY === 'true' });
   app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
 
+  // First, so the latency it records covers everything below; it counts requests by route pattern and status.
+  app.use(metricsMiddleware(services.metrics));
   app.use(requestLogMiddleware(logger));
   app.use(securityHeadersMiddleware());
   app.use(errorMiddleware(logger));
@@ -55,6 +59,8 @@ export function createApp(services: Services): Koa<AppState> {
 
   for (const router of [
     healthRoutes(services.knex),
+    metricsRoutes(services.metrics, config.METRICS_TOKEN),
+    openApiRoutes(),
     visitorRoutes(services.visitors, services.sessions, secure),
     staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
     directoryRoutes(services.directory),

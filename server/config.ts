@@ -62,6 +62,8 @@ const schema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** PostgreSQL connections per server process. */
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /** Bearer token a Prometheus scrape of /metrics must send; unset: /metrics answers local direct requests only. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };

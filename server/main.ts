@@ -1,6 +1,7 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { serveClusterMetrics } from './metrics/cluster.ts';
 
 function readConfig(): Config {
   try {
@@ -40,11 +41,18 @@ async function primary(config: Config) {
   const logger = createLogger(config.LOG_LEVEL);
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
   let stopping = false;
+  // A scrape of /metrics reaches one worker, which has the primary gather the series of these (metrics/cluster.ts).
+  const listening = new Set<Worker>();
+  serveClusterMetrics(() => [...listening]);
   const fork = (index: number) =>
     new Promise<void>((resolve, reject) => {
       const worker = cluster.fork({ ...WORKER_ENV, VISITFLOW_WORKER_INDEX: String(index) });
-      worker.once('listening', () => resolve());
+      worker.once('listening', () => {
+        listening.add(worker);
+        resolve();
+      });
       worker.once('exit', (code, signal) => {
+        listening.delete(worker);
         reject(new Error(`server process ${index} exited during start (${signal ?? code})`));
         if (stopping) return;
         logger.error({ worker: index, code, signal }, 'server process died; starting another');

@@ -9,6 +9,7 @@ import { migrateLatest, openDatabase } from './db/database.ts';
 import { type DemoLogin, demoLogins, seedDemoData } from './directory/demo-data.ts';
 import { ensureWebBuilt } from './http/static.middleware.ts';
 import { createLogger } from './logger.ts';
+import { answerPrimary } from './metrics/cluster.ts';
 import { loadSecrets } from './secrets.ts';
 import { createServices } from './services.ts';
 
@@ -69,6 +70,8 @@ export async function runServerProcess(config: Config): Promise<void> {
   const logins = config.DEMO_DATA && (await services.directory.findStaffByUsername('admin')) ? demoLogins() : [];
 
   const app = createApp(services);
+  // WORKERS > 1: the primary gathers this process's series for a scrape that reached another worker.
+  answerPrimary(services.metrics.process);
   // Longer than a load balancer's idle timeout (typically 60 s), so the balancer closes idle connections first.
   const server = http.createServer({ keepAliveTimeout: 65_000 }, app.callback());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));

@@ -16,6 +16,7 @@ import { Admission, type AdmissionOptions, admissionDefaults } from './http/admi
 import { FieldCrypto } from './crypto/field-crypto.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
 import { createSmsProvider } from './sms/sms.config.ts';
@@ -43,6 +44,13 @@ export function createServices(deps: Deps) {
   const { config, knex, clock, logger, engine } = deps;
   const fieldCrypto = new FieldCrypto(deps.secrets.fieldEncryptionKey, deps.secrets.blindIndexKey);
   const admission = new Admission({ ...admissionDefaults(config.DB_POOL_MAX), ...deps.admission });
+  const metrics = new Metrics({
+    knex,
+    logger,
+    engine: config.ENGINE,
+    workerIndex: Number(process.env.VISITFLOW_WORKER_INDEX ?? 1),
+    admission: () => admission.stats(),
+  });
   const sessions = new SessionService(knex, clock);
   const throttle = new ThrottleService(knex, clock);
   const directory = new DirectoryService(knex, fieldCrypto);
@@ -98,7 +106,7 @@ export function createServices(deps: Deps) {
     publicUrl,
     universityName: config.UNIVERSITY_NAME,
   });
-  registerProcessWorkers(engine, {
+  registerProcessWorkers(metrics.countingJobs(engine), {
     knex,
     logger,
     applications,
@@ -130,6 +138,7 @@ export function createServices(deps: Deps) {
   return {
     ...deps,
     admission,
+    metrics,
     fieldCrypto,
     sessions,
     throttle,
