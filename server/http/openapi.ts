@@ -407,6 +407,16 @@ export const OPERATIONS: Record<string, Operation> = {
     body: fromZod(settingsInput),
     errors: { 400: ['SMS_TEMPLATE_PLACEHOLDER_UNKNOWN'] },
   },
+  'POST /api/admin/settings/sms/test': {
+    tag: 'admin',
+    summary: 'Send one test SMS through the configured provider; a refusal names the provider and its reason',
+    access: admin,
+    body: object({ mobile: { type: 'string', pattern: '^1[3-9]\\d{9}$' } }, ['mobile']),
+    errors: {
+      400: ['VALIDATION_FAILED'],
+      502: ['SMS_CREDENTIALS_REJECTED', 'SMS_TEMPLATE_REJECTED', 'SMS_MOBILE_INVALID', 'SMS_THROTTLED', 'SMS_PROVIDER_UNAVAILABLE', 'SMS_OUTCOME_UNKNOWN', 'SMS_REJECTED'],
+    },
+  },
   'POST /api/admin/settings/sms-preview': {
     tag: 'admin',
     summary: 'An SMS template filled with sample data',
@@ -476,7 +486,15 @@ export const ERROR_CODES: Record<string, string> = {
   VALIDATION_FAILED: 'an input is missing or wrong; `details` lists field and message',
   MALFORMED_JSON: 'the body is not JSON',
   BODY_TOO_LARGE: 'the body exceeds BODY_MAX_BYTES',
-  UNSUPPORTED_MEDIA_TYPE: 'the body is not JSON',
+  UNSUPPORTED_MEDIA_TYPE: 'a write whose body is not JSON (multipart on /api/uploads)',
+  INVALID_VALUE: 'a value the database cannot hold (out of range, too long)',
+  SMS_CREDENTIALS_REJECTED: 'the SMS provider refused the credentials',
+  SMS_TEMPLATE_REJECTED: 'the SMS provider refused the template or signature',
+  SMS_MOBILE_INVALID: 'the SMS provider refused the mobile number',
+  SMS_THROTTLED: 'the SMS provider throttled the send',
+  SMS_PROVIDER_UNAVAILABLE: 'the SMS provider could not be reached or failed',
+  SMS_OUTCOME_UNKNOWN: 'the send was cut off; whether it went out is unknown (not retried)',
+  SMS_REJECTED: 'the SMS provider refused the send for another reason',
   BAD_REQUEST: 'some other malformed request',
   INTERNAL: 'a fault on the server, logged with the X-Request-Id of the answer',
   SERVER_BUSY: 'overloaded: nothing was done; retry after Retry-After seconds',
@@ -570,6 +588,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Too large',
   415: 'Unsupported content',
   429: 'Too many attempts',
+  502: 'The SMS provider refused or failed',
   503: 'Server busy (Retry-After)',
 };
 
