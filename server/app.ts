@@ -27,6 +27,15 @@ export function createApp(services: Services): Koa<AppState> {
   app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
 
   app.use(requestLogMiddleware(logger));
+  if (secure) {
+    // The site is https (COOKIE_SECURE, or an https PUBLIC_URL) but TLS may end at a proxy whose hop to us is
+    // plain http: the cookies library would refuse to set a Secure cookie there and every request would get a
+    // 500. The operator has said the browser talks https; tell the library so.
+    app.use(async (ctx, next) => {
+      ctx.cookies.secure = true;
+      await next();
+    });
+  }
   app.use(securityHeadersMiddleware());
   app.use(errorMiddleware(logger));
   // Past what this process can take, API requests are answered 503 at once instead of queueing for the pool.
