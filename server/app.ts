@@ -36,7 +36,7 @@ export function createApp(services: Services): Koa<AppState> {
       await next();
     });
   }
-  app.use(securityHeadersMiddleware());
+  app.use(securityHeadersMiddleware({ hsts: secure }));
   app.use(errorMiddleware(logger));
   // Past what this process can take, API requests are answered 503 at once instead of queueing for the pool.
   app.use(admissionMiddleware(services.admission));

@@ -49,7 +49,7 @@ const start = async (env: Record<string, string> = {}) => {
   return server;
 };
 
-test(`${kind}: API answers, success or error, carry nosniff, DENY framing, a referrer policy, no caching`, async (t) => {
+test(`${kind}: API answers, success or error, carry nosniff, DENY framing, a referrer policy, no caching and a deny-all CSP`, async (t) => {
   const server = await start();
   const client = new ApiClient(server.url);
   const answers = {
@@ -65,6 +65,7 @@ test(`${kind}: API answers, success or error, carry nosniff, DENY framing, a ref
   for (const [what, res] of Object.entries(answers)) {
     assertBaseHeaders(t, res.headers, what);
     t.is(res.headers.get('cache-control'), 'no-store', what);
+    t.is(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", what);
     t.regex(res.headers.get('content-type') ?? '', /^application\/json/, what);
   }
   assertBaseHeaders(t, (await client.get('/healthz')).headers, 'healthz');
@@ -130,6 +131,7 @@ test(`${kind}: with an https PUBLIC_URL (TLS ended at a proxy), every cookie is 
   const res = await fetch(`${server.url}/api/csrf`);
   t.is(res.status, 200, 'a Secure cookie over the proxy\'s plain http hop is no reason for a 500');
   t.like(cookieAttributes(res.headers, 'vf_csrf'), { samesite: 'strict', secure: true });
+  t.regex(res.headers.get('strict-transport-security') ?? '', /^max-age=\d{7,}/);
   t.like(await registerCookie(server), { samesite: 'lax', httponly: true, secure: true });
   const staff = await fetch(`${server.url}/api/staff/logout`, {
     method: 'POST',
