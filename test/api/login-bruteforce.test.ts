@@ -100,6 +100,7 @@ for (const kind of await testBackends()) {
     const visitor = await register(server);
     const client = new AddressClient(server.url, newAddress());
     const known = await tenPatientTries(server, (secret) => visitorLogin(client, visitor.mobile, secret));
+    t.log(`${kind}: ${known.checked} of 10 patient guesses checked; answers ${known.answers.map((a) => a.status).join(' ')}`);
     t.true(known.checked <= 10, `${known.checked} guesses checked`);
     t.is(known.answers[0].status, 401);
     t.is(known.answers[0].body.error.code, 'INVALID_CREDENTIALS');
@@ -144,6 +145,7 @@ for (const kind of await testBackends()) {
     t.true(answers.every((a) => a.status === 401 || (a.status === 429 && a.body.error.code === 'LOGIN_LOCKED')));
     const staffAnswers = await Promise.all(clients.map((c, i) => staffLogin(c, 'host-em', `guess-${i}`)));
     const staffChecked = staffAnswers.filter((a) => a.status === 401).length;
+    t.log(`${kind}: of 25 simultaneous guesses, ${checked} (visitor) and ${staffChecked} (staff) were checked, the rest refused 429`);
     t.true(staffChecked <= 10, `${staffChecked} of 25 simultaneous staff guesses were checked`);
   });
 
@@ -210,9 +212,10 @@ for (const kind of await testBackends()) {
     const m = Object.fromEntries(Object.entries(logins).map(([k, v]) => [k, Number(median(v).toFixed(1))]));
     const gaps = { visitor: Number(median(visitorGap).toFixed(1)), staff: Number(median(staffGap).toFixed(1)) };
     t.log(`${kind}: password check ${h.toFixed(1)} ms; login medians (ms) ${JSON.stringify(m)}; unknown minus wrong, median of pairs (ms) ${JSON.stringify(gaps)}`);
-    // Skipping the hash for an unknown account would make an unknown account answer a whole hash sooner.
-    // Allowed: a quarter of one hash (at least 5 ms), room for the index look-up and a shared machine's noise.
-    const bound = Math.max(5, h / 4);
+    // Skipping the hash for an unknown account makes it answer a whole hash sooner (measured: 69 ms sooner on
+    // a 60 ms hash). Allowed: half a hash (at least 5 ms), which tells the two cases apart with room on either
+    // side; the gap of a sound server stays within a few ms, up to 11 ms when the shared machine is busy.
+    const bound = Math.max(5, h / 2);
     t.true(Math.abs(gaps.visitor) < bound, `visitor: unknown minus wrong ${gaps.visitor} ms, bound ${bound.toFixed(1)} ms`);
     t.true(Math.abs(gaps.staff) < bound, `staff: unknown minus wrong ${gaps.staff} ms, bound ${bound.toFixed(1)} ms`);
     for (const [k, v] of Object.entries(m)) t.true(v > h * 0.7, `${k} pays the hash: ${v} ms against ${h.toFixed(1)} ms`);
