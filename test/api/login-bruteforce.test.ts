@@ -182,6 +182,27 @@ for (const kind of await testBackends()) {
     );
   });
 
+  test.serial(`${kind}: registration cannot be used to enumerate registered mobiles or ID numbers from one address`, async (t) => {
+    const server = await open();
+    const taken = makeVisitor();
+    const first = await new AddressClient(server.url, newAddress()).post('/api/visitors/register', taken);
+    t.is(first.status, 201);
+    const prober = new AddressClient(server.url, newAddress());
+    const answers = [];
+    for (let i = 0; i < 30; i++) {
+      // half probe the mobile, half the ID number
+      const probe = i % 2 ? makeVisitor({ mobile: taken.mobile }) : makeVisitor({ idNumber: taken.idNumber });
+      answers.push(await prober.post('/api/visitors/register', probe));
+    }
+    const firstLocked = answers.findIndex((a) => a.status === 429);
+    t.log(`${kind}: the prober learnt ${firstLocked} answers before the address was throttled`);
+    t.true(firstLocked > 0 && firstLocked <= 25, `throttled at try ${firstLocked + 1}`);
+    t.true(answers.slice(0, firstLocked).every((a) => a.status === 409));
+    t.true(answers.slice(firstLocked).every((a) => a.status === 429 && a.body.error.code === 'LOGIN_LOCKED'));
+    // a newcomer elsewhere still learns that their mobile is registered
+    t.is((await new AddressClient(server.url, newAddress()).post('/api/visitors/register', makeVisitor({ mobile: taken.mobile }))).status, 409);
+  });
+
   test.serial(`${kind}: an unknown account costs the same time as a wrong secret (the password hash is paid on both paths)`, async (t) => {
     const server = await open();
     const visitor = await register(server);
