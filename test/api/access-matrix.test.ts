@@ -344,6 +344,13 @@ for (const kind of await testBackends()) {
           if (![401, 403, 404].includes(res.status) || typeof code !== 'string' || !/^[A-Z][A-Z_]+$/.test(code)) {
             failures.push(`should deny: ${cell}`);
           }
+          if (row.body !== undefined) {
+            // access is decided before the body is read: a malformed body is refused the same way
+            const bare = await clients[role].request(row.method, url, {});
+            if (bare.status !== res.status || bare.body?.error?.code !== code) {
+              failures.push(`should deny whatever the body: ${role} ${row.method} ${url} {} -> ${bare.status} ${text(bare).slice(0, 160)}`);
+            }
+          }
         }
         if (!ENTITLED.includes(role)) {
           for (const mark of aMarks) if (body.includes(mark)) failures.push(`A's data (${mark}) leaked: ${cell}`);
