@@ -23,7 +23,8 @@ import { visitorRoutes } from './visitors/visitor.routes.ts';
 export function createApp(services: Services): Koa<AppState> {
   const { config, logger } = services;
   const secure = config.COOKIE_SECURE ?? config.PUBLIC_URL?.startsWith('https://') ?? false;
-  const app = new Koa<AppState>({ proxy: process.env.TRUST_PROXY === 'true' });
+  // maxIpsCount: ctx.ip is the address our nearest proxy saw, not an X-Forwarded-For entry the client wrote.
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, maxIpsCount: config.TRUST_PROXY_HOPS });
   app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
 
   app.use(requestLogMiddleware(logger));

@@ -16,11 +16,12 @@ class AddressClient {
   constructor(
     private readonly url: string,
     private readonly address: string,
+    private readonly extraHeaders: Record<string, string> = {},
   ) {}
 
   private send(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.extraHeaders };
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (this.cookies.has('vf_csrf')) headers['x-csrf-token'] = this.cookies.get('vf_csrf')!;
     if (payload) headers['content-type'] = 'application/json';
@@ -251,3 +252,24 @@ for (const kind of await testBackends()) {
     for (const [k, v] of Object.entries(m)) t.true(v > h * 0.7, `${k} pays the hash: ${v} ms against ${h.toFixed(1)} ms`);
   });
 }
+
+test('behind a trusted proxy, X-Forwarded-For entries the client wrote do not give it fresh addresses', async (t) => {
+  const [kind] = await testBackends();
+  const server = await startTestServer(kind, { env: { TRUST_PROXY: 'true' }, demo: false });
+  try {
+    const visitor = await register(server);
+    // the proxy appends the address it saw (203.0.113.9); the attacker writes a new one in front each time
+    const answers = [];
+    for (let i = 0; i < 30; i++) {
+      const spoofing = new AddressClient(server.url, '127.0.0.2', { 'x-forwarded-for': `10.0.${i}.1, 203.0.113.9` });
+      answers.push(await visitorLogin(spoofing, makeMobile(), '12345678'));
+    }
+    const firstLocked = answers.findIndex((a) => a.status === 429);
+    t.true(firstLocked > 0 && firstLocked <= 25, `throttled at try ${firstLocked + 1}`);
+    // another client of the same proxy is another address
+    const honest = new AddressClient(server.url, '127.0.0.2', { 'x-forwarded-for': '203.0.113.10' });
+    t.is((await visitorLogin(honest, visitor.mobile, visitor.password)).status, 200);
+  } finally {
+    await server.close();
+  }
+});
