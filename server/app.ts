@@ -26,13 +26,23 @@ import { visitorRoutes } from './visitors/visitor.routes.ts';
 export function createApp(services: Services): Koa<AppState> {
   const { config, logger } = services;
   const secure = config.COOKIE_SECURE ?? config.PUBLIC_URL?.startsWith('https://') ?? false;
-  const app = new Koa<AppState>({ proxy: process.env.TRUST_PROXY === 'true' });
+  // maxIpsCount: ctx.ip is the address our nearest proxy saw, not an X-Forwarded-For entry the client wrote.
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, maxIpsCount: config.TRUST_PROXY_HOPS });
   app.silent = true; // errors are logged by errorMiddleware, once, without request bodies
 
   // First, so the latency it records covers everything below; it counts requests by route pattern and status.
   app.use(metricsMiddleware(services.metrics));
   app.use(requestLogMiddleware(logger));
-  app.use(securityHeadersMiddleware());
+  if (secure) {
+    // The site is https (COOKIE_SECURE, or an https PUBLIC_URL) but TLS may end at a proxy whose hop to us is
+    // plain http: the cookies library would refuse to set a Secure cookie there and every request would get a
+    // 500. The operator has said the browser talks https; tell the library so.
+    app.use(async (ctx, next) => {
+      ctx.cookies.secure = true;
+      await next();
+    });
+  }
+  app.use(securityHeadersMiddleware({ hsts: secure }));
   app.use(errorMiddleware(logger));
   // Past what this process can take, API requests are answered 503 at once instead of queueing for the pool.
   app.use(admissionMiddleware(services.admission));

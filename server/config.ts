@@ -46,6 +46,13 @@ const schema = z.object({
   BLIND_INDEX_KEY: z.string().optional(),
   PASS_SIGNING_PRIVATE_KEY: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
+  /** Behind a reverse proxy / load balancer: take the client's address from X-Forwarded-For (and https from X-Forwarded-Proto). */
+  TRUST_PROXY: bool.default(false),
+  /**
+   * How many proxies of ours append to X-Forwarded-For: the client address is the entry that many from the
+   * right. Entries further left were written by the client and are not believed (the login throttle counts per address).
+   */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   ZEEBE_ADDRESS: z.string().optional(),
   // Camunda 8 (ENGINE=zeebe), with @camunda8/sdk's names. Plaintext gRPC unless OAuth is set or this says false.
   ZEEBE_INSECURE_CONNECTION: bool.optional(),

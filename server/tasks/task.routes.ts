@@ -28,6 +28,13 @@ export function taskRoutes(tasks: TaskService) {
     await next();
   });
   const id = (ctx: any) => idParam(ctx.params.id, 'TASK_NOT_FOUND', '待办不存在');
+  // A task the caller may not see is "not found" whatever the body: its access is decided before the body is read.
+  const bodyData = async (ctx: any) => {
+    const parsed = dataSchema.safeParse(ctx.request.body ?? {});
+    if (parsed.success) return parsed.data.data;
+    await tasks.summary(requireStaff(ctx), id(ctx));
+    throw parsed.error;
+  };
 
   router.get('/', async (ctx) => {
     ctx.body = await tasks.list(requireStaff(ctx), listSchema.parse(ctx.query));
@@ -44,12 +51,12 @@ export function taskRoutes(tasks: TaskService) {
     ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   router.put('/:id/draft', async (ctx) => {
-    const { data } = dataSchema.parse(ctx.request.body ?? {});
+    const data = await bodyData(ctx);
     await tasks.saveDraft(requireStaff(ctx), id(ctx), data);
     ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });
   router.post('/:id/complete', async (ctx) => {
-    const { data } = dataSchema.parse(ctx.request.body ?? {});
+    const data = await bodyData(ctx);
     await tasks.complete(requireStaff(ctx), id(ctx), data);
     ctx.body = await tasks.summary(requireStaff(ctx), id(ctx));
   });

@@ -10,7 +10,7 @@ export function visitorRoutes(visitors: VisitorService, sessions: SessionService
   const router = new Router<AppState>({ prefix: '/api/visitors' });
 
   router.post('/register', async (ctx) => {
-    const visitor = await visitors.register(registrationSchema.parse(ctx.request.body ?? {}));
+    const visitor = await visitors.register(registrationSchema.parse(ctx.request.body ?? {}), ctx.ip);
     const { token, lifetimeMs } = await sessions.create('visitor', visitor.id);
     setSessionCookie(ctx, VISITOR_COOKIE, token, secureCookies, lifetimeMs);
     ctx.status = 201;

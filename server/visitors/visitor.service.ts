@@ -5,7 +5,7 @@ import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/password.ts';
 import { AppError, badRequest, conflict } from '../errors.ts';
-import type { ThrottleService } from '../auth/throttle.service.ts';
+import { IP_POLICY, type ThrottleService } from '../auth/throttle.service.ts';
 import { normaliseMobile, parseResidentId, residentIdMessages } from './resident-id.ts';
 import { Visitor } from './visitor.model.ts';
 
@@ -31,7 +31,24 @@ export class VisitorService {
     private readonly clock: Clock,
   ) {}
 
-  async register(input: z.infer<typeof registrationSchema>): Promise<Visitor> {
+  /**
+   * With the caller's address: "already registered" answers tell whether a mobile or an ID number has an
+   * account, so each counts against the address like a failed login; an address that probes many is throttled
+   * and then locked out (LOGIN_LOCKED), for registering and logging in alike.
+   */
+  async register(input: z.infer<typeof registrationSchema>, ip?: string): Promise<Visitor> {
+    if (!ip) return this.registerOnce(input);
+    const ipKey = `ip:${ip}`;
+    await this.throttle.check([ipKey]);
+    try {
+      return await this.registerOnce(input);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) await this.throttle.recordFailure([{ key: ipKey, policy: IP_POLICY }]);
+      throw err;
+    }
+  }
+
+  private async registerOnce(input: z.infer<typeof registrationSchema>): Promise<Visitor> {
     const id = parseResidentId(input.idNumber, this.clock.now());
     if (typeof id === 'string') throw badRequest(id, residentIdMessages[id], [{ field: 'idNumber', message: residentIdMessages[id] }]);
     const mobile = normaliseMobile(input.mobile);
