@@ -38,7 +38,7 @@ interface Operation {
   ok?: number;
   returns?: 'json' | 'none' | 'png' | 'bpmn' | 'file' | 'prometheus';
   /** Error codes this operation answers besides those of its access, body and the overload answer. */
-  errors?: Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 429, string[]>>;
+  errors?: Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 502, string[]>>;
 }
 
 const fromZod = (schema: ZodType): JsonSchema => {
