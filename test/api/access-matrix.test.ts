@@ -73,6 +73,9 @@ const r = (method: string, route: string, allow: Role[], more: Partial<Row> = {}
 const ROWS: Row[] = [
   r('GET', '/healthz', ALL),
   r('GET', '/readyz', ALL),
+  // From the machine itself with no proxy header: the loopback rule lets everyone scrape (METRICS_TOKEN unset).
+  r('GET', '/metrics', ALL),
+  r('GET', '/api/openapi.json', ALL),
   r('GET', '/api/csrf', ALL),
   r('POST', '/api/visitors/register', ALL, { ok: [400] }),
   r('POST', '/api/visitors/login', ALL, { ok: [400] }),
@@ -148,6 +151,7 @@ const ROWS: Row[] = [
   r('GET', '/api/admin/settings', ADMIN),
   r('PUT', '/api/admin/settings', ADMIN),
   r('POST', '/api/admin/settings/sms-preview', ADMIN, { ok: [400] }),
+  r('POST', '/api/admin/settings/sms/test', ADMIN, { ok: [400] }),
   r('GET', '/api/admin/instances', ADMIN),
   r('GET', '/api/admin/instances/:id', ADMIN, { url: (f) => `/api/admin/instances/${f.app1}` }),
   // app1 has no incident: the admin is let through to a 404 naming the incident
