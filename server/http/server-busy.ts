@@ -19,11 +19,15 @@ export class ServerBusyError extends AppError {
 export const DATABASE_BUSY_RETRY_AFTER_S = 2;
 
 /**
- * PostgreSQL conditions that mean "not now" rather than "broken": the transaction was rolled back, so
- * retrying later is safe. too_many_connections, cannot_connect_now, serialization_failure, deadlock_detected,
- * lock_not_available.
+ * PostgreSQL conditions that mean "not now" rather than "broken": too_many_connections, cannot_connect_now,
+ * serialization_failure, deadlock_detected, lock_not_available (the transaction was rolled back, so retrying later
+ * is safe), and the server going away under the connection (admin_shutdown, crash_shutdown, connection_failure,
+ * connection_does_not_exist, connection_exception: a restart of PostgreSQL, after which the pool reconnects).
  */
-const TRANSIENT_SQLSTATES = new Set(['53300', '57P03', '40001', '40P01', '55P03']);
+const TRANSIENT_SQLSTATES = new Set(['53300', '57P03', '40001', '40P01', '55P03', '57P01', '57P02', '08006', '08003', '08000']);
+
+/** node-pg's own words when the socket under a query closes (no SQLSTATE: the server never answered). */
+const CONNECTION_LOST = /^Connection terminated|^terminating connection|Client has encountered a connection error/;
 
 /**
  * Database errors that say the database is overloaded or out of reach for a moment: knex gave up waiting for
@@ -33,5 +37,7 @@ const TRANSIENT_SQLSTATES = new Set(['53300', '57P03', '40001', '40P01', '55P03'
 export function isDatabaseBusy(err: unknown): boolean {
   const e = err as { name?: string; code?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
-  return e.name === 'KnexTimeoutError' || e.code === 'ECONNREFUSED' || (typeof e.code === 'string' && TRANSIENT_SQLSTATES.has(e.code));
+  if (e.name === 'KnexTimeoutError' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET') return true;
+  if (typeof e.code === 'string' && TRANSIENT_SQLSTATES.has(e.code)) return true;
+  return CONNECTION_LOST.test(String((e as { message?: unknown }).message ?? ''));
 }

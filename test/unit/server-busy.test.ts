@@ -1,0 +1,20 @@
+import test from 'ava';
+import { isDatabaseBusy } from '../../server/http/server-busy.ts';
+
+const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code, severity: 'FATAL' });
+
+test('a PostgreSQL restart under a request is "busy, try again" (503), not a fault (500)', (t) => {
+  // What node-pg raises while PostgreSQL restarts: the server ends the session, or the socket just closes.
+  t.true(isDatabaseBusy(pgError('57P01', 'terminating connection due to administrator command')));
+  t.true(isDatabaseBusy(pgError('57P03', 'the database system is starting up')));
+  t.true(isDatabaseBusy(new Error('Connection terminated unexpectedly')));
+  t.true(isDatabaseBusy(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })));
+  t.true(isDatabaseBusy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+});
+
+test('a genuine fault stays a fault', (t) => {
+  t.false(isDatabaseBusy(pgError('42P01', 'relation "nope" does not exist')));
+  t.false(isDatabaseBusy(pgError('23505', 'duplicate key value violates unique constraint')));
+  t.false(isDatabaseBusy(new TypeError("Cannot read properties of undefined (reading 'id')")));
+  t.false(isDatabaseBusy(undefined));
+});
