@@ -1,6 +1,5 @@
 import http from 'node:http';
-import { demoLogins } from '../server/directory/demo-data.ts';
-import { idNumber, mobile } from './flow.ts';
+import { hostDepartments, idNumber, mobile, reviewerClients } from './flow.ts';
 import { type BenchServer, Client, campusDay, createBenchDatabase, reportServerTrouble, sleep, startServer } from './lib.ts';
 
 /**
@@ -39,7 +38,6 @@ export async function run(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   try {
     server = await startServer(db.url, { WORKERS: '2', ENGINE_JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS), START_CLAIM_TIMEOUT_MS: String(JOB_TIMEOUT_MS) });
-    const logins = demoLogins();
     const visitors = await Promise.all(
       Array.from({ length: VISITORS }, async (_, i) => {
         const client = new Client(server!.url, agent);
@@ -49,23 +47,9 @@ export async function run(): Promise<void> {
         return client;
       }),
     );
-    const staff = await Promise.all(
-      logins
-        .filter((l) => l.role === 'host' || l.role === 'leader')
-        .map(async (l) => {
-          const client = new Client(server!.url, agent);
-          const res = await client.post('/api/staff/login', { username: l.username, password: l.password });
-          if (res.status !== 200) throw new Error(`staff login ${l.username}: ${res.status}`);
-          return { login: l, client };
-        }),
-    );
+    const staff = await reviewerClients(server.url, agent);
     const form = await visitors[0].get('/api/applications/form');
-    const departments = logins
-      .filter((l) => l.role === 'host')
-      .map((host) => {
-        const dept = form.body.departments.find((d: any) => d.name === host.department);
-        return { departmentId: String(dept.id), campusId: String(dept.campusId), hostName: host.name, hostMobile: host.mobile! };
-      });
+    const departments = hostDepartments(form.body);
     const visitDate = campusDay(2);
 
     const accepted = new Set<number>();

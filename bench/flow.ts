@@ -39,6 +39,30 @@ export function idNumber(i: number): string {
 
 export const mobile = (i: number) => `137${String(i).padStart(8, '0')}`;
 
+/** Every host and leader of the demo directory, logged in. */
+export async function reviewerClients(url: string, agent: http.Agent, latencies?: Latencies) {
+  return Promise.all(
+    demoLogins()
+      .filter((l) => l.role === 'host' || l.role === 'leader')
+      .map(async (l) => {
+        const client = new Client(url, agent, latencies);
+        const res = await client.post('/api/staff/login', { username: l.username, password: l.password });
+        if (res.status !== 200) throw new Error(`staff login ${l.username}: ${res.status}`);
+        return { login: l, client };
+      }),
+  );
+}
+
+/** The application form's fields that pick each demo host's department (from GET /api/applications/form). */
+export function hostDepartments(form: { departments: Array<{ id: number; name: string; campusId: number }> }) {
+  return demoLogins()
+    .filter((l) => l.role === 'host')
+    .map((host) => {
+      const dept = form.departments.find((d) => d.name === host.department)!;
+      return { departmentId: String(dept.id), campusId: String(dept.campusId), hostName: host.name, hostMobile: host.mobile! };
+    });
+}
+
 export async function run(): Promise<void> {
   const db = await createBenchDatabase();
   let server: BenchServer | undefined;
@@ -47,7 +71,6 @@ export async function run(): Promise<void> {
     server = await startServer(db.url, { WORKERS, ...(process.env.BENCH_POOL ? { DB_POOL_MAX: process.env.BENCH_POOL } : {}) });
     const prep = new Latencies();
     const timed = new Latencies();
-    const logins = demoLogins();
 
     // ---- before the clock: visitors register and log in once each, staff log in once each
     let started = performance.now();
@@ -62,24 +85,10 @@ export async function run(): Promise<void> {
         return client;
       }),
     );
-    const staff = await Promise.all(
-      logins
-        .filter((l) => l.role === 'host' || l.role === 'leader')
-        .map(async (l) => {
-          const client = new Client(server!.url, agent, prep);
-          const res = await client.post('/api/staff/login', { username: l.username, password: l.password });
-          if (res.status !== 200) throw new Error(`staff login ${l.username}: ${res.status}`);
-          return { login: l, client };
-        }),
-    );
+    const staff = await reviewerClients(server.url, agent, prep);
     const prepSeconds = (performance.now() - started) / 1000;
     const form = await visitors[0].get('/api/applications/form');
-    const departments = logins
-      .filter((l) => l.role === 'host')
-      .map((host) => {
-        const dept = form.body.departments.find((d: any) => d.name === host.department);
-        return { departmentId: String(dept.id), campusId: String(dept.campusId), hostName: host.name, hostMobile: host.mobile! };
-      });
+    const departments = hostDepartments(form.body);
 
     // ---- on the clock
     let stopSubmitting = false;
