@@ -1,6 +1,6 @@
 /**
  * The WeChat official account API, as much of it as task notices need: an access token
- * (GET /cgi-bin/token, client_credential) and template messages (POST /cgi-bin/message/template/send).
+ * (POST /cgi-bin/stable_token, client_credential) and template messages (POST /cgi-bin/message/template/send).
  * Plain fetch: the token is the only state, and it is cached here.
  */
 
@@ -145,13 +145,22 @@ export class WechatClient {
     return this.fetching;
   }
 
-  private async fetchToken(): Promise<string> {
+  /**
+   * POST cgi-bin/stable_token: in its normal mode every caller gets the same token while it is valid, so
+   * several server processes (WORKERS, several machines) do not invalidate each other's tokens, as repeated
+   * calls of cgi-bin/token do. `force` asks for a new one (only when WeChat refused the one it gave us).
+   */
+  private async fetchToken(force = false): Promise<string> {
     const started = this.now();
     this.tokenFetches++;
     const json = await this.call(
       'token',
-      this.url('cgi-bin/token', { grant_type: 'client_credential', appid: this.opts.appId, secret: this.opts.appSecret }),
-      { method: 'GET' },
+      this.url('cgi-bin/stable_token', {}),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'client_credential', appid: this.opts.appId, secret: this.opts.appSecret, ...(force ? { force_refresh: true } : {}) }),
+      },
       true,
     );
     if (typeof json.access_token !== 'string' || !json.access_token) throw new WechatError('WECHAT_REJECTED', 'token: answer without access_token');
@@ -160,9 +169,21 @@ export class WechatClient {
     return json.access_token;
   }
 
-  /** Drops the cached token if it is still the one given (a concurrent send may have refreshed it already). */
-  private invalidate(value: string): void {
-    if (this.token?.value === value) this.token = undefined;
+  /**
+   * WeChat refused `rejected` (40001/40014/42001): the next token is fetched again, once for all concurrent
+   * sends; when WeChat still hands out the token it refused, a new one is forced.
+   */
+  private async renew(rejected: string): Promise<string> {
+    if (this.token && this.token.value !== rejected && this.now() < this.token.refreshAt) return this.token.value;
+    if (!this.fetching) {
+      this.token = undefined;
+      this.fetching = this.fetchToken()
+        .then((value) => (value === rejected ? this.fetchToken(true) : value))
+        .finally(() => {
+          this.fetching = undefined;
+        });
+    }
+    return this.fetching;
   }
 
   /** Sends one template message; an invalid or expired token is refreshed once. Returns WeChat's msgid. */
@@ -173,8 +194,8 @@ export class WechatClient {
       ...(msg.url ? { url: msg.url } : {}),
       data: Object.fromEntries(Object.entries(msg.data).map(([k, value]) => [k, { value }])),
     });
+    let token = await this.accessToken();
     for (let attempt = 1; ; attempt++) {
-      const token = await this.accessToken();
       try {
         const json = await this.call(
           'template send',
@@ -185,7 +206,7 @@ export class WechatClient {
         return { msgId: String(json.msgid ?? '') };
       } catch (err) {
         if (err instanceof WechatError && err.errcode !== undefined && TOKEN_ERRCODES.has(err.errcode) && attempt === 1) {
-          this.invalidate(token);
+          token = await this.renew(token);
           continue;
         }
         throw err;

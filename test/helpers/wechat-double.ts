@@ -1,7 +1,8 @@
 /**
  * A local HTTP double of the WeChat official account API, for tests only:
- * - GET /cgi-bin/token?grant_type=client_credential&appid=&secret= checks the AppID and AppSecret (40013,
- *   40125 as WeChat answers) and issues a token with expires_in;
+ * - POST /cgi-bin/stable_token { grant_type, appid, secret, force_refresh } checks the AppID and AppSecret
+ *   (40013, 40125 as WeChat answers) and answers the current token with expires_in, as long as it is valid, to
+ *   every caller (a new one when it expired or force_refresh is true, which ends the old one);
  * - POST /cgi-bin/message/template/send?access_token= checks the token (40001 unknown, 42001 expired), the
  *   template id (40037) and the openid (40003), and records the messages it accepted.
  * It can be told to expire the tokens it issued, to answer 45009 or 43004, or -1 (system busy).
@@ -26,8 +27,10 @@ export class WechatDouble {
   readonly sendAnswers: number[] = [];
   /** Token requests received (whatever their outcome). */
   tokenRequests = 0;
-  /** Tokens issued and still valid, with the double's time they expire at. */
-  private readonly tokens = new Map<string, number>();
+  /** Token requests with force_refresh. */
+  forcedRefreshes = 0;
+  /** The valid token, handed to every caller until it expires. */
+  private current: string | undefined;
   private readonly expired = new Set<string>();
   private failures: Array<{ errcode: number; times: number; openid?: string }> = [];
   private server: http.Server | undefined;
@@ -39,11 +42,17 @@ export class WechatDouble {
     readonly opts: { appId: string; appSecret: string; templates: string[]; expiresIn?: number },
   ) {}
 
-  /** Every token issued so far now answers 42001 (expired), as after its expires_in. */
+  /** The token issued so far now answers 42001 (expired), as after its expires_in; the next request gets a new one. */
   expireTokens(): void {
-    for (const t of this.tokens.keys()) this.expired.add(t);
-    this.tokens.clear();
+    if (this.current) this.expired.add(this.current);
+    this.current = undefined;
   }
+
+  /** The token is refused with 40001 (as when another client forced a refresh long ago) but still handed out. */
+  revokeTokenSilently(): void {
+    if (this.current) this.revoked.add(this.current);
+  }
+  private readonly revoked = new Set<string>();
 
   /** The next `times` sends with a valid token (to `openid`, if given) answer this errcode. */
   failNext(errcode: number, options: { times?: number; openid?: string } = {}): void {
@@ -61,14 +70,23 @@ export class WechatDouble {
 
   private handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): unknown {
     const u = new URL(req.url ?? '/', 'http://double');
-    if (req.method === 'GET' && u.pathname === '/cgi-bin/token') {
+    if (req.method === 'POST' && u.pathname === '/cgi-bin/stable_token') {
       this.tokenRequests++;
-      if (u.searchParams.get('grant_type') !== 'client_credential') return this.error(res, 40002, 'invalid grant_type');
-      if (u.searchParams.get('appid') !== this.opts.appId) return this.error(res, 40013, 'invalid appid');
-      if (u.searchParams.get('secret') !== this.opts.appSecret) return this.error(res, 40125, 'invalid appsecret');
-      const token = `TOKEN_${randomUUID().replace(/-/g, '')}`;
-      this.tokens.set(token, Date.now());
-      return this.answer(res, { access_token: token, expires_in: this.opts.expiresIn ?? 7200 });
+      let q: any;
+      try {
+        q = JSON.parse(body);
+      } catch {
+        return this.error(res, 47001, 'data format error');
+      }
+      if (q.grant_type !== 'client_credential') return this.error(res, 40002, 'invalid grant_type');
+      if (q.appid !== this.opts.appId) return this.error(res, 40013, 'invalid appid');
+      if (q.secret !== this.opts.appSecret) return this.error(res, 40125, 'invalid appsecret');
+      if (q.force_refresh === true) this.forcedRefreshes++;
+      if (!this.current || q.force_refresh === true) {
+        if (this.current) this.expired.add(this.current);
+        this.current = `TOKEN_${randomUUID().replace(/-/g, '')}`;
+      }
+      return this.answer(res, { access_token: this.current, expires_in: this.opts.expiresIn ?? 7200 });
     }
     if (req.method === 'POST' && u.pathname === '/cgi-bin/message/template/send') {
       const token = u.searchParams.get('access_token') ?? '';
@@ -77,7 +95,7 @@ export class WechatDouble {
         this.error(res, errcode, errmsg);
       };
       if (this.expired.has(token)) return send(42001, 'access_token expired');
-      if (!this.tokens.has(token)) return send(40001, 'invalid credential, access_token is invalid or not latest');
+      if (token !== this.current || this.revoked.has(token)) return send(40001, 'invalid credential, access_token is invalid or not latest');
       let msg: any;
       try {
         msg = JSON.parse(body);

@@ -29,6 +29,24 @@ test('concurrent sends share one token fetch', async (t) => {
   }
 });
 
+test('a token WeChat refuses but still hands out is replaced by a forced refresh, once', async (t) => {
+  const wechat = await new WechatDouble({ appId: APP_ID, appSecret: APP_SECRET, templates: [TEMPLATE_ID] }).start();
+  try {
+    const client = new WechatClient({ appId: APP_ID, appSecret: APP_SECRET, apiBase: wechat.url });
+    await client.sendTemplate(message(1));
+    const other = new WechatClient({ appId: APP_ID, appSecret: APP_SECRET, apiBase: wechat.url });
+    await other.sendTemplate(message(2));
+    t.is(wechat.forcedRefreshes, 0, 'a second process gets the same stable token, without a forced refresh');
+    wechat.revokeTokenSilently();
+    await Promise.all([3, 4].map((i) => client.sendTemplate(message(i))));
+    t.is(wechat.forcedRefreshes, 1);
+    t.is(wechat.sent.length, 4);
+    t.deepEqual(wechat.sendAnswers, [0, 0, 40001, 40001, 0, 0]);
+  } finally {
+    await wechat.close();
+  }
+});
+
 test('WeChat answers are sorted into retryable and permanent errors', async (t) => {
   const wechat = await new WechatDouble({ appId: APP_ID, appSecret: APP_SECRET, templates: [TEMPLATE_ID] }).start();
   try {
