@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { checkSmsEnv, smsEnvShape } from './sms/sms.config.ts';
+import { checkWechatEnv, wechatEnvShape } from './wechat/wechat.config.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -25,6 +26,8 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   // SMS_PROVIDER, SMS_TEMPLATES and the vendors' credentials and endpoints (server/sms/sms.config.ts).
   ...smsEnvShape,
+  // WECHAT_ENABLED, the official account's credentials, API base and templates (server/wechat/wechat.config.ts).
+  ...wechatEnvShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_MAX_BYTES: z.coerce
     .number()
@@ -108,5 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const smsIssues = checkSmsEnv(parsed.data);
   if (smsIssues.length) throw new ConfigError(smsIssues);
+  const wechatIssues = checkWechatEnv(parsed.data);
+  if (wechatIssues.length) throw new ConfigError(wechatIssues);
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }

@@ -54,6 +54,12 @@ export async function runServerProcess(config: Config): Promise<void> {
   // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
   await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
   services.sms.start();
+  services.wechat.start();
+  // A wrong AppID/AppSecret shows at start-up, not at the first task notice.
+  services.wechat.checkCredentials().then(
+    (check) => check && !check.ok && logger.error({ code: check.code }, check.message),
+    (err) => logger.error({ err }, 'checking the WeChat credentials failed'),
+  );
   services.admin.retention.start();
   services.applications.kickStarter();
   const starterTimer = setInterval(() => services.applications.kickStarter(), 5_000);
@@ -98,6 +104,7 @@ export async function runServerProcess(config: Config): Promise<void> {
     clearInterval(starterTimer);
     clearInterval(recoveryTimer);
     await services.sms.stop();
+    await services.wechat.stop();
     await services.admin.retention.stop();
     await services.applications.drainStarter();
     await engine.close();

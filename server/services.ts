@@ -26,6 +26,9 @@ import { renderTemplate } from './sms/sms.templates.ts';
 import { TaskService } from './tasks/task.service.ts';
 import { UploadService } from './uploads/upload.service.ts';
 import { VisitorService } from './visitors/visitor.service.ts';
+import { WechatClient } from './wechat/wechat.client.ts';
+import { parseWechatTemplates } from './wechat/wechat.config.ts';
+import { WechatNotifier } from './wechat/wechat.notifier.ts';
 
 export interface Deps {
   config: Config;
@@ -74,6 +77,15 @@ export function createServices(deps: Deps) {
     logger,
     universityName: config.UNIVERSITY_NAME,
   });
+  const wechat = new WechatNotifier({
+    knex,
+    clock,
+    logger,
+    templates: parseWechatTemplates(config).templates,
+    client: config.WECHAT_ENABLED
+      ? new WechatClient({ appId: config.WECHAT_APP_ID!, appSecret: config.WECHAT_APP_SECRET!, apiBase: config.WECHAT_API_BASE, now: () => clock.now().getTime() })
+      : undefined,
+  });
   const applications = new ApplicationService({
     knex,
     clock,
@@ -101,6 +113,7 @@ export function createServices(deps: Deps) {
     applications,
     settings,
     sms,
+    wechat,
     fieldCrypto,
     renderTemplate: (template, vars) => renderTemplate(template, vars),
     publicUrl,
@@ -151,6 +164,7 @@ export function createServices(deps: Deps) {
     uploads,
     passes,
     sms,
+    wechat,
     applications,
     tasks,
     admin,

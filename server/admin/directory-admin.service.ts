@@ -59,7 +59,15 @@ export const staffCreateInput = z
   })
   .strict();
 
-export const staffUpdateInput = staffCreateInput.omit({ username: true, password: true }).partial().strict();
+/** The openid WeChat gives the staff member under the campus official account (28 characters, e.g. oAbC...); null or '' clears it. */
+const wechatOpenId = z
+  .string()
+  .trim()
+  .regex(/^([A-Za-z0-9_-]{20,64})?$/, 'openid 应为 20-64 位字母、数字、短横线或下划线')
+  .nullable()
+  .optional();
+
+export const staffUpdateInput = staffCreateInput.omit({ username: true, password: true }).partial().extend({ wechatOpenId }).strict();
 
 const campusView = (c: any) => ({ id: c.id, code: c.code, name: c.name, opensAt: c.opens_at, closesAt: c.closes_at, active: c.active });
 const departmentView = (d: any) => ({ id: d.id, campusId: d.campus_id, code: d.code, name: d.name, active: d.active });
@@ -71,6 +79,7 @@ const staffView = (s: any) => ({
   departmentId: s.department_id,
   roles: s.roles,
   active: s.active,
+  wechatOpenId: s.wechat_openid ?? null,
 });
 
 export interface RowError {
@@ -296,6 +305,7 @@ export class DirectoryAdminService {
       if (input.name !== undefined) patch.name = input.name;
       if (input.departmentId !== undefined) patch.department_id = input.departmentId;
       if (input.roles !== undefined) patch.roles = JSON.stringify([...new Set(input.roles)]);
+      if (input.wechatOpenId !== undefined) patch.wechat_openid = input.wechatOpenId || null;
       if (input.mobile !== undefined) {
         const mobile = normaliseMobile(input.mobile)!;
         Object.assign(patch, {

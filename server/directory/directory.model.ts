@@ -35,4 +35,6 @@ export class Staff extends Model {
   roles!: StaffRole[];
   password_hash!: string;
   active!: boolean;
+  /** The staff member's openid under the campus official account (WeChat task notices); set by an administrator. */
+  wechat_openid?: string | null;
 }

@@ -22,6 +22,14 @@ export interface SmsOutbox {
   enqueueInsert(knex: Knex, msg: SmsMessage): Knex.QueryBuilder;
 }
 
+/** The WeChat notice outbox (server/wechat/wechat.notifier.ts): an insert to write with the task's notices, or undefined when not sent. */
+export interface WechatOutbox {
+  enqueueInsert(
+    knex: Knex,
+    msg: { dedupeKey: string; staffId: number; openId: string; notice: 'taskAssigned'; params: Record<string, string | number | undefined>; applicationId?: number },
+  ): Knex.QueryBuilder | undefined;
+}
+
 type SmsMessage = { dedupeKey: string; to: string; template: string; body: string; params?: Record<string, string | number | undefined>; applicationId?: number };
 
 export interface TaskListQuery {
@@ -82,6 +90,8 @@ export class TaskService {
       applications: ApplicationService;
       settings: SettingsService;
       sms: SmsOutbox;
+      /** WeChat task notices beside the SMS, to staff with an openid, when WeChat is on. */
+      wechat?: WechatOutbox;
       fieldCrypto: FieldCrypto;
       renderTemplate: (template: string, vars: Record<string, string | number | undefined>) => string;
       publicUrl: string;
@@ -153,6 +163,17 @@ export class TaskService {
           applicationId: app.id,
         }),
       );
+      const wechat =
+        staff.wechat_openid &&
+        this.deps.wechat?.enqueueInsert(knex, {
+          dedupeKey: `task:${task.taskKey}:${staff.id}`,
+          staffId: staff.id,
+          openId: staff.wechat_openid,
+          notice: 'taskAssigned',
+          params: { ...params, taskName: task.name || task.elementId, visitTime: `${String(app.visit_start).slice(0, 5)}-${String(app.visit_end).slice(0, 5)}` },
+          applicationId: app.id,
+        });
+      if (wechat) writes.push(wechat);
     }
     await writeTogether(knex, writes);
   }

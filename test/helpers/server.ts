@@ -26,7 +26,7 @@ export interface TestServer {
   clock: FakeClock;
   services: Services;
   engine: EmbeddedEngine;
-  /** Runs everything that is due now: instance starts, engine timers/jobs/events, SMS delivery. */
+  /** Runs everything that is due now: instance starts, engine timers/jobs/events, SMS and WeChat delivery. */
   settle(): Promise<void>;
   /** Lines the server logged, as parsed JSON. */
   logs: any[];
@@ -61,8 +61,9 @@ export async function startTestServer(
       while ((await services.applications.startBatch(50)) > 0) {}
       await engine.drain();
       const { sent, failed } = await services.sms.deliverDue(100);
+      const wechat = await services.wechat.deliverDue(100);
       const [{ n }] = await db.knex('applications').where({ status: 'submitted' }).whereNull('instance_key').count({ n: '*' });
-      if (sent + failed === 0 && Number(n) === 0) return;
+      if (sent + failed + wechat.sent + wechat.failed === 0 && Number(n) === 0) return;
     }
   };
   // Longer than any pause between a test's requests on a loaded machine: otherwise the server may close an idle
@@ -84,6 +85,7 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await services.sms.stop();
+      await services.wechat.stop();
       await services.applications.drainStarter();
       await engine.close();
       await db.close();

@@ -228,6 +228,8 @@ async function staff(body: HTMLElement, reload: () => void, query: URLSearchPara
       { name: 'mobile', label: at('dir.mobile'), required: !s },
       { name: 'departmentId', label: at('dir.department'), type: 'select', options: deptOptions },
       { name: 'roles', label: at('dir.roles'), type: 'roles' },
+      // WeChat task notices (README "WeChat notices"): set on an existing account; empty clears it.
+      ...(s ? [{ name: 'wechatOpenId', label: at('dir.wechatOpenId') }] : []),
       ...(s ? [] : [{ name: 'password', label: at('dir.password'), type: 'password' as const, required: true }]),
     ];
     clear(formSlot).append(
