@@ -4,8 +4,7 @@ import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
 import { applicationData, newVisitor, onlyTask, staffClient, tinyPng } from '../helpers/flow.ts';
 import { makeIdNumber, makeMobile } from '../helpers/identities.ts';
-import type { ApiClient, TestServer } from '../helpers/server.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
  * After whole flows (approved with a vehicle plate and an attachment, refused by the host, refused by the
@@ -103,6 +102,15 @@ for (const kind of await testBackends()) {
       t.true(findLeaks('self-check', `x ${a.identity.idNumber.slice(0, 6)} ${a.identity.idNumber.slice(6, 14)} ${a.identity.idNumber.slice(14).toLowerCase()} y`, secrets).length > 0);
       t.true(findLeaks('self-check', `密码 ${a.identity.idNumber.slice(-8)}`, secrets).length > 0);
       t.true(findLeaks('self-check', `"${b.identity.mobile.slice(0, 3)} ${b.identity.mobile.slice(3, 7)} ${b.identity.mobile.slice(7)}"`, secrets).length > 0);
+
+      // refusals leave traces too (throttle counters, error logs): a wrong secret, a second registration
+      const stranger = new ApiClient(server.url);
+      const wrong = await stranger.post('/api/visitors/login', { mobile: a.identity.mobile, password: '00000000' });
+      t.is(wrong.status, 401, JSON.stringify(wrong.body));
+      const again = await stranger.post('/api/visitors/register', { ...b.identity, name: '重复' });
+      t.is(again.status, 409, JSON.stringify(again.body));
+      const badMobile = await stranger.post('/api/visitors/register', { ...c.identity, mobile: `${c.identity.mobile} ` });
+      t.true(badMobile.status >= 400 && badMobile.status < 500, JSON.stringify(badMobile.body));
 
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(tinyPng())], { type: 'image/png' }), '健康码.png');
