@@ -89,14 +89,14 @@ async function inert(t: any, w: Watched, label: string, expected: string[]) {
     }, expected)
     .catch(() => undefined);
   await page.waitForTimeout(300); // an image's onerror fires after its load fails
+  t.is(await page.evaluate(() => (window as any).__xss), undefined, `${label}: window.__xss is unset`);
+  t.deepEqual(w.dialogs, [], `${label}: no dialog opened`);
+  t.deepEqual(await injected(page), [], `${label}: no payload became markup`);
   const text = await shownText(page);
   t.true(
     expected.some((x) => text.includes(x)),
     `${label}: a payload is shown as text (expected one of ${JSON.stringify(expected)}; page: ${text.slice(0, 400)})`,
   );
-  t.is(await page.evaluate(() => (window as any).__xss), undefined, `${label}: window.__xss is unset`);
-  t.deepEqual(w.dialogs, [], `${label}: no dialog opened`);
-  t.deepEqual(await injected(page), [], `${label}: no payload became markup`);
   await shot(page, `xss-${label.replace(/[^a-z0-9]+/gi, '-')}`);
   checked.push(label);
 }
