@@ -116,6 +116,7 @@ test('stored payloads in names, form fields, file names, BPMN names and a CSV im
       `leader-xss,"${SVG.replace(/"/g, '""')}",13800008888,CS,主管领导,Change@2026`,
     ].join('\n');
     await ok(adminApi.post('/api/admin/staff/import', { csv }));
+    await ok(adminApi.post('/api/admin/departments/import', { csv: `campusCode,code,name\nMAIN,XSS,"${SVG.replace(/"/g, '""')} ${JS_URL}"\n` }));
     const deployed = await adminApi.post('/api/admin/processes/deploy', { xml: payloadProcess() });
     t.true(deployed.status === 200 || deployed.status === 201, JSON.stringify(deployed.body));
 
@@ -207,6 +208,7 @@ test('stored payloads in names, form fields, file names, BPMN names and a CSV im
       ['admin instance detail', `#/instances/${applicationId}`, 'main', [`${IMG} ${SCRIPT}`, IMG]],
       ['admin directory staff', '#/directory?tab=staff', 'main table', [SCRIPT]],
       ['admin audit log', '#/audit', 'main table', [SCRIPT, SVG]],
+      ['admin directory departments', '#/directory?tab=departments', 'main table', [`${SVG} ${JS_URL}`]],
     ];
     for (const [label, hash, selector, expected] of adminPages) {
       await admin.page.goto(`${server.url}/admin/${hash}`);
