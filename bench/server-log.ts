@@ -10,6 +10,8 @@ export class ServerLog {
   busy = 0;
   /** Server processes the primary saw die (and started again): errors the chaos bench causes on purpose. */
   deaths = 0;
+  /** Requests answered 500 ("unhandled error"). */
+  unhandled = 0;
   private readonly lines: string[] = [];
   private partial = '';
 
@@ -33,6 +35,7 @@ export class ServerLog {
     else if (entry.level >= 40) this.warnings++;
     if (entry.msg === 'server busy') this.busy++;
     if (entry.msg === 'server process died; starting another') this.deaths++;
+    if (entry.msg === 'unhandled error') this.unhandled++;
     this.lines.push(line);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);
   }
