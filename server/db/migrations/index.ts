@@ -8,6 +8,7 @@ import * as m003 from './003_flow.ts';
 import * as m004 from './004_admin.ts';
 import * as m006 from './006_task_indexes.ts';
 import * as m009 from './009_sms_params.ts';
+import * as m011watch from './011_watch_list.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: Array<[string, Migration]> = [
   ['007_engine_revision', m007],
   ['008_zeebe_end_probe', m008],
   ['009_sms_params', m009],
+  ['011_watch_list', m011watch],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
