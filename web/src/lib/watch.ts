@@ -17,13 +17,13 @@ const TEXT = {
     kinds: { id_number: '身份证号', plate: '车牌号', name: '姓名' },
     review: '关注名单提示：该访客（{kinds}）在关注名单中，请审慎审核，必要时联系保卫处。',
     gate: '注意：该访客（{kinds}）在关注名单中，请核实身份并联系保卫处。',
-    reason: '原因',
+    reason: '原因：',
   },
   en: {
     kinds: { id_number: 'ID number', plate: 'plate', name: 'name' },
     review: 'Watch list: this visitor ({kinds}) is on the watch list. Review with care and consult the security office if needed.',
     gate: 'Caution: this visitor ({kinds}) is on the watch list. Check the identity and call the security office.',
-    reason: 'Reason',
+    reason: 'Reason: ',
   },
 };
 
@@ -35,6 +35,6 @@ export function watchWarningBox(entries: WatchEntryHit[], where: 'review' | 'gat
     'div',
     { class: 'alert alert-danger', role: 'alert', id, dataset: { entries: entries.map((e) => e.id).join(',') } },
     h('div', { class: 'fw-semibold' }, tx[where].replace('{kinds}', kinds)),
-    h('ul', { class: 'mb-0 mt-1' }, ...entries.map((e) => h('li', null, `${tx.kinds[e.kind] ?? e.kind} · ${tx.reason}: ${e.reason}`))),
+    h('ul', { class: 'mb-0 mt-1' }, ...entries.map((e) => h('li', null, `${tx.kinds[e.kind] ?? e.kind} · ${tx.reason}${e.reason}`))),
   );
 }
