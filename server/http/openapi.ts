@@ -493,6 +493,13 @@ export const OPERATIONS: Record<string, Operation> = {
     ok: 201,
     errors: { 400: ['ID_LENGTH', 'ID_FORMAT', 'ID_BIRTH_DATE', 'ID_CHECK_DIGIT', 'PLATE_INVALID'] },
   },
+  'POST /api/admin/watch-list/import': {
+    tag: 'admin',
+    summary: 'Import watch-list entries from CSV (kind, value, organisation, reason, mode; all or nothing; dryRun reports)',
+    access: admin,
+    body: csvBody,
+    errors: { 400: ['CSV_EMPTY', 'CSV_TOO_LARGE', 'CSV_UNREADABLE', 'CSV_HEADER_INVALID', 'CSV_INVALID'] },
+  },
   'POST /api/admin/watch-list/:id/deactivate': {
     tag: 'admin',
     summary: 'Deactivate a watch-list entry (kept for the record); audited',

@@ -1,3 +1,4 @@
+import { parse as parseCsv } from 'csv-parse/sync';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Clock } from '../../engine-adapter/clock.ts';
@@ -68,7 +69,71 @@ export class WatchListService {
   }
 
   async add(actor: Actor, body: unknown) {
-    const input = watchEntryInput.parse(body ?? {});
+    const row = this.toRow(actor, watchEntryInput.parse(body ?? {}));
+    const entry = await this.deps.knex.transaction(async (trx) => {
+      const inserted = await WatchEntry.query(trx).insertAndFetch(row);
+      await this.deps.audit.record(trx, actor, { action: 'watchlist.add', targetType: 'watch_list', targetId: inserted.id, after: view(inserted) });
+      return inserted;
+    });
+    return view(entry);
+  }
+
+  /**
+   * CSV with a header row: kind (类型: 身份证号/车牌号/姓名 or id_number/plate/name), value (值), organisation
+   * (单位, optional), reason (原因), mode (处理方式: 转安全审核/直接拒绝 or review/refuse). All or nothing, as the
+   * directory import: one bad row imports none; dryRun only reports.
+   */
+  async importCsv(actor: Actor, csv: string, dryRun: boolean) {
+    let records: string[][];
+    try {
+      records = parseCsv(csv, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+    } catch (err: any) {
+      throw badRequest('CSV_UNREADABLE', `CSV 文件无法解析：${err.message}`);
+    }
+    if (records.length < 2) throw badRequest('CSV_EMPTY', 'CSV 文件没有数据行（第 1 行应为表头）');
+    if (records.length > 2001) throw badRequest('CSV_TOO_LARGE', '一次最多导入 2000 行');
+    const names: Record<string, string[]> = {
+      kind: ['kind', '类型'],
+      value: ['value', '值', '号码'],
+      organisation: ['organisation', 'organization', '单位'],
+      reason: ['reason', '原因'],
+      mode: ['mode', '处理方式'],
+    };
+    const header = records[0].map((h) => h.trim().toLowerCase());
+    const col = Object.fromEntries(Object.entries(names).map(([f, n]) => [f, header.findIndex((h) => n.includes(h))]));
+    const missing = ['kind', 'value', 'reason', 'mode'].filter((f) => col[f] < 0);
+    if (missing.length) throw badRequest('CSV_HEADER_INVALID', `CSV 表头缺少列：${missing.map((f) => `${f}（${names[f][1]}）`).join('、')}`);
+    const KIND: Record<string, string> = { 身份证号: 'id_number', 车牌号: 'plate', 姓名: 'name' };
+    const MODE: Record<string, string> = { 转安全审核: 'review', 直接拒绝: 'refuse' };
+    const errors: Array<{ row: number; field: string; message: string }> = [];
+    const rows: Array<Partial<WatchEntry>> = [];
+    records.slice(1).forEach((r, i) => {
+      const get = (f: string) => (col[f] >= 0 ? (r[col[f]] ?? '').trim() : '');
+      const kind = KIND[get('kind')] ?? get('kind');
+      const value = get('value');
+      const field = kind === 'id_number' ? 'idNumber' : kind === 'plate' ? 'plate' : 'name';
+      const body = { kind, reason: get('reason'), mode: MODE[get('mode')] ?? get('mode'), [field]: value, organisation: get('organisation') || undefined };
+      try {
+        rows.push(this.toRow(actor, watchEntryInput.parse(body)));
+      } catch (err: any) {
+        const message = err instanceof AppError ? err.message : (err?.issues?.[0]?.message ?? String(err));
+        errors.push({ row: i + 2, field: err?.issues?.[0]?.path?.join('.') ?? 'value', message });
+      }
+    });
+    if (errors.length && !dryRun) {
+      throw badRequest('CSV_INVALID', `CSV 中有 ${errors.length} 行存在问题，未导入任何数据（第 ${errors[0].row} 行：${errors[0].message}）`, errors);
+    }
+    if (dryRun) return { dryRun, rows: rows.length + errors.length, imported: 0, errors };
+    await this.deps.knex.transaction(async (trx) => {
+      for (const row of rows) {
+        const inserted = await WatchEntry.query(trx).insertAndFetch(row);
+        await this.deps.audit.record(trx, actor, { action: 'watchlist.add', targetType: 'watch_list', targetId: inserted.id, after: { ...view(inserted), source: 'csv' } });
+      }
+    });
+    return { dryRun, rows: rows.length, imported: rows.length, errors };
+  }
+
+  private toRow(actor: Actor, input: z.infer<typeof watchEntryInput>): Partial<WatchEntry> {
     const row: Partial<WatchEntry> = {
       kind: input.kind,
       reason: input.reason,
@@ -95,12 +160,7 @@ export class WatchListService {
       row.name = name;
       row.organisation = input.organisation?.trim() ? input.organisation.trim() : null;
     }
-    const entry = await this.deps.knex.transaction(async (trx) => {
-      const inserted = await WatchEntry.query(trx).insertAndFetch(row);
-      await this.deps.audit.record(trx, actor, { action: 'watchlist.add', targetType: 'watch_list', targetId: inserted.id, after: view(inserted) });
-      return inserted;
-    });
-    return view(entry);
+    return row;
   }
 
   async deactivate(actor: Actor, id: number) {

@@ -102,6 +102,38 @@ for (const kind of await testBackends()) {
     }
   });
 
+  test(`${kind}: a CSV import adds all rows or none, audited, ID numbers not in clear`, async (t) => {
+    const server = await startTestServer(kind);
+    try {
+      const { client: admin } = await staffClient(server, 'admin');
+      const idNumber = makeIdNumber('19770707');
+      const good = `类型,值,单位,原因,处理方式\n身份证号,${idNumber},,通报,直接拒绝\n车牌号,粤B 12345,,冲卡,转安全审核\nname,吴某,某公司,推销,review\n`;
+      const bad = `${good}车牌号,X,,太短,直接拒绝\n`;
+      const refused = await admin.post('/api/admin/watch-list/import', { csv: bad });
+      t.is(refused.status, 400);
+      t.is(refused.body.error.code, 'CSV_INVALID');
+      t.is(refused.body.error.details[0].row, 5);
+      t.is((await admin.get('/api/admin/watch-list')).body.total, 0, 'one bad row imports none');
+
+      const done = await admin.post('/api/admin/watch-list/import', { csv: good });
+      t.is(done.status, 200, JSON.stringify(done.body));
+      t.is(done.body.imported, 3);
+      const { entries } = (await admin.get('/api/admin/watch-list')).body;
+      t.deepEqual(
+        entries.map((e: any) => [e.kind, e.mode, e.idNumber ?? e.plate ?? e.name]).reverse(),
+        [
+          ['id_number', 'refuse', `${idNumber.slice(0, 3)}***********${idNumber.slice(-4)}`],
+          ['plate', 'review', '粤B12345'],
+          ['name', 'review', '吴某'],
+        ],
+      );
+      t.is((await admin.get('/api/admin/audit?action=watchlist.add')).body.total, 3);
+      t.false(JSON.stringify(await server.db.knex('watch_list').select('*')).includes(idNumber));
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${kind}: a visitor on the list with mode refuse is refused at apply with a neutral message, and the refusal is audited`, async (t) => {
     const server = await startTestServer(kind);
     try {
