@@ -49,6 +49,13 @@ test('an admin lists a visitor and a person on the watch list; the listed visito
     await ap.click('#watch-add');
     await ap.waitForSelector('#watch-messages .alert-danger');
     t.regex((await ap.textContent('#watch-messages'))!, /身份证号应为18位/);
+    // A CSV import with a bad row imports nothing and names the row.
+    await ap.click('#watch-csv-import >> xpath=ancestor::details/summary');
+    await ap.fill('#watch-csv', '类型,值,单位,原因,处理方式\n车牌号,京A54321,,冲卡,转安全审核\n车牌号,X,,太短,直接拒绝\n');
+    await ap.click('#watch-csv-import');
+    await ap.waitForSelector('#watch-csv-report .alert-danger');
+    t.regex((await ap.textContent('#watch-csv-report'))!, /3: 请填写正确的车牌号/);
+    t.is(await ap.locator('#watch-table tbody tr').count(), 2);
     const rows = JSON.stringify(await server.db.knex('watch_list').select('*'));
     t.false(rows.includes(banned.idNumber), 'the table holds no clear ID number');
 

@@ -62,6 +62,41 @@ export const watchList: View = async (main, _p, query) => {
     });
   });
 
+  // CSV import: all rows or none; the server's report names each bad row.
+  const csvText = h('textarea', { class: 'form-control form-control-sm font-monospace', rows: 4, id: 'watch-csv', placeholder: '类型,值,单位,原因,处理方式\n车牌号,京A12345,,多次冲卡,转安全审核' });
+  const csvFile = h('input', { type: 'file', accept: '.csv,text/csv', class: 'form-control form-control-sm w-auto', id: 'watch-csv-file' });
+  csvFile.addEventListener('change', () => void csvFile.files?.[0]?.text().then((text) => (csvText.value = text)));
+  const csvReport = h('div', { id: 'watch-csv-report' });
+  const csvBtn = button(
+    at('watch.importRun'),
+    () =>
+      void busy(csvBtn, async () => {
+        try {
+          const result = await post<any>('/api/admin/watch-list/import', { csv: csvText.value });
+          say(csvReport, at('watch.imported', { count: result.imported }));
+          csvText.value = '';
+          await load();
+        } catch (err) {
+          if (needsLogin(err)) return;
+          say(csvReport, errorMessage(err), 'danger');
+          const rows: any[] = Array.isArray((err as any)?.details) ? (err as any).details : [];
+          if (rows.length) csvReport.append(h('ul', { class: 'small text-danger' }, ...rows.map((r) => h('li', null, `${r.row}: ${r.message}`))));
+        }
+      }),
+    'btn-outline-primary',
+    { id: 'watch-csv-import' },
+  );
+  const csvBox = h(
+    'details',
+    { class: 'mt-3' },
+    h('summary', { class: 'small' }, at('watch.import')),
+    h('p', { class: 'small text-secondary mt-2 mb-1' }, at('watch.importHelp')),
+    h('div', { class: 'd-flex gap-2 mb-2' }, csvFile),
+    csvText,
+    h('div', { class: 'mt-2' }, csvBtn),
+    csvReport,
+  );
+
   const toggle = h('input', { type: 'checkbox', class: 'form-check-input', id: 'watch-all', checked: showInactive });
   toggle.addEventListener('change', () => go(toggle.checked ? '#/watch-list?all=1' : '#/watch-list'));
   const body = h('div', null, loading('正在加载…'));
@@ -71,6 +106,7 @@ export const watchList: View = async (main, _p, query) => {
       h('p', { class: 'small text-secondary' }, at('watch.help')),
       slot,
       form,
+      csvBox,
       h('div', { class: 'form-check my-3' }, toggle, h('label', { class: 'form-check-label', for: 'watch-all' }, at('watch.showInactive'))),
       body,
     ),
