@@ -22,6 +22,7 @@ import { smsAdminRoutes } from './sms/sms.routes.ts';
 import { taskRoutes } from './tasks/task.routes.ts';
 import { uploadRoutes } from './uploads/upload.routes.ts';
 import { visitorRoutes } from './visitors/visitor.routes.ts';
+import { watchListRoutes } from './watchlist/watchlist.routes.ts';
 
 export function createApp(services: Services): Koa<AppState> {
   const { config, logger } = services;
@@ -80,6 +81,7 @@ export function createApp(services: Services): Koa<AppState> {
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),
     smsAdminRoutes(services.sms),
     ...adminRoutes(services.admin),
+    watchListRoutes(services.watchList),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

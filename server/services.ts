@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../engine-adapter/clock.ts';
 import type { WorkflowEngine } from '../engine-adapter/contract.ts';
 import { createAdminServices } from './admin/admin.services.ts';
+import { AuditService } from './admin/audit.service.ts';
 import { DeploymentService } from './admin/deployment.service.ts';
 import { SettingsService } from './admin/settings.service.ts';
 import { ApplicationService } from './applications/application.service.ts';
@@ -29,6 +30,7 @@ import { VisitorService } from './visitors/visitor.service.ts';
 import { WechatClient } from './wechat/wechat.client.ts';
 import { parseWechatTemplates } from './wechat/wechat.config.ts';
 import { WechatNotifier } from './wechat/wechat.notifier.ts';
+import { WatchListService } from './watchlist/watchlist.service.ts';
 
 export interface Deps {
   config: Config;
@@ -63,11 +65,13 @@ export function createServices(deps: Deps) {
   const forms = new FormService(knex, clock);
   const deployments = new DeploymentService(knex, engine, forms, clock);
   const uploads = new UploadService({ knex, dir: path.join(config.dataDir, 'uploads'), maxBytes: config.UPLOAD_MAX_BYTES, clock });
+  const watchList = new WatchListService({ knex, clock, fieldCrypto, audit: new AuditService(knex, clock) });
   const passes = new PassService({
     knex,
     clock,
     privateKey: deps.secrets.passSigningPrivateKey,
     publicKey: deps.secrets.passSigningPublicKey,
+    watchWarning: (subject) => watchList.gateWarning(subject),
   });
   const sms = new SmsService({
     knex,
@@ -99,6 +103,7 @@ export function createServices(deps: Deps) {
       linkUploads: (trx, visitorId, ids, applicationId) => uploads.linkToApplication(trx, visitorId, ids, applicationId),
       uploads: { column: (k, applicationId) => uploads.attachmentsColumn(k, applicationId), fromJson: (value) => uploads.attachmentsFromJson(value) },
       revokePass: (trx, applicationId) => passes.revokeForApplication(trx, applicationId),
+      watchCheck: (visitor, plate) => watchList.checkApplication(visitor, plate),
     },
   });
   const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
@@ -167,6 +172,7 @@ export function createServices(deps: Deps) {
     wechat,
     applications,
     tasks,
+    watchList,
     admin,
   };
 }

@@ -131,7 +131,7 @@ export class InstanceAdminService {
     if (assigneeIds.length) for (const s of await knex('staff').whereIn('id', assigneeIds).select('id', 'name')) staffNames.set(s.id, s.name);
     return {
       // Application data holds masked identifiers only; masked again in case a form ever stored one in clear.
-      application: maskDeep({ ...view, processId: app.process_id, processVersion: app.process_version, formKey: app.form_key, formVersion: app.form_version }),
+      application: maskDeep({ ...view, processId: app.process_id, processVersion: app.process_version, formKey: app.form_key, formVersion: app.form_version, watchHit: app.watch_hit ?? null }),
       process: deployment
         ? { processId: deployment.process_id, version: deployment.version, key: deployment.process_definition_key, name: deployment.name, xml: stripFormStamp(deployment.xml) }
         : null,

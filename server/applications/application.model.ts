@@ -1,4 +1,5 @@
 import { Model } from 'objection';
+import type { WatchHit } from '../watchlist/watchlist.model.ts';
 
 export type ApplicationStatus = 'submitted' | 'pending' | 'approved' | 'refused' | 'expired' | 'withdrawn';
 
@@ -16,7 +17,7 @@ export const FINAL_STATUSES: ApplicationStatus[] = ['approved', 'refused', 'expi
 
 export class Application extends Model {
   static tableName = 'applications';
-  static jsonAttributes = ['data'];
+  static jsonAttributes = ['data', 'watch_hit'];
   id!: number;
   flow_number!: string;
   visitor_id!: number;
@@ -31,6 +32,8 @@ export class Application extends Model {
   window_end!: Date;
   plate_number!: string | null;
   data!: Record<string, unknown>;
+  /** The watch-list `review` entries the visitor or plate matched at apply (staff only; never shown to the visitor). */
+  watch_hit!: WatchHit | null;
   status!: ApplicationStatus;
   process_id!: string;
   process_version!: number | null;

@@ -13,6 +13,7 @@ import { campusDate, campusInstant, normaliseDate, normaliseTime } from '../shar
 import { RateMeter } from '../shared/rate-meter.ts';
 import { uploadIdsFromFormValue } from '../uploads/upload.service.ts';
 import type { Visitor } from '../visitors/visitor.model.ts';
+import type { WatchHit } from '../watchlist/watchlist.model.ts';
 import { Application, type ApplicationStatus, dateString, STATUS_TEXT } from './application.model.ts';
 
 /** What other modules do when an application changes; passed in to keep this module free of them. */
@@ -24,6 +25,11 @@ export interface ApplicationHooks {
     fromJson(value: unknown): Array<{ id: string; name: string; mime: string; size: number; url: string }>;
   };
   revokePass(trx: Knex, applicationId: number): Promise<void>;
+  /**
+   * The watch-list check (server/watchlist): throws the neutral refusal for a `refuse` hit, returns the
+   * `review` hits the application keeps, or null. Optional so that a service built without it accepts all.
+   */
+  watchCheck?(visitor: Visitor, plate: string | null): Promise<WatchHit | null>;
 }
 
 export interface TimelineEvent {
@@ -192,6 +198,8 @@ export class ApplicationService {
     }
     const plate = typeof data.plateNumber === 'string' && data.plateNumber.trim() ? data.plateNumber.trim().toUpperCase() : null;
     const uploadIds = uploadIdsFromFormValue(data.attachments);
+    // Last of the checks, so that a listed visitor's refusal looks like no other answer to a valid application.
+    const watchHit = this.deps.hooks.watchCheck ? await this.deps.hooks.watchCheck(visitor, plate) : null;
 
     const now = clock.now();
     // VF + campus date + a sequence number, made by the insert itself (one round trip less per submission).
@@ -212,6 +220,7 @@ export class ApplicationService {
           window_start: windowStart,
           window_end: windowEnd,
           plate_number: plate,
+          watch_hit: watchHit ? JSON.stringify(watchHit) : null,
           // Attachments are kept as our own upload ids, never the urls or names the browser sent.
           data: JSON.stringify({ ...kept, hostMobile: host.mobile_masked, ...(data.attachments !== undefined ? { attachments: uploadIds } : {}) }),
           status: 'submitted',
@@ -325,6 +334,8 @@ export class ApplicationService {
           campusId: String(app.campus_id),
           departmentId: String(app.department_id),
           visitDate: dateString(app.visit_date),
+          // For a process that routes listed visitors to a security review (an exclusive gateway on it).
+          watchHit: Boolean(app.watch_hit),
         },
         { version: app.process_version ?? undefined },
       );

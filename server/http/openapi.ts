@@ -4,6 +4,7 @@ import { campusInput, departmentInput, staffCreateInput, staffUpdateInput } from
 import { settingsInput } from '../admin/settings-admin.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
 import { loginSchema, registrationSchema } from '../visitors/visitor.service.ts';
+import { watchEntryInput } from '../watchlist/watchlist.service.ts';
 import type { AppState } from './context.ts';
 
 /**
@@ -118,6 +119,7 @@ export const OPERATIONS: Record<string, Operation> = {
     ok: 201,
     errors: {
       400: ['FORM_INVALID', 'FORM_MISSING', 'CAMPUS_NOT_FOUND', 'DEPARTMENT_NOT_IN_CAMPUS', 'HOST_NOT_FOUND', 'VISIT_WINDOW_INVALID', 'VISIT_WINDOW_PAST', 'VISIT_WINDOW_OUTSIDE_HOURS', 'UPLOAD_NOT_FOUND'],
+      403: ['APPLICATION_NOT_ACCEPTED'],
       404: ['VISITOR_NOT_FOUND', 'PROCESS_NOT_DEPLOYED'],
     },
   },
@@ -477,6 +479,33 @@ export const OPERATIONS: Record<string, Operation> = {
     access: admin,
     query: { from: date, to: date },
   },
+  'GET /api/admin/watch-list': {
+    tag: 'admin',
+    summary: 'The watch list (deny list), newest first; ID numbers masked',
+    access: admin,
+    query: { active: { type: 'string', enum: ['true', 'false'] }, ...paging },
+  },
+  'POST /api/admin/watch-list': {
+    tag: 'admin',
+    summary: 'Add a watch-list entry by ID number (kept as blind index + masked form only), plate or name; audited',
+    access: admin,
+    body: fromZod(watchEntryInput),
+    ok: 201,
+    errors: { 400: ['ID_LENGTH', 'ID_FORMAT', 'ID_BIRTH_DATE', 'ID_CHECK_DIGIT', 'PLATE_INVALID'] },
+  },
+  'POST /api/admin/watch-list/import': {
+    tag: 'admin',
+    summary: 'Import watch-list entries from CSV (kind, value, organisation, reason, mode; all or nothing; dryRun reports)',
+    access: admin,
+    body: csvBody,
+    errors: { 400: ['CSV_EMPTY', 'CSV_TOO_LARGE', 'CSV_UNREADABLE', 'CSV_HEADER_INVALID', 'CSV_INVALID'] },
+  },
+  'POST /api/admin/watch-list/:id/deactivate': {
+    tag: 'admin',
+    summary: 'Deactivate a watch-list entry (kept for the record); audited',
+    access: admin,
+    errors: { 404: ['WATCH_ENTRY_NOT_FOUND'] },
+  },
 };
 
 /** Every stable error code the API answers with, and what it means to a client. */
@@ -510,6 +539,9 @@ export const ERROR_CODES: Record<string, string> = {
   METRICS_TOKEN_REQUIRED: 'METRICS_TOKEN is set: send Authorization: Bearer <token>',
   METRICS_LOCAL_ONLY: 'METRICS_TOKEN is not set: only direct local requests may scrape',
   ID_LENGTH: 'the ID number is not 18 characters',
+  APPLICATION_NOT_ACCEPTED: 'the application cannot be accepted (a neutral refusal: the watch list, not told to the visitor)',
+  PLATE_INVALID: 'the vehicle plate is not 5 to 10 letters and digits',
+  WATCH_ENTRY_NOT_FOUND: 'no such watch-list entry',
   ID_FORMAT: 'the ID number has characters out of place',
   ID_BIRTH_DATE: 'the ID number holds no valid birth date',
   ID_CHECK_DIGIT: 'the ID number check digit is wrong',

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { AppError, badRequest, notFound } from '../errors.ts';
 import { generateShortCode, normaliseShortCode, passClaims, signPassPayload, verifyPassPayload } from './pass-token.ts';
+import type { WatchSubject, WatchWarning } from '../watchlist/watchlist.service.ts';
 
 export interface PassRow {
   id: number;
@@ -61,6 +62,8 @@ export interface VerifyResult {
   reasonParams?: Record<string, string | number>;
   pass?: GatePassDetails;
   lastEvent?: { kind: PassEventKind; at: string };
+  /** The visitor or the plate is on the watch list: the guard checks identity and calls the security office. */
+  watchWarning?: WatchWarning;
 }
 
 export interface VisitorPassView {
@@ -90,6 +93,8 @@ export interface PassServiceOptions {
   rotateSeconds?: number;
   /** how long before the window starts the gate already admits the visitor; default 30 */
   earlyEntryMinutes?: number;
+  /** The watch-list check of the gate (server/watchlist); without it the gate shows no watch-list warning. */
+  watchWarning?: (subject: WatchSubject) => Promise<WatchWarning | null>;
 }
 
 const REASON_TEXT: Record<VerifyReason, string> = {
@@ -116,6 +121,7 @@ interface PassContext {
   visitorId: number;
   visitorName: string;
   organisation: string;
+  idNumberBidx: string;
   idNumberMasked: string;
   mobileMasked: string;
   flowNumber: string;
@@ -134,6 +140,7 @@ export class PassService {
   private readonly publicKey: crypto.KeyObject;
   readonly rotateSeconds: number;
   readonly earlyEntryMinutes: number;
+  private readonly watchWarning?: PassServiceOptions['watchWarning'];
 
   constructor(opts: PassServiceOptions) {
     if (opts.privateKey.asymmetricKeyType !== 'ed25519' || opts.publicKey.asymmetricKeyType !== 'ed25519') {
@@ -145,6 +152,7 @@ export class PassService {
     this.publicKey = opts.publicKey;
     this.rotateSeconds = opts.rotateSeconds ?? 30;
     this.earlyEntryMinutes = opts.earlyEntryMinutes ?? 30;
+    this.watchWarning = opts.watchWarning;
   }
 
   /** SPKI PEM of the verification key, for a gate page that checks payloads offline. */
@@ -259,7 +267,10 @@ export class PassService {
     }
     if (!ctx) return { valid: false, reason: 'UNKNOWN_CODE', reasonText: REASON_TEXT.UNKNOWN_CODE };
 
-    const lastEvent = await this.lastEvent(ctx.pass.id);
+    const [lastEvent, watchWarning] = await Promise.all([
+      this.lastEvent(ctx.pass.id),
+      this.watchWarning?.({ idNumberBidx: ctx.idNumberBidx, name: ctx.visitorName, organisation: ctx.organisation, plate: ctx.pass.plate_number }) ?? null,
+    ]);
     const problem = this.checkUsable(ctx, input.campusId, this.clock.now());
     return {
       valid: problem === null,
@@ -268,6 +279,7 @@ export class PassService {
       ...(problem?.params ? { reasonParams: problem.params } : {}),
       pass: this.gateDetails(ctx),
       ...(lastEvent ? { lastEvent: { kind: lastEvent.kind, at: lastEvent.at } } : {}),
+      ...(watchWarning ? { watchWarning } : {}),
     };
   }
 
@@ -361,6 +373,7 @@ export class PassService {
         'visitors.name as visitor_name_',
         'visitors.organisation as organisation_',
         'visitors.id_number_masked as id_number_masked_',
+        'visitors.id_number_bidx as id_number_bidx_',
         'visitors.mobile_masked as mobile_masked_',
       );
     if (by.passId !== undefined) q.where('passes.id', by.passId);
@@ -376,6 +389,7 @@ export class PassService {
       visitor_name_,
       organisation_,
       id_number_masked_,
+      id_number_bidx_,
       mobile_masked_,
       ...pass
     } = row;
@@ -386,6 +400,7 @@ export class PassService {
       visitorName: visitor_name_,
       organisation: organisation_,
       idNumberMasked: id_number_masked_,
+      idNumberBidx: id_number_bidx_,
       mobileMasked: mobile_masked_,
       flowNumber: flow_number_,
     };

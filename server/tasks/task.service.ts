@@ -311,6 +311,7 @@ export class TaskService {
       form: schema,
       application: application && {
         ...application,
+        watchHit: app?.watch_hit ?? null,
         visitor: visitor && {
           name: visitor.name,
           organisation: visitor.organisation,

@@ -159,6 +159,11 @@ const ROWS: Row[] = [
   r('POST', '/api/admin/instances/:id/cancel', ADMIN, { url: (f) => `/api/admin/instances/${f.app3}/cancel`, ok: [200, 409] }),
   r('GET', '/api/admin/audit', ADMIN),
   r('GET', '/api/admin/reports/counts', ADMIN, { url: () => '/api/admin/reports/counts?from=2026-01-01&to=2026-12-31' }),
+  r('GET', '/api/admin/watch-list', ADMIN),
+  r('POST', '/api/admin/watch-list', ADMIN, { ok: [400] }),
+  r('POST', '/api/admin/watch-list/import', ADMIN, { ok: [400] }),
+  // no entry 1 in the fixture: the admin is let through to a 404 naming the entry
+  r('POST', '/api/admin/watch-list/:id/deactivate', ADMIN, { url: () => '/api/admin/watch-list/1/deactivate', ok: [404] }),
 ];
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

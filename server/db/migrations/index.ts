@@ -9,6 +9,7 @@ import * as m004 from './004_admin.ts';
 import * as m006 from './006_task_indexes.ts';
 import * as m009 from './009_sms_params.ts';
 import * as m010wechat from './010_staff_wechat_openid.ts';
+import * as m011watch from './011_watch_list.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: Array<[string, Migration]> = [
   ['008_zeebe_end_probe', m008],
   ['009_sms_params', m009],
   ['010_staff_wechat_openid', m010wechat],
+  ['011_watch_list', m011watch],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -2,6 +2,7 @@
 import { errorMessage, get, post } from '../lib/api.ts';
 import { busy, clear, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
+import { watchWarningBox } from '../lib/watch.ts';
 import { at } from './i18n.ts';
 import type { View } from './main.ts';
 import { button, failed, go, labelled, needsLogin, panel, say, table } from './ui.ts';
@@ -95,6 +96,7 @@ export const instanceDetail: View = async (main, params) => {
         h('div', { class: 'ms-auto' }, cancelBtn),
       ),
       slot,
+      app.watchHit?.entries?.length ? watchWarningBox(app.watchHit.entries, 'review', 'inst-watch') : '',
     );
     const diagram = h('div', { class: 'vf-viewer', id: 'instance-diagram' });
     main.append(

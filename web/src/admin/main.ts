@@ -29,6 +29,7 @@ const routes: [string, () => Promise<View>][] = [
   ['/instances', async () => (await import('./instances.ts')).instanceList],
   ['/instances/:id', async () => (await import('./instances.ts')).instanceDetail],
   ['/audit', async () => (await import('./audit.ts')).auditLog],
+  ['/watch-list', async () => (await import('./watchlist.ts')).watchList],
 ];
 
 const NAV: [string, AdminKey][] = [
@@ -37,6 +38,7 @@ const NAV: [string, AdminKey][] = [
   ['#/directory', 'nav.directory'],
   ['#/instances', 'nav.instances'],
   ['#/settings', 'nav.settings'],
+  ['#/watch-list', 'nav.watchList'],
   ['#/audit', 'nav.audit'],
 ];
 

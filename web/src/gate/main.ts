@@ -7,6 +7,7 @@ import { gateWarningsEn, passReasonText } from '../lib/error-texts.ts';
 import { currentLang, t } from '../lib/i18n.ts';
 import { kv } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
+import { watchWarningBox } from '../lib/watch.ts';
 
 const CAMPUS_KEY = 'vf_gate_campus';
 
@@ -131,7 +132,9 @@ const gate: View = async (main) => {
         events.append(b);
       }
     }
-    clear(result).append(verdict, details ?? '', events);
+    // The watch list: the pass may be valid, the guard decides (identity check, security office).
+    const watch = v.watchWarning ? watchWarningBox(v.watchWarning.entries, 'gate', 'gate-watch') : '';
+    clear(result).append(verdict, watch, details ?? '', events);
     result.scrollIntoView({ block: 'start' });
   };
 

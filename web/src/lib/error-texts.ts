@@ -176,6 +176,7 @@ export const errorTextsEn: Record<string, Entry> = {
     return hours ? `The visit must lie within the opening hours of ${hours.campus}: ${hours.opensAt} to ${hours.closesAt}` : undefined;
   },
   VISIT_WINDOW_PAST: 'The visit must be later than now',
+  APPLICATION_NOT_ACCEPTED: 'Your application cannot be accepted for now. If you have questions, contact the department you are visiting.',
   APPLICATION_NOT_FOUND: 'The application does not exist',
   APPLICATION_NOT_WITHDRAWABLE: (e) => {
     if (e.message === '该申请当前不能撤回') return 'This application cannot be withdrawn now';

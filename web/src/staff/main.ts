@@ -6,6 +6,7 @@ import { alertBox, busy, clear, empty, fmtDateTime, h, loading } from '../lib/do
 import { type Key, t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
+import { watchWarningBox } from '../lib/watch.ts';
 
 interface Staff {
   id: number;
@@ -235,6 +236,7 @@ const taskView: View = async (main, { id }) => {
     h('div', { class: 'row g-3' }, left, right),
   );
   if (a) {
+    if (a.watchHit?.entries?.length) left.append(watchWarningBox(a.watchHit.entries, 'review', 'task-watch'));
     left.append(
       card(
         `${t('task.application')} · ${a.flowNumber}`,
