@@ -10,6 +10,7 @@ import { ApplicationService } from './applications/application.service.ts';
 import { registerProcessWorkers } from './applications/process-workers.ts';
 import { AccessService } from './auth/access.service.ts';
 import { SessionService } from './auth/session.service.ts';
+import { SsoService } from './auth/sso.service.ts';
 import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
 import { Admission, type AdmissionOptions, admissionDefaults } from './http/admission.middleware.ts';
@@ -135,6 +136,7 @@ export function createServices(deps: Deps) {
     applications,
     publicUrl,
   });
+  const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
   return {
     ...deps,
     admission,
@@ -154,6 +156,7 @@ export function createServices(deps: Deps) {
     applications,
     tasks,
     admin,
+    sso,
   };
 }
 

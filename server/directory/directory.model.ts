@@ -35,4 +35,7 @@ export class Staff extends Model {
   roles!: StaffRole[];
   password_hash!: string;
   active!: boolean;
+  staff_no!: string | null;
+  email!: string | null;
+  sso_subject!: string | null;
 }

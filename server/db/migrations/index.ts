@@ -8,6 +8,7 @@ import * as m003 from './003_flow.ts';
 import * as m004 from './004_admin.ts';
 import * as m006 from './006_task_indexes.ts';
 import * as m009 from './009_sms_params.ts';
+import * as m012sso from './012_staff_sso_subject.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,8 @@ const migrations: Array<[string, Migration]> = [
   ['007_engine_revision', m007],
   ['008_zeebe_end_probe', m008],
   ['009_sms_params', m009],
+  // 010 and 011 are taken by the WeChat and watch-list branches.
+  ['012_staff_sso_subject', m012sso],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
