@@ -397,7 +397,7 @@ export const OPERATIONS: Record<string, Operation> = {
     access: admin,
     body: fromZod(staffCreateInput),
     ok: 201,
-    errors: { 400: ['MOBILE_INVALID', 'DEPARTMENT_NOT_FOUND', 'DEPARTMENT_REQUIRED'], 409: ['USERNAME_TAKEN'] },
+    errors: { 400: ['MOBILE_INVALID', 'DEPARTMENT_NOT_FOUND', 'DEPARTMENT_REQUIRED'], 409: ['USERNAME_TAKEN', 'STAFF_NO_TAKEN'] },
   },
   'POST /api/admin/staff/import': {
     tag: 'admin',
@@ -411,7 +411,7 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'Change a staff account',
     access: admin,
     body: fromZod(staffUpdateInput),
-    errors: { 400: ['MOBILE_INVALID', 'DEPARTMENT_NOT_FOUND', 'DEPARTMENT_REQUIRED'], 404: ['STAFF_NOT_FOUND'], 409: ['CANNOT_DEMOTE_SELF'] },
+    errors: { 400: ['MOBILE_INVALID', 'DEPARTMENT_NOT_FOUND', 'DEPARTMENT_REQUIRED'], 404: ['STAFF_NOT_FOUND'], 409: ['CANNOT_DEMOTE_SELF', 'STAFF_NO_TAKEN'] },
   },
   'POST /api/admin/staff/:id/deactivate': {
     tag: 'admin',
@@ -557,6 +557,7 @@ export const ERROR_CODES: Record<string, string> = {
   VISITOR_NOT_FOUND: 'the visitor account is gone',
   STAFF_NOT_FOUND: 'no such staff account',
   USERNAME_TAKEN: 'the user name is in use',
+  STAFF_NO_TAKEN: 'another staff member has that staff number (what single sign-on links by)',
   CANNOT_DEMOTE_SELF: 'an admin cannot remove their own admin role',
   CANNOT_DEACTIVATE_SELF: 'an admin cannot deactivate their own account',
   CAMPUS_NOT_FOUND: 'no such campus',

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { adminClient, ok } from '../helpers/admin.ts';
 import { testBackends } from '../helpers/database.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 import { providerLogin, startCasDouble, startOidcProvider, TEST_PUBLIC_URL } from '../helpers/sso.ts';
@@ -197,6 +198,50 @@ for (const kind of await testBackends()) {
 
       // Local passwords stay on unless switched off.
       t.is((await new ApiClient(server.url).post('/api/staff/login', { username: host.username, password: 'Demo@2026' })).status, 200);
+    } finally {
+      await server.close();
+      await cas.close();
+    }
+  });
+
+  test.serial(`${kind}: an administrator gives staff numbers and e-mails (CSV import, edit) that SSO then links by`, async (t) => {
+    const cas = await startCasDouble({ qian: { employeeNumber: 'T3001' }, sun: { mail: 'Sun@Example.edu.cn' } });
+    const server = await startTestServer(kind, {
+      env: { STAFF_SSO: 'cas', CAS_BASE_URL: cas.baseUrl, CAS_STAFF_ATTRIBUTE: 'employeeNumber', PUBLIC_URL: TEST_PUBLIC_URL },
+    });
+    try {
+      const admin = await adminClient(server);
+      const csv = `用户名,姓名,手机号,单位代码,角色,初始密码,工号,邮箱
+host-cs2,钱老师,13811112222,CS,接待人,Start@2026,T3001,qian@example.edu.cn
+leader-cs2,孙主任,13811113333,CS,leader,Start@2026,T3001,not-an-email
+`;
+      const refused = await admin.post('/api/admin/staff/import', { csv });
+      t.is(refused.status, 400);
+      t.deepEqual(
+        refused.body.error.details.map((e: any) => [e.row, e.field]),
+        [
+          [3, 'staffNo'],
+          [3, 'email'],
+        ],
+      );
+      const fixed = csv.replace('T3001,not-an-email', 'T3002,Sun@Example.edu.cn');
+      t.is((await ok(admin.post('/api/admin/staff/import', { csv: fixed }))).imported, 2);
+      const { staff } = (await ok(admin.get('/api/admin/staff?q=cs2'))) as { staff: any[] };
+      const qian = staff.find((s) => s.username === 'host-cs2');
+      const sun = staff.find((s) => s.username === 'leader-cs2');
+      t.like(qian, { staffNo: 'T3001', email: 'qian@example.edu.cn', ssoLinked: false });
+      t.like(sun, { staffNo: 'T3002', email: 'sun@example.edu.cn' });
+      const taken = await admin.request('PUT', `/api/admin/staff/${sun.id}`, { staffNo: 'T3001' });
+      t.is(taken.status, 409);
+      t.is(taken.body.error.code, 'STAFF_NO_TAKEN');
+
+      const client = new ApiClient(server.url);
+      const login = new URL((await client.get('/api/staff/sso/start')).headers.get('location')!);
+      login.searchParams.set('as', 'qian');
+      const back = await fetch(login, { redirect: 'manual' });
+      t.is((await client.get(local(back.headers.get('location')!))).status, 302);
+      t.is((await client.get('/api/staff/me')).body.staff.id, qian.id);
+      t.like(((await ok(admin.get('/api/admin/staff?q=cs2'))) as { staff: any[] }).staff.find((s) => s.id === qian.id), { ssoLinked: true });
     } finally {
       await server.close();
       await cas.close();
