@@ -105,11 +105,11 @@ export async function providerLogin(startLocation: string, login: string): Promi
 }
 
 /**
- * A CAS server double: /login sends the browser back with a ticket for the user given as `?as=` (the test's
- * stand-in for the CAS login form); /p3/serviceValidate and /serviceValidate answer the CAS XML, each ticket
+ * A CAS server double: /login sends the browser back with a ticket for the user given as `?as=`, else
+ * `defaultUser` (the test's stand-in for the CAS login form); /p3/serviceValidate and /serviceValidate answer the CAS XML, each ticket
  * valid once and for the service it was issued for.
  */
-export async function startCasDouble(users: Record<string, Record<string, string>>) {
+export async function startCasDouble(users: Record<string, Record<string, string>>, options: { defaultUser?: string } = {}) {
   const tickets = new Map<string, { user: string; service: string }>();
   const validations: string[] = [];
   let n = 0;
@@ -118,7 +118,7 @@ export async function startCasDouble(users: Record<string, Record<string, string
     const url = new URL(req.url ?? '/', 'http://cas.local');
     if (url.pathname === '/cas/login') {
       const service = url.searchParams.get('service') ?? '';
-      const user = url.searchParams.get('as') ?? '';
+      const user = url.searchParams.get('as') ?? options.defaultUser ?? '';
       const ticket = `ST-${++n}-${Math.random().toString(36).slice(2)}`;
       tickets.set(ticket, { user, service });
       res.writeHead(302, { location: `${service}${service.includes('?') ? '&' : '?'}ticket=${ticket}` }).end();
