@@ -46,6 +46,14 @@ export function checkSsoEnv(env: SsoEnv): string[] {
     if (!env.OIDC_CLIENT_ID) issues.push('OIDC_CLIENT_ID: required when STAFF_SSO=oidc (the client registered at the provider)');
     if (!env.OIDC_CLIENT_SECRET) issues.push('OIDC_CLIENT_SECRET: required when STAFF_SSO=oidc (the secret of that client)');
   }
+  // Tokens and tickets are checked over these addresses: plain http only to this machine (a development provider).
+  const insecure = (url: string | undefined) => {
+    if (!url) return false;
+    const u = new URL(url);
+    return u.protocol !== 'https:' && !['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+  };
+  if (env.STAFF_SSO === 'oidc' && insecure(env.OIDC_ISSUER)) issues.push('OIDC_ISSUER: must be https (plain http only for localhost)');
+  if (env.STAFF_SSO === 'cas' && insecure(env.CAS_BASE_URL)) issues.push('CAS_BASE_URL: must be https (plain http only for localhost)');
   if (env.STAFF_SSO === 'cas' && !env.CAS_BASE_URL)
     issues.push('CAS_BASE_URL: required when STAFF_SSO=cas (e.g. https://cas.example.edu.cn/cas)');
   if (!env.STAFF_LOCAL_PASSWORDS && env.STAFF_SSO === 'none')

@@ -14,6 +14,11 @@ test('each SSO mode names the settings it lacks at start', (t) => {
   const cas = t.throws(() => loadConfig({ STAFF_SSO: 'cas', PUBLIC_URL: 'https://visit.example.edu.cn' }), { instanceOf: ConfigError });
   t.regex(cas!.message, /CAS_BASE_URL: required when STAFF_SSO=cas/);
   t.notRegex(cas!.message, /PUBLIC_URL/);
+  const plain = t.throws(
+    () => loadConfig({ STAFF_SSO: 'oidc', PUBLIC_URL: 'https://v.example.edu.cn', OIDC_ISSUER: 'http://idp.example.edu.cn', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' }),
+    { instanceOf: ConfigError },
+  );
+  t.regex(plain!.message, /OIDC_ISSUER: must be https/);
   const typo = t.throws(() => loadConfig({ STAFF_SSO: 'saml' }), { instanceOf: ConfigError });
   t.regex(typo!.message, /STAFF_SSO/);
   const noWayIn = t.throws(() => loadConfig({ STAFF_LOCAL_PASSWORDS: 'false' }), { instanceOf: ConfigError });
