@@ -5,6 +5,7 @@ import { applicationRoutes } from './applications/application.routes.ts';
 import { csrfMiddleware } from './auth/csrf.middleware.ts';
 import { sessionMiddleware } from './auth/session.middleware.ts';
 import { staffAuthRoutes } from './auth/staff-auth.routes.ts';
+import { ssoRoutes } from './auth/sso.routes.ts';
 import { directoryRoutes } from './directory/directory.routes.ts';
 import { admissionMiddleware } from './http/admission.middleware.ts';
 import type { AppState } from './http/context.ts';
@@ -73,7 +74,8 @@ export function createApp(services: Services): Koa<AppState> {
     metricsRoutes(services.metrics, config.METRICS_TOKEN),
     openApiRoutes(),
     visitorRoutes(services.visitors, services.sessions, secure),
-    staffAuthRoutes(services.directory, services.sessions, services.throttle, secure),
+    staffAuthRoutes(services.directory, services.sessions, services.throttle, secure, config.STAFF_LOCAL_PASSWORDS),
+    ssoRoutes(services.sso, services.sessions, secure),
     directoryRoutes(services.directory),
     applicationRoutes(services.applications, services.visitors),
     passRoutes(services.passes),

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { checkSsoEnv, ssoEnvShape } from './auth/sso.config.ts';
 import { checkSmsEnv, smsEnvShape } from './sms/sms.config.ts';
 import { checkWechatEnv, wechatEnvShape } from './wechat/wechat.config.ts';
 
@@ -74,6 +75,8 @@ const schema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   /** Bearer token a Prometheus scrape of /metrics must send; unset: /metrics answers local direct requests only. */
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  // Staff single sign-on (server/auth/sso.config.ts).
+  ...ssoEnvShape,
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };
@@ -113,5 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (smsIssues.length) throw new ConfigError(smsIssues);
   const wechatIssues = checkWechatEnv(parsed.data);
   if (wechatIssues.length) throw new ConfigError(wechatIssues);
+  const ssoIssues = checkSsoEnv(parsed.data);
+  if (ssoIssues.length) throw new ConfigError(ssoIssues);
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }

@@ -11,6 +11,7 @@ import { ApplicationService } from './applications/application.service.ts';
 import { registerProcessWorkers } from './applications/process-workers.ts';
 import { AccessService } from './auth/access.service.ts';
 import { SessionService } from './auth/session.service.ts';
+import { SsoService } from './auth/sso.service.ts';
 import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
 import { Admission, type AdmissionOptions, admissionDefaults } from './http/admission.middleware.ts';
@@ -153,6 +154,7 @@ export function createServices(deps: Deps) {
     applications,
     publicUrl,
   });
+  const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
   return {
     ...deps,
     admission,
@@ -174,6 +176,7 @@ export function createServices(deps: Deps) {
     tasks,
     watchList,
     admin,
+    sso,
   };
 }
 

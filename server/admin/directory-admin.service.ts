@@ -45,6 +45,8 @@ export const departmentInput = z
   })
   .strict();
 
+const staffNo = z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, '工号只能包含字母、数字、点、短横线和下划线（最多 64 个字符）');
+const email = z.email('邮箱格式不正确').max(254, '邮箱不能超过 254 个字符');
 const password = z.string().min(8, '密码至少 8 个字符').max(128, '密码不能超过 128 个字符');
 const roles = z.array(z.enum(STAFF_ROLES as [StaffRole, ...StaffRole[]], { error: '角色只能是 host、leader、admin、guard' })).min(1, '请至少选择一个角色');
 
@@ -56,6 +58,9 @@ export const staffCreateInput = z
     departmentId: z.number().int().positive().nullable(),
     roles,
     password,
+    /** What staff single sign-on links by (README "Staff single sign-on"); optional. */
+    staffNo: staffNo.nullable().optional(),
+    email: email.nullable().optional(),
   })
   .strict();
 
@@ -80,6 +85,9 @@ const staffView = (s: any) => ({
   roles: s.roles,
   active: s.active,
   wechatOpenId: s.wechat_openid ?? null,
+  staffNo: s.staff_no ?? null,
+  email: s.email ?? null,
+  ssoLinked: Boolean(s.sso_subject),
 });
 
 export interface RowError {
@@ -266,7 +274,11 @@ export class DirectoryAdminService {
     return s;
   }
 
-  private async checkStaffFields(input: { mobile?: string; departmentId?: number | null; roles?: StaffRole[] }, current?: Staff) {
+  private async checkStaffFields(input: { mobile?: string; departmentId?: number | null; roles?: StaffRole[]; staffNo?: string | null }, current?: Staff) {
+    if (input.staffNo) {
+      const other = await Staff.query(this.deps.knex).findOne({ staff_no: input.staffNo });
+      if (other && other.id !== current?.id) throw conflict('STAFF_NO_TAKEN', `工号 ${input.staffNo} 已被其他工作人员使用`);
+    }
     if (input.mobile !== undefined && !normaliseMobile(input.mobile)) {
       throw badRequest('MOBILE_INVALID', '手机号格式不正确', [{ field: 'mobile', message: '手机号格式不正确' }]);
     }
@@ -306,6 +318,8 @@ export class DirectoryAdminService {
       if (input.departmentId !== undefined) patch.department_id = input.departmentId;
       if (input.roles !== undefined) patch.roles = JSON.stringify([...new Set(input.roles)]);
       if (input.wechatOpenId !== undefined) patch.wechat_openid = input.wechatOpenId || null;
+      if (input.staffNo !== undefined) patch.staff_no = input.staffNo || null;
+      if (input.email !== undefined) patch.email = input.email ? input.email.toLowerCase() : null;
       if (input.mobile !== undefined) {
         const mobile = normaliseMobile(input.mobile)!;
         Object.assign(patch, {
@@ -366,8 +380,12 @@ export class DirectoryAdminService {
       department: ['department', 'departmentcode', '单位代码', '部门代码', '单位'],
       roles: ['roles', '角色'],
       password: ['password', '初始密码', '密码'],
+      staffNo: ['staffno', 'staffnumber', '工号', '职工号'],
+      email: ['email', 'e-mail', '邮箱', '电子邮箱'],
     });
     const { knex } = this.deps;
+    const takenNumbers = new Set((await knex('staff').whereNotNull('staff_no').select('staff_no')).map((r: any) => String(r.staff_no)));
+    const numbersInFile = new Map<string, number>();
     const departments = new Map((await Department.query(knex)).map((d) => [d.code.toLowerCase(), d]));
     const existing = new Set((await knex('staff').select('username')).map((r: any) => String(r.username).toLowerCase()));
     const errors: RowError[] = [];
@@ -402,7 +420,14 @@ export class DirectoryAdminService {
       const pwd = values.password ?? '';
       if (!pwd) err('password', '请填写初始密码');
       else if (pwd.length < 8) err('password', '初始密码至少 8 个字符');
-      inputs.push({ username, name, mobile: mobile ?? '', departmentId, roles: [...new Set(roleList)], password: pwd });
+      const number = values.staffNo || null;
+      if (number && !staffNo.safeParse(number).success) err('staffNo', '工号只能包含字母、数字、点、短横线和下划线（最多 64 个字符）');
+      else if (number && takenNumbers.has(number)) err('staffNo', `工号 ${number} 已被其他工作人员使用`);
+      else if (number && numbersInFile.has(number)) err('staffNo', `工号 ${number} 与第 ${numbersInFile.get(number)} 行重复`);
+      else if (number) numbersInFile.set(number, row);
+      const mail = values.email || null;
+      if (mail && !email.safeParse(mail).success) err('email', '邮箱格式不正确');
+      inputs.push({ username, name, mobile: mobile ?? '', departmentId, roles: [...new Set(roleList)], password: pwd, staffNo: number, email: mail });
     }
     if (errors.length && !dryRun) throw csvInvalid(errors);
     if (dryRun) return { dryRun, rows: records.length, imported: 0, errors };

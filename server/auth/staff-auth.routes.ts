@@ -19,10 +19,13 @@ export function staffAuthRoutes(
   sessions: SessionService,
   throttle: ThrottleService,
   secureCookies: boolean,
+  localPasswords = true,
 ) {
   const router = new Router<AppState>({ prefix: '/api/staff' });
 
   router.post('/login', async (ctx) => {
+    // STAFF_LOCAL_PASSWORDS=false: staff sign in through the campus SSO only (GET /api/staff/sso/start).
+    if (!localPasswords) throw new AppError(403, 'LOCAL_LOGIN_DISABLED', '本系统已改用统一身份认证登录，请点击“统一身份认证登录”');
     const input = staffLoginSchema.parse(ctx.request.body ?? {});
     const staff = await throttle.attempt(
       `staff:${input.username.toLowerCase()}`,

@@ -37,4 +37,7 @@ export class Staff extends Model {
   active!: boolean;
   /** The staff member's openid under the campus official account (WeChat task notices); set by an administrator. */
   wechat_openid?: string | null;
+  staff_no!: string | null;
+  email!: string | null;
+  sso_subject!: string | null;
 }

@@ -12,6 +12,9 @@ export interface StaffInput {
   departmentId: number | null;
   roles: StaffRole[];
   password: string;
+  /** The keys staff single sign-on links by (e-mail kept lower-case). */
+  staffNo?: string | null;
+  email?: string | null;
 }
 
 /** Campuses, departments and staff: who can be visited, who reviews and who guards. */
@@ -67,6 +70,8 @@ export class DirectoryService {
       roles: input.roles,
       password_hash: await hashPassword(input.password),
       active: true,
+      staff_no: input.staffNo || null,
+      email: input.email ? input.email.toLowerCase() : null,
     });
   }
 }

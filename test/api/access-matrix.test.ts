@@ -84,6 +84,10 @@ const ROWS: Row[] = [
   r('POST', '/api/staff/login', ALL, { ok: [400] }),
   r('POST', '/api/staff/logout', ALL, { ok: [204] }),
   r('GET', '/api/staff/me', STAFF),
+  // Single sign-on is off here (STAFF_SSO=none): its routes answer 404 SSO_NOT_CONFIGURED to everyone.
+  r('GET', '/api/staff/sso', ALL),
+  r('GET', '/api/staff/sso/start', ALL, { ok: [404] }),
+  r('GET', '/api/staff/sso/callback', ALL, { ok: [404] }),
   r('GET', '/api/directory/campuses', ALL),
   r('GET', '/api/directory/departments', ALL),
   r('GET', '/api/applications/form', VISITORS),

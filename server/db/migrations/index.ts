@@ -10,6 +10,7 @@ import * as m006 from './006_task_indexes.ts';
 import * as m009 from './009_sms_params.ts';
 import * as m010wechat from './010_staff_wechat_openid.ts';
 import * as m011watch from './011_watch_list.ts';
+import * as m012sso from './012_staff_sso_subject.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: Array<[string, Migration]> = [
   ['009_sms_params', m009],
   ['010_staff_wechat_openid', m010wechat],
   ['011_watch_list', m011watch],
+  ['012_staff_sso_subject', m012sso],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -230,12 +230,16 @@ async function staff(body: HTMLElement, reload: () => void, query: URLSearchPara
       { name: 'roles', label: at('dir.roles'), type: 'roles' },
       // WeChat task notices (README "WeChat notices"): set on an existing account; empty clears it.
       ...(s ? [{ name: 'wechatOpenId', label: at('dir.wechatOpenId') }] : []),
+      { name: 'staffNo', label: at('dir.staffNo') },
+      { name: 'email', label: at('dir.email') },
       ...(s ? [] : [{ name: 'password', label: at('dir.password'), type: 'password' as const, required: true }]),
     ];
     clear(formSlot).append(
       entityForm(fields, s ? { ...s, mobile: '' } : null, async (data) => {
         const payload: Record<string, any> = { ...data, departmentId: data.departmentId ? Number(data.departmentId) : null };
         if (s && !payload.mobile) delete payload.mobile;
+        payload.staffNo = payload.staffNo || null;
+        payload.email = payload.email || null;
         if (s) await put(`/api/admin/staff/${s.id}`, payload);
         else await post('/api/admin/staff', payload);
         reload();

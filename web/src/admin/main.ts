@@ -2,7 +2,7 @@ import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
 import './admin.css';
 import { post } from '../lib/api.ts';
-import { field } from '../lib/app.ts';
+import { addSsoLogin, field } from '../lib/app.ts';
 import { $, alertBox, busy, clear, h, loading } from '../lib/dom.ts';
 import { currentLang, setLang } from '../lib/i18n.ts';
 // Not used by the shell itself: importing it here keeps the lib modules the other pages share in one chunk,
@@ -115,6 +115,7 @@ const login: View = (main, _p, query) => {
     });
   });
   main.append(h('div', { class: 'vf-login' }, h('section', { class: 'card vf-card' }, h('div', { class: 'card-body' }, h('h1', { class: 'h5 mb-3' }, at('login.title')), form))));
+  addSsoLogin(form, '/admin/');
 };
 
 let cleanup: Cleanup;

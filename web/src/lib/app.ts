@@ -1,5 +1,5 @@
 /** Page shell shared by the three entry points: header, language switch, hash routing, unload of the old view. */
-import { ApiError, errorMessage, post } from './api.ts';
+import { ApiError, errorMessage, get, post } from './api.ts';
 import { $, alertBox, busy, clear, h } from './dom.ts';
 import { currentLang, type Key, setLang, t } from './i18n.ts';
 
@@ -133,7 +133,7 @@ export function authForm(
   send: (data: Record<string, string>) => Promise<void>,
   footer: HTMLElement,
   note?: string,
-) {
+): HTMLFormElement {
   const errorSlot = h('div');
   const button = h('button', { type: 'submit', class: 'btn btn-primary btn-lg w-100' }, submitLabel);
   const form = h('form', { novalidate: true }, ...fields, errorSlot, button);
@@ -152,11 +152,32 @@ export function authForm(
     });
   });
   main.append(card(title, note ? h('p', { class: 'small text-secondary' }, note) : null, form, footer));
+  return form;
+}
+
+/**
+ * The campus single sign-on of a staff login form, when the server has one (GET /api/staff/sso): a
+ * "统一身份认证登录" button above the form, or in its place when local passwords are switched off.
+ * `next` is the staff page the sign-in comes back to.
+ */
+export function addSsoLogin(form: HTMLElement, next: '/staff/' | '/admin/' | '/gate/') {
+  void get<{ mode: 'none' | 'oidc' | 'cas'; localPasswords: boolean }>('/api/staff/sso')
+    .then((sso) => {
+      if (sso.mode === 'none') return;
+      const button = h(
+        'a',
+        { class: 'btn btn-primary btn-lg w-100', id: 'sso-login', href: `/api/staff/sso/start?next=${encodeURIComponent(next)}` },
+        t('staff.sso'),
+      );
+      if (sso.localPasswords) form.before(button, h('p', { class: 'text-center text-secondary small my-3' }, t('staff.or')));
+      else form.replaceWith(button);
+    })
+    .catch(() => {}); // without the answer the password form stays, as before SSO existed
 }
 
 /** The staff login form of the task list and the gate; `loggedIn` gets the staff member the server answered. */
 export function staffLoginForm<S>(main: HTMLElement, loggedIn: (staff: S) => void) {
-  authForm(
+  const form = authForm(
     main,
     t('staff.login'),
     [
@@ -167,4 +188,5 @@ export function staffLoginForm<S>(main: HTMLElement, loggedIn: (staff: S) => voi
     async (data) => loggedIn((await post<{ staff: S }>('/api/staff/login', data)).staff),
     h('div'),
   );
+  addSsoLogin(form, location.pathname.startsWith('/gate') ? '/gate/' : '/staff/');
 }
