@@ -22,8 +22,12 @@ const schema = z.object({
    * runs it once this has passed. The bundled jobs take milliseconds.
    */
   ENGINE_JOB_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
-  /** An application claimed for starting its process and not started after this is recovered (recoverStaleStarts). */
-  START_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  /**
+   * An application claimed for starting its process and not started after this is recovered (recoverStaleStarts).
+   * At least 45 s: recovery learns that an instance did start from its first task, whose event the engine may
+   * take up to its 30 s delivery lease (plus a retry) to hand over after a crash; shorter would start it twice.
+   */
+  START_CLAIM_TIMEOUT_MS: z.coerce.number().int().min(45_000).max(3_600_000).default(120_000),
   PUBLIC_URL: z.url().optional(),
   // SMS_PROVIDER, SMS_TEMPLATES and the vendors' credentials and endpoints (server/sms/sms.config.ts).
   ...smsEnvShape,

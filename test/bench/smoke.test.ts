@@ -35,7 +35,7 @@ const smokes: Smoke[] = [
   // The short form of the chaos bench (issue 13): a few kills, then everything accepted must end.
   {
     name: 'chaos',
-    env: { BENCH_SECONDS: '16', BENCH_VISITORS: '6', BENCH_KILL_EVERY_MS: '3000', BENCH_JOB_TIMEOUT_MS: '5000', BENCH_SETTLE_SECONDS: '60' },
+    env: { BENCH_SECONDS: '16', BENCH_VISITORS: '6', BENCH_KILL_EVERY_MS: '3000', BENCH_JOB_TIMEOUT_MS: '5000', BENCH_SETTLE_SECONDS: '100' },
     expect: /survived [1-9]\d* kills: 0 lost, 0 stuck, 0 duplicated/,
     needs: 'postgres',
   },
@@ -63,7 +63,8 @@ const chromium = fs.existsSync(CHROMIUM) && fs.existsSync(path.join(root, 'test/
 for (const smoke of smokes) {
   const can = smoke.needs === 'nothing' || (smoke.needs === 'postgres' ? postgres : chromium);
   (can ? test.serial : test.serial.skip)(`bench ${smoke.name} runs for a few seconds without a failure`, async (t) => {
-    t.timeout(110_000);
+    // chaos: a start claim cut off by a kill is taken over after 45 s, and its recovery round comes every 22 s.
+    t.timeout(smoke.name === 'chaos' ? 200_000 : 110_000);
     const { code, output } = await runBench(smoke.name, smoke.env);
     t.is(code, 0, `bench ${smoke.name} failed:\n${output.slice(-6000)}`);
     t.regex(output, smoke.expect, output.slice(-3000));
