@@ -382,7 +382,7 @@ export class DirectoryAdminService {
       password: ['password', '初始密码', '密码'],
       staffNo: ['staffno', 'staffnumber', '工号', '职工号'],
       email: ['email', 'e-mail', '邮箱', '电子邮箱'],
-    });
+    }, ['staffNo', 'email']);
     const { knex } = this.deps;
     const takenNumbers = new Set((await knex('staff').whereNotNull('staff_no').select('staff_no')).map((r: any) => String(r.staff_no)));
     const numbersInFile = new Map<string, number>();
@@ -499,7 +499,12 @@ function csvInvalid(errors: RowError[]) {
 }
 
 /** Parses a CSV with a header row into named fields (English or Chinese headers); rows keep their file line. */
-function readCsv(csv: unknown, fields: Record<string, string[]>): Array<{ row: number; values: Record<string, string | undefined> }> {
+/** `optional`: columns a file may leave out (added after files were written without them: 工号, 邮箱). */
+function readCsv(
+  csv: unknown,
+  fields: Record<string, string[]>,
+  optional: string[] = [],
+): Array<{ row: number; values: Record<string, string | undefined> }> {
   if (typeof csv !== 'string' || !csv.trim()) throw badRequest('CSV_REQUIRED', '请提供 CSV 文件内容');
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
@@ -515,7 +520,7 @@ function readCsv(csv: unknown, fields: Record<string, string[]>): Array<{ row: n
     const i = header.findIndex((h) => names.some((n) => n.toLowerCase() === h));
     if (i >= 0) index[field] = i;
   }
-  const missing = Object.entries(fields).filter(([field]) => index[field] === undefined);
+  const missing = Object.entries(fields).filter(([field]) => index[field] === undefined && !optional.includes(field));
   if (missing.length) {
     throw badRequest(
       'CSV_HEADER_INVALID',
