@@ -35,8 +35,10 @@ const CONNECTION_LOST = /^Connection terminated|^terminating connection|Client h
  * may run again. These become 503 + Retry-After, never 500 (issue 16).
  */
 export function isDatabaseBusy(err: unknown): boolean {
-  const e = err as { name?: string; code?: unknown } | null;
+  const e = err as { name?: string; code?: unknown; nativeError?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
+  // objection wraps the driver's error (DBError) and keeps the original, with its SQLSTATE, as nativeError.
+  if (e.nativeError && e.nativeError !== e && isDatabaseBusy(e.nativeError)) return true;
   if (e.name === 'KnexTimeoutError' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET') return true;
   if (typeof e.code === 'string' && TRANSIENT_SQLSTATES.has(e.code)) return true;
   return CONNECTION_LOST.test(String((e as { message?: unknown }).message ?? ''));

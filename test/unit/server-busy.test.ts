@@ -10,6 +10,9 @@ test('a PostgreSQL restart under a request is "busy, try again" (503), not a fau
   t.true(isDatabaseBusy(new Error('Connection terminated unexpectedly')));
   t.true(isDatabaseBusy(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })));
   t.true(isDatabaseBusy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+  // Through objection: a DBError keeps the driver's error as nativeError (seen as a 500 in the chaos bench).
+  const wrapped = Object.assign(new Error('the database system is starting up'), { name: 'DBError', nativeError: pgError('57P03') });
+  t.true(isDatabaseBusy(wrapped));
 });
 
 test('a genuine fault stays a fault', (t) => {
@@ -17,4 +20,5 @@ test('a genuine fault stays a fault', (t) => {
   t.false(isDatabaseBusy(pgError('23505', 'duplicate key value violates unique constraint')));
   t.false(isDatabaseBusy(new TypeError("Cannot read properties of undefined (reading 'id')")));
   t.false(isDatabaseBusy(undefined));
+  t.false(isDatabaseBusy(Object.assign(new Error('duplicate'), { name: 'UniqueViolationError', nativeError: pgError('23505') })));
 });
