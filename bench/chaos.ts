@@ -33,6 +33,8 @@ async function again<T>(what: () => Promise<{ status: number; body: T }>, tries 
 }
 
 export async function run(): Promise<void> {
+  // A request cut off by a kill is sent again (see again()); one that hangs must be cut off too.
+  process.env.BENCH_REQUEST_TIMEOUT_MS ??= '20000';
   const db = await createBenchDatabase();
   let server: BenchServer | undefined;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -154,9 +156,12 @@ export async function run(): Promise<void> {
     stop = false;
     const reviewing = Promise.all(staff.map(staffLoop));
     let open = await ended();
-    while (open > 0 && Date.now() < settleUntil) {
+    console.log(`  load stopped after ${((performance.now() - started) / 1000).toFixed(0)} s: ${accepted.size} accepted, ${open} not ended yet, ${kills} kills`);
+    for (let tick = 1; open > 0 && Date.now() < settleUntil; tick++) {
       await sleep(1000);
       open = await ended();
+      // A slow settle shows where it stands (a start claim cut by a kill is taken over only after 45 s).
+      if (tick % 15 === 0) console.log(`  settling: ${open} accepted applications not ended yet after ${tick} s`);
     }
     stop = true;
     await reviewing;

@@ -121,7 +121,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited during start:\n${stderr}`);
     if (Date.now() > deadline) throw new Error(`server did not start in 120 s:\n${stderr}`);
-    const ok = await fetch(`${url}/readyz`)
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) })
       .then((r) => r.ok)
       .catch(() => false);
     // Every worker of a cluster must be up, not just the first.
@@ -256,6 +256,13 @@ export interface Reply<T = any> {
 const BUSY_RETRIES = 20;
 
 /**
+ * A request unanswered this long fails instead of waiting for ever (BENCH_REQUEST_TIMEOUT_MS, read when sent so
+ * a bench can set its own): a hung connection must show up as an error in the bench's report, not as a bench
+ * that never ends (the chaos smoke test ran into ava's timeout on CI with nothing printed).
+ */
+const requestTimeoutMs = () => Number(process.env.BENCH_REQUEST_TIMEOUT_MS ?? 120_000);
+
+/**
  * A browser-like client on node:http with keep-alive (lighter than fetch, which matters when the client shares
  * the machine with the server): keeps its cookies and echoes the CSRF cookie in the header, as our pages do.
  * A 503 with Retry-After (the server turned the request away before doing anything) is waited out and sent
@@ -327,6 +334,8 @@ export class Client {
         res.on('error', reject);
       });
       req.on('error', reject);
+      const timeoutMs = requestTimeoutMs();
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${pathname}: no answer in ${timeoutMs} ms`)));
       req.end(payload);
     });
   }
