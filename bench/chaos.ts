@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { SENT_TEMPLATES } from '../server/sms/sms.config.ts';
+import { AliyunSmsDouble } from '../test/helpers/sms-doubles.ts';
 import { hostDepartments, idNumber, mobile, reviewerClients } from './flow.ts';
 import { type BenchServer, Client, campusDay, createBenchDatabase, reportServerTrouble, sleep, startServer } from './lib.ts';
 
@@ -7,7 +9,8 @@ import { type BenchServer, Client, campusDay, createBenchDatabase, reportServerT
  * server process is killed with SIGKILL at random moments (the primary starts another); a request cut off by a
  * kill is sent again, as a person would. Afterwards every application a visitor was told was accepted (201) must
  * exist and reach its end, no instance or task may be left stuck, no SMS event may be queued twice nor any pass
- * issued twice. BENCH_CHAOS_PG_RESTART=1 also restarts PostgreSQL once under load (pg_ctlcluster; only on a
+ * issued twice. SMS go to a local double of Alibaba Cloud's SendSms API, which counts what it accepted per event
+ * (OutId = the outbox row): no event may reach it twice. BENCH_CHAOS_PG_RESTART=1 also restarts PostgreSQL once under load (pg_ctlcluster; only on a
  * machine where nothing else uses that PostgreSQL): the server must come back without a 500.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 40);
@@ -36,10 +39,23 @@ export async function run(): Promise<void> {
   // A request cut off by a kill is sent again (see again()); one that hangs must be cut off too.
   process.env.BENCH_REQUEST_TIMEOUT_MS ??= '20000';
   const db = await createBenchDatabase();
+  const account = { accessKeyId: 'LTAI5tBenchKey000000001', accessKeySecret: 'BenchSecret0123456789abcdefABCD', signName: '示例大学' };
+  const templateIds = Object.fromEntries(SENT_TEMPLATES.map((name, i) => [name, `SMS_90${i}`]));
+  const smsDouble = await new AliyunSmsDouble({ ...account, templates: Object.values(templateIds) }).start();
   let server: BenchServer | undefined;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   try {
-    server = await startServer(db.url, { WORKERS: '2', ENGINE_JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS), START_CLAIM_TIMEOUT_MS: '45000' });
+    server = await startServer(db.url, {
+      WORKERS: '2',
+      ENGINE_JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS),
+      START_CLAIM_TIMEOUT_MS: '45000',
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_SMS_ACCESS_KEY_ID: account.accessKeyId,
+      ALIYUN_SMS_ACCESS_KEY_SECRET: account.accessKeySecret,
+      ALIYUN_SMS_SIGN_NAME: account.signName,
+      ALIYUN_SMS_ENDPOINT: smsDouble.url,
+      SMS_TEMPLATES: JSON.stringify(templateIds),
+    });
     const visitors = await Promise.all(
       Array.from({ length: VISITORS }, async (_, i) => {
         const client = new Client(server!.url, agent);
@@ -202,6 +218,15 @@ export async function run(): Promise<void> {
     const smsResent = Number(
       (await db.knex('sms_outbox').where({ status: 'sent' }).where('attempts', '>', 1).whereNull('last_error').count({ n: '*' }))[0].n,
     );
+    // What the provider received: an event (outbox row) that reached it twice is an SMS the visitor got twice.
+    const perEvent = new Map<string, number>();
+    for (const send of smsDouble.sends) perEvent.set(send.outId ?? '(none)', (perEvent.get(send.outId ?? '(none)') ?? 0) + 1);
+    const providerTwice = [...perEvent.values()].filter((n) => n > 1).length;
+    const sentIds: number[] = (await db.knex('sms_outbox').where({ status: 'sent' }).pluck('id')).map(Number);
+    const outboxSent = sentIds.length;
+    // marked sent but never reached the provider: a visitor told nothing
+    const sentNotReceived = sentIds.filter((id) => !perEvent.has(`sms-${id}`)).length;
+    const outcomeUnknown = Number((await db.knex('sms_outbox').where({ status: 'failed' }).where('last_error', 'like', 'SMS_OUTCOME_UNKNOWN%').count({ n: '*' }))[0].n);
     const passesTwice = await db.knex('passes').select('application_id').count({ n: '*' }).groupBy('application_id').havingRaw('count(*) > 1');
     const ended_ = (byStatus.approved ?? 0) + (byStatus.refused ?? 0);
 
@@ -210,6 +235,10 @@ export async function run(): Promise<void> {
     console.log(`  applications accepted (201): ${accepted.size}; found ${found}; ended ${ended_} ${JSON.stringify(byStatus)} after ${elapsed.toFixed(0)} s`);
     console.log(`  stuck: ${stuckInstances} instances of ended applications still active, ${openTasksOfEnded} open tasks of ended applications, ${incidents} open incidents`);
     console.log(`  duplicates: SMS events queued twice ${smsTwice.length}, passes issued twice ${passesTwice.length}; SMS sent after a crash cut their first attempt ${smsResent}`);
+    console.log(
+      `  SMS provider double: ${smsDouble.sends.length} accepted for ${perEvent.size} events, ${providerTwice} events sent twice; outbox: ${outboxSent} sent, ` +
+        `${outcomeUnknown} cut by a kill while at the provider (not sent again), ${sentNotReceived} marked sent that the provider never got`,
+    );
     console.log(`  refusals (4xx) ${refusedAnswers}; 5xx or failed requests after retries ${odd.length}`);
     // While PostgreSQL restarts, background work (pollers, the starter) logs its failed rounds as errors and tries
     // again; what must not happen then is a request answered 500.
@@ -218,20 +247,21 @@ export async function run(): Promise<void> {
     console.log(`  /readyz went ${readiness.join(' -> ')}`);
     const lost = accepted.size - found;
     const unfinished = accepted.size - ended_;
-    const trouble = lost + unfinished + stuckInstances + openTasksOfEnded + incidents + smsTwice.length + passesTwice.length + odd.length + otherErrors;
+    const trouble = lost + unfinished + stuckInstances + openTasksOfEnded + incidents + smsTwice.length + providerTwice + sentNotReceived + passesTwice.length + odd.length + otherErrors;
     const readyTrouble = PG_RESTART && (readiness.at(-1) !== 'green' || !readiness.includes('red')) ? 1 : 0;
     if (trouble || readyTrouble || kills === 0) {
       for (const line of odd.slice(0, 10)) console.warn(`  ${line}`);
       reportServerTrouble(server, 'the chaos bench failed');
       throw new Error(
         `chaos bench failed: ${lost} lost, ${unfinished} unfinished, ${stuckInstances + openTasksOfEnded} stuck, ${incidents} incidents, ` +
-          `${smsTwice.length + passesTwice.length} duplicated, ${odd.length} failed requests, ${otherErrors} server errors, ${kills} kills`,
+          `${smsTwice.length + providerTwice + passesTwice.length} duplicated, ${odd.length} failed requests, ${otherErrors} server errors, ${kills} kills`,
       );
     }
     console.log(`  survived ${kills} kills: 0 lost, 0 stuck, 0 duplicated`);
   } finally {
     agent.destroy();
     await server?.stop();
+    await smsDouble.close();
     await db.drop();
   }
 }

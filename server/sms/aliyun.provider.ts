@@ -101,6 +101,7 @@ export class AliyunSmsProvider implements SmsProvider {
       SignName: this.opts.signName,
       TemplateCode: mapping.id,
       TemplateParam: JSON.stringify(this.templateParam(message.template, message.params)),
+      ...(message.reference ? { OutId: message.reference } : {}),
     };
     const body = new URLSearchParams({ ...params, Signature: aliyunSign('POST', params, this.opts.accessKeySecret) });
     const answer = await callVendor(

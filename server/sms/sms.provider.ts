@@ -12,6 +12,11 @@ export interface SmsSendRequest {
   params: Record<string, string>;
   /** The rendered text, as the recipient reads it (the console provider prints it; vendors render their own copy). */
   body: string;
+  /**
+   * Our event's id (the outbox row), handed to the vendor as its external id (aliyun OutId, tencent
+   * SessionContext), which it echoes in delivery receipts: a support case or a double send can be traced to it.
+   */
+  reference?: string;
 }
 
 export interface SmsProvider {

@@ -87,6 +87,7 @@ export class TencentSmsProvider implements SmsProvider {
       SignName: this.opts.signName,
       TemplateId: mapping.id,
       TemplateParamSet: this.templateParamSet(message.template, message.params),
+      ...(message.reference ? { SessionContext: message.reference } : {}),
     });
     const url = new URL('/', this.opts.endpoint);
     const timestamp = Math.floor(Date.now() / 1000);

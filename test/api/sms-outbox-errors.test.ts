@@ -40,8 +40,9 @@ for (const kind of await testBackends()) {
       clock.advance(24 * 3600_000);
       t.deepEqual(await sms.deliverDue(), { sent: 0, failed: 0 });
       t.is(provider.calls.length, 1);
-      t.deepEqual(provider.calls[0], { to: mobile, template: 'approved', params: { name: '张三', visitDate: '2026-12-03' }, body: '通过' });
       const { messages } = await sms.list(1, 10, { status: 'failed' });
+      // the vendor gets the outbox row as its external id (OutId / SessionContext)
+      t.deepEqual(provider.calls[0], { to: mobile, template: 'approved', params: { name: '张三', visitDate: '2026-12-03' }, body: '通过', reference: `sms-${messages[0].id}` });
       t.is(messages.length, 1);
       t.like(messages[0], { status: 'failed', attempts: 1, lastErrorCode: 'SMS_CREDENTIALS_REJECTED' });
       t.regex(messages[0].lastError!, /^SMS_CREDENTIALS_REJECTED \(Vendor\.Code\): vendor says no to 1\d\d\*{4}\d{4}$/);

@@ -87,6 +87,7 @@ for (const kind of await testBackends()) {
         signName: '示例大学',
         templateCode: 'SMS_1001',
         templateParam: { name: '李四', visitDate: '2026-12-03', flowNumber: application.flowNumber },
+        outId: `sms-${rows[2].id}`,
       });
       t.deepEqual(
         double.sends.slice(0, 2).map((s) => [s.templateCode, s.templateParam.no]),
@@ -132,6 +133,7 @@ for (const kind of await testBackends()) {
         signName: '示例大学',
         templateId: '2001',
         templateParamSet: ['李四', '2026-12-03', application.flowNumber],
+        sessionContext: `sms-${rows[2].id}`,
       });
       t.deepEqual(double.sends[0].templateParamSet.slice(1), [application.flowNumber, '2026-12-03']);
       t.is(rows.find((r: any) => r.provider_message_id === null), undefined);

@@ -81,6 +81,8 @@ export interface AliyunSend {
   signName: string;
   templateCode: string;
   templateParam: Record<string, string>;
+  /** OutId: the sender's own id of the event (ours: sms-<outbox id>). */
+  outId?: string;
 }
 
 /** Percent-encoding of Alibaba Cloud's signature v1: every byte but A-Z a-z 0-9 - _ . ~ as %XX (upper case). */
@@ -151,10 +153,10 @@ export class AliyunSmsDouble extends Double<AliyunSend> {
     }
     if (Object.values(templateParam).some((v) => typeof v !== 'string')) return ok('isv.INVALID_JSON_PARAM', 'JSON参数不合法，只接受字符串值');
     if (this.drop(res, 'OK')) {
-      this.sends.push({ phoneNumbers: params.PhoneNumbers, signName: params.SignName, templateCode: params.TemplateCode, templateParam });
+      this.sends.push({ phoneNumbers: params.PhoneNumbers, signName: params.SignName, templateCode: params.TemplateCode, templateParam, ...(params.OutId ? { outId: params.OutId } : {}) });
       return;
     }
-    this.sends.push({ phoneNumbers: params.PhoneNumbers, signName: params.SignName, templateCode: params.TemplateCode, templateParam });
+    this.sends.push({ phoneNumbers: params.PhoneNumbers, signName: params.SignName, templateCode: params.TemplateCode, templateParam, ...(params.OutId ? { outId: params.OutId } : {}) });
     this.json(res, 200, { RequestId: requestId, Code: 'OK', Message: 'OK', BizId: `${Date.now()}^${this.sends.length}` }, 'OK');
   }
 }
@@ -167,6 +169,8 @@ export interface TencentSend {
   signName: string;
   templateId: string;
   templateParamSet: string[];
+  /** SessionContext: echoed by the vendor (ours: sms-<outbox id>). */
+  sessionContext?: string;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -228,7 +232,7 @@ export class TencentSmsDouble extends Double<TencentSend> {
       this.json(
         res,
         200,
-        { Response: { SendStatusSet: [{ SerialNo: serial, PhoneNumber: phone, Fee: code === 'Ok' ? 1 : 0, SessionContext: '', Code: code, Message: message, IsoCode: 'CN' }], RequestId: requestId } },
+        { Response: { SendStatusSet: [{ SerialNo: serial, PhoneNumber: phone, Fee: code === 'Ok' ? 1 : 0, SessionContext: String(payload.SessionContext ?? ''), Code: code, Message: message, IsoCode: 'CN' }], RequestId: requestId } },
         code,
       );
     if (failure) {
@@ -244,7 +248,7 @@ export class TencentSmsDouble extends Double<TencentSend> {
     if (expectedCount === undefined || !Array.isArray(params) || params.length !== expectedCount || params.some((p: unknown) => typeof p !== 'string')) {
       return status('FailedOperation.TemplateIncorrectOrUnapproved', 'template is not approved or request content does not match the approved template content');
     }
-    const send = { phoneNumber: phone, sdkAppId: payload.SmsSdkAppId, signName: payload.SignName, templateId: payload.TemplateId, templateParamSet: params };
+    const send = { phoneNumber: phone, sdkAppId: payload.SmsSdkAppId, signName: payload.SignName, templateId: payload.TemplateId, templateParamSet: params, ...(payload.SessionContext ? { sessionContext: String(payload.SessionContext) } : {}) };
     this.sends.push(send);
     if (this.drop(res, 'Ok')) return;
     status('Ok', 'send success', `2640:${Date.now()}${this.sends.length}`);
