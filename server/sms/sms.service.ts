@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
+import { OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
 import type { TemplateVars } from './sms.templates.ts';
 
@@ -131,10 +132,10 @@ export class SmsService {
   private readonly sendTimeoutMs: number;
   private readonly leaseMs: number;
   private readonly universityName: string;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
-  private intervalMs = 2000;
+  private readonly poller = new OutboxPoller(
+    (limit) => this.deliverDue(limit),
+    (err) => this.logger.error({ err }, 'sms delivery run failed'),
+  );
 
   constructor(opts: SmsServiceOptions) {
     this.knex = opts.knex;
@@ -184,7 +185,7 @@ export class SmsService {
 
   /** Delay before the retry that follows the given (1-based) failed attempt. */
   retryDelayMs(attempt: number): number {
-    return Math.min(this.retryBaseMs * 2 ** Math.max(0, attempt - 1), this.retryMaxMs);
+    return retryDelayMs(attempt, this.retryBaseMs, this.retryMaxMs);
   }
 
   /** Writes the message (in the caller's transaction, if any). Returns false when the dedupe key already exists. */
@@ -256,7 +257,7 @@ export class SmsService {
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);
         const params = row.params ? (JSON.parse(row.params) as Record<string, string>) : {};
-        const { messageId } = await withTimeout(this.provider.send({ to, template: row.template, params, body: row.body }), this.sendTimeoutMs);
+        const { messageId } = await withTimeout(this.provider.send({ to, template: row.template, params, body: row.body, reference: `sms-${row.id}` }), this.sendTimeoutMs);
         await this.knex('sms_outbox')
           .where(mine)
           .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
@@ -283,46 +284,16 @@ export class SmsService {
 
   /** Polls in the background until stop(); a batch that came back full is followed at once by the next. */
   start(intervalMs = 2000): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.intervalMs = intervalMs;
-    this.schedule(0);
+    this.poller.start(intervalMs);
   }
 
   /** Asks a started poller to look now (e.g. after a transaction that enqueued a message committed). */
   wake(): void {
-    if (!this.stopped && this.timer) this.schedule(0);
+    this.poller.wake();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(delay: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.intervalMs);
-      });
-    }, delay);
-    this.timer.unref();
-  }
-
-  private async drain(): Promise<void> {
-    const batch = 20;
-    try {
-      while (!this.stopped) {
-        const { sent, failed } = await this.deliverDue(batch);
-        if (sent + failed < batch) break;
-      }
-    } catch (err) {
-      this.logger.error({ err }, 'sms delivery run failed');
-    }
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** The outbox for an administrator, newest first; recipients masked. */

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { maskPersonalNumbers } from '../sms/sms.provider.ts';
+import { OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type TemplateMessage, WechatError } from './wechat.client.ts';
 import type { WechatNotice, WechatTemplateMap } from './wechat.config.ts';
 
@@ -85,10 +86,10 @@ export class WechatNotifier {
   private readonly retryMaxMs: number;
   private readonly sendTimeoutMs: number;
   private readonly leaseMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
-  private intervalMs = 2000;
+  private readonly poller = new OutboxPoller(
+    (limit) => this.deliverDue(limit),
+    (err) => this.opts.logger.error({ err }, 'wechat delivery run failed'),
+  );
 
   constructor(private readonly opts: WechatNotifierOptions) {
     this.maxAttempts = opts.maxAttempts ?? 5;
@@ -127,7 +128,7 @@ export class WechatNotifier {
   }
 
   retryDelayMs(attempt: number): number {
-    return Math.min(this.retryBaseMs * 2 ** Math.max(0, attempt - 1), this.retryMaxMs);
+    return retryDelayMs(attempt, this.retryBaseMs, this.retryMaxMs);
   }
 
   /** The insert of one notice, not yet run (the caller writes it with its own changes); undefined when not sent. */
@@ -245,44 +246,14 @@ export class WechatNotifier {
 
   /** Polls in the background until stop(), when WeChat is on. */
   start(intervalMs = 2000): void {
-    if (!this.enabled || !this.stopped) return;
-    this.stopped = false;
-    this.intervalMs = intervalMs;
-    this.schedule(0);
+    if (this.enabled) this.poller.start(intervalMs);
   }
 
   wake(): void {
-    if (!this.stopped && this.timer) this.schedule(0);
+    this.poller.wake();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(delay: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.intervalMs);
-      });
-    }, delay);
-    this.timer.unref();
-  }
-
-  private async drain(): Promise<void> {
-    const batch = 20;
-    try {
-      while (!this.stopped) {
-        const { sent, failed } = await this.deliverDue(batch);
-        if (sent + failed < batch) break;
-      }
-    } catch (err) {
-      this.opts.logger.error({ err }, 'wechat delivery run failed');
-    }
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 }

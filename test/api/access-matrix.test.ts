@@ -1,10 +1,9 @@
 import test from 'ava';
 import type Router from '@koa/router';
 import { createApp } from '../../server/app.ts';
-import { PassService } from '../../server/passes/pass.service.ts';
 import { tinyPng } from '../fixtures/files.ts';
 import { testBackends } from '../helpers/database.ts';
-import { newVisitor, staffClient, submitApplication } from '../helpers/flow.ts';
+import { approvedWithPass, newVisitor, staffClient, submitApplication } from '../helpers/flow.ts';
 import { ApiClient, type ApiResponse, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -200,37 +199,7 @@ async function fixture(server: TestServer) {
   if (!task1) throw new Error('no host task on app1');
 
   // app2: approved with a pass, as the issue-pass worker leaves it
-  const dept = await knex('departments').where({ code: 'CS' }).first();
-  const host = await knex('staff').where({ username: 'host-cs' }).first();
-  const now = server.clock.now();
-  const [app2] = await knex('applications')
-    .insert({
-      flow_number: `M${process.pid}${Date.now() % 100000}`,
-      visitor_id: a.visitor.id,
-      campus_id: dept.campus_id,
-      department_id: dept.id,
-      host_staff_id: host.id,
-      visit_date: '2026-12-01',
-      visit_start: '14:00',
-      visit_end: '18:00',
-      window_start: new Date('2026-12-01T06:00:00Z'),
-      window_end: new Date('2026-12-01T10:00:00Z'),
-      data: JSON.stringify({}),
-      status: 'approved',
-      process_id: 'visit-pass',
-      form_key: 'visit-application',
-      form_version: 1,
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('*');
-  const passes = new PassService({
-    knex,
-    clock: server.clock,
-    privateKey: server.services.secrets.passSigningPrivateKey,
-    publicKey: server.services.secrets.passSigningPublicKey,
-  });
-  const pass = await knex.transaction((trx) => passes.issue(trx, app2.id));
+  const { application: app2, pass } = await approvedWithPass(server, a.visitor.id);
   server.clock.set('2026-12-01T07:00:00Z');
 
   // what the admin's writes may touch: a campus, a department and a staff member none of the others use

@@ -1,13 +1,11 @@
 import test from 'ava';
 import { DEMO_STAFF_PASSWORD } from '../../server/directory/demo-data.ts';
-import { PassService } from '../../server/passes/pass.service.ts';
 import { testBackends } from '../helpers/database.ts';
+import { approvedWithPass as approvedWithPassAt, PASS_WINDOW } from '../helpers/flow.ts';
 import { makeVisitor } from '../helpers/identities.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
-const WINDOW_START = '2026-12-01T06:00:00Z';
-const WINDOW_END = '2026-12-01T10:00:00Z';
-const DURING = '2026-12-01T07:00:00Z';
+const { start: WINDOW_START, end: WINDOW_END, during: DURING } = PASS_WINDOW;
 
 async function staffClient(server: TestServer, username: string) {
   const client = new ApiClient(server.url);
@@ -24,46 +22,11 @@ async function visitorClient(server: TestServer) {
   return { client, id: res.body.visitor.id as number, idNumber: visitor.idNumber, mobile: visitor.mobile };
 }
 
-let serial = 0;
-/** An approved application with its pass, as the issue-pass worker leaves it. */
+/** The approved application of `visitorId` with its pass, and the other campus (for wrong-campus checks). */
 async function approvedWithPass(server: TestServer, visitorId: number) {
-  const knex = server.db.knex;
-  const campus = await knex('campuses').where({ code: 'MAIN' }).first();
-  const dept = await knex('departments').where({ code: 'CS' }).first();
-  const host = await knex('staff').where({ username: 'host-cs' }).first();
-  const now = server.clock.now();
-  const [application] = await knex('applications')
-    .insert({
-      flow_number: `P${process.pid}${String(++serial).padStart(5, '0')}`,
-      visitor_id: visitorId,
-      campus_id: campus.id,
-      department_id: dept.id,
-      host_staff_id: host.id,
-      visit_date: '2026-12-01',
-      visit_start: '14:00',
-      visit_end: '18:00',
-      window_start: WINDOW_START,
-      window_end: WINDOW_END,
-      plate_number: '京A12345',
-      data: JSON.stringify({}),
-      status: 'approved',
-      process_id: 'visit-pass',
-      form_key: 'visit-application',
-      form_version: 1,
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('*');
-  // Same database, clock and keys as the server's own pass service, so the routes see what this issues.
-  const passes = new PassService({
-    knex,
-    clock: server.clock,
-    privateKey: server.services.secrets.passSigningPrivateKey,
-    publicKey: server.services.secrets.passSigningPublicKey,
-  });
-  const pass = await knex.transaction((trx) => passes.issue(trx, application.id));
-  const east = await knex('campuses').where({ code: 'EAST' }).first();
-  return { application, pass, passes, campusId: campus.id as number, eastId: east.id as number };
+  const approved = await approvedWithPassAt(server, visitorId, { plate: '京A12345' });
+  const east = await server.db.knex('campuses').where({ code: 'EAST' }).first();
+  return { ...approved, passes: server.services.passes, eastId: east.id as number };
 }
 
 for (const kind of await testBackends()) {

@@ -1,42 +1,9 @@
 import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
-import { applicationData, newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
+import { applicationData, approvedWithPass, newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
 import { makeIdNumber } from '../helpers/identities.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { startTestServer } from '../helpers/server.ts';
-
-/** An approved application with its pass for a visitor, issued by the server's own pass service. */
-async function approvedWithPass(server: TestServer, visitorId: number, plate: string | null) {
-  const knex = server.db.knex;
-  const campus = await knex('campuses').where({ code: 'MAIN' }).first();
-  const dept = await knex('departments').where({ code: 'CS' }).first();
-  const host = await knex('staff').where({ username: 'host-cs' }).first();
-  const now = server.clock.now();
-  const [application] = await knex('applications')
-    .insert({
-      flow_number: `W${process.pid}${Math.floor(Math.random() * 1e6)}`,
-      visitor_id: visitorId,
-      campus_id: campus.id,
-      department_id: dept.id,
-      host_staff_id: host.id,
-      visit_date: '2026-12-01',
-      visit_start: '14:00',
-      visit_end: '18:00',
-      window_start: '2026-12-01T06:00:00Z',
-      window_end: '2026-12-01T10:00:00Z',
-      plate_number: plate,
-      data: JSON.stringify({}),
-      status: 'approved',
-      process_id: 'visit-pass',
-      form_key: 'visit-application',
-      form_version: 1,
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('*');
-  const pass = await knex.transaction((trx) => server.services.passes.issue(trx, application.id));
-  return { pass, campusId: campus.id as number };
-}
 
 for (const kind of await testBackends()) {
   test(`${kind}: an admin adds, lists and deactivates entries; each change is audited; no clear ID number is stored`, async (t) => {
@@ -213,9 +180,9 @@ for (const kind of await testBackends()) {
       await admin.post('/api/admin/watch-list', { kind: 'plate', plate: '沪B·66666', reason: '车辆曾冲卡', mode: 'review' });
       await admin.post('/api/admin/watch-list', { kind: 'id_number', idNumber: listed.identity.idNumber, reason: '在逃人员协查', mode: 'refuse' });
 
-      const a = await approvedWithPass(server, plain.visitor.id, '京A00001');
-      const b = await approvedWithPass(server, driver.visitor.id, '沪B66666');
-      const c = await approvedWithPass(server, listed.visitor.id, null);
+      const a = await approvedWithPass(server, plain.visitor.id, { plate: '京A00001' });
+      const b = await approvedWithPass(server, driver.visitor.id, { plate: '沪B66666' });
+      const c = await approvedWithPass(server, listed.visitor.id);
       server.clock.set('2026-12-01T07:00:00Z');
       const verify = (p: { pass: any; campusId: number }) => guard.post('/api/gate/verify', { code: p.pass.short_code, campusId: p.campusId });
 

@@ -74,3 +74,44 @@ export async function onlyTask(client: ApiClient, list = 'mine') {
 export async function smsTo(server: TestServer) {
   return server.db.knex('sms_outbox').orderBy('id');
 }
+
+let approvedSerial = 0;
+/** The window of approvedWithPass: 2026-12-01 14:00-18:00 campus time (the test clock starts that day). */
+export const PASS_WINDOW = { start: '2026-12-01T06:00:00Z', end: '2026-12-01T10:00:00Z', during: '2026-12-01T07:00:00Z' };
+
+/**
+ * An approved application with its pass, as the issue-pass worker leaves it, written straight to the database
+ * (no flow run): for tests of what comes after approval (the pass, the gate, access to both).
+ */
+export async function approvedWithPass(server: TestServer, visitorId: number, opts: { plate?: string | null; campus?: string; department?: string; host?: string } = {}) {
+  const knex = server.db.knex;
+  const campus = await knex('campuses').where({ code: opts.campus ?? 'MAIN' }).first();
+  const dept = await knex('departments').where({ code: opts.department ?? 'CS' }).first();
+  const host = await knex('staff').where({ username: opts.host ?? 'host-cs' }).first();
+  const now = server.clock.now();
+  const [application] = await knex('applications')
+    .insert({
+      flow_number: `T${process.pid}${String(++approvedSerial).padStart(5, '0')}${Math.floor(Math.random() * 1000)}`,
+      visitor_id: visitorId,
+      campus_id: campus.id,
+      department_id: dept.id,
+      host_staff_id: host.id,
+      visit_date: '2026-12-01',
+      visit_start: '14:00',
+      visit_end: '18:00',
+      window_start: PASS_WINDOW.start,
+      window_end: PASS_WINDOW.end,
+      plate_number: opts.plate ?? null,
+      data: JSON.stringify({}),
+      status: 'approved',
+      process_id: 'visit-pass',
+      form_key: 'visit-application',
+      form_version: 1,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('*');
+  const pass = await knex.transaction((trx) => server.services.passes.issue(trx, application.id));
+  return { application, pass, campusId: campus.id as number };
+}
+
