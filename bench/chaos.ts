@@ -245,16 +245,30 @@ export async function run(): Promise<void> {
     const otherErrors = PG_RESTART ? server.log.unhandled : server.log.errors - server.log.deaths;
     console.log(`  ${server.log.summary()} (${server.log.deaths} of them the deaths above); requests answered 500: ${server.log.unhandled}`);
     console.log(`  /readyz went ${readiness.join(' -> ')}`);
+    // A process that died of anything but our SIGKILL after it served crashed by itself (e.g. an error event
+    // nobody listened to); one whose start failed (PostgreSQL away) is started again by the primary.
+    const crashes = server.log.deathCauses.filter((c) => c !== 'SIGKILL' && c !== 'start failed');
+    const failedStarts = server.log.deathCauses.filter((c) => c === 'start failed').length;
+    if (failedStarts) console.log(`  restarts that failed while PostgreSQL was away (tried again): ${failedStarts}`);
+    if (crashes.length) console.log(`  server processes that died by themselves: ${crashes.join(', ')}`);
+    const smsByStatus = Object.fromEntries(
+      (await db.knex('sms_outbox').select('status').count({ n: '*' }).groupBy('status')).map((r: any) => [r.status, Number(r.n)]),
+    );
+    console.log(`  SMS outbox by status: ${JSON.stringify(smsByStatus)}`);
     const lost = accepted.size - found;
     const unfinished = accepted.size - ended_;
-    const trouble = lost + unfinished + stuckInstances + openTasksOfEnded + incidents + smsTwice.length + providerTwice + sentNotReceived + passesTwice.length + odd.length + otherErrors;
-    const readyTrouble = PG_RESTART && (readiness.at(-1) !== 'green' || !readiness.includes('red')) ? 1 : 0;
+    const trouble = lost + unfinished + stuckInstances + openTasksOfEnded + incidents + smsTwice.length + providerTwice + sentNotReceived + passesTwice.length + odd.length + otherErrors + crashes.length;
+    // Red while PostgreSQL was away (or a process had just been killed), green again once it is back: a kill
+    // near the end may leave the last sample red, so the end state is asked for after the settle.
+    const readyAtEnd = await fetch(`${server.url}/readyz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+    console.log(`  /readyz after the settle: ${readyAtEnd ? 'green' : 'red'}`);
+    const readyTrouble = PG_RESTART && (!readyAtEnd || !readiness.includes('red')) ? 1 : 0;
     if (trouble || readyTrouble || kills === 0) {
       for (const line of odd.slice(0, 10)) console.warn(`  ${line}`);
       reportServerTrouble(server, 'the chaos bench failed');
       throw new Error(
         `chaos bench failed: ${lost} lost, ${unfinished} unfinished, ${stuckInstances + openTasksOfEnded} stuck, ${incidents} incidents, ` +
-          `${smsTwice.length + providerTwice + passesTwice.length} duplicated, ${odd.length} failed requests, ${otherErrors} server errors, ${kills} kills`,
+          `${smsTwice.length + providerTwice + passesTwice.length} duplicated, ${odd.length} failed requests, ${otherErrors} server errors, ${crashes.length} crashes, ${kills} kills`,
       );
     }
     console.log(`  survived ${kills} kills: 0 lost, 0 stuck, 0 duplicated`);

@@ -10,6 +10,8 @@ export class ServerLog {
   busy = 0;
   /** Server processes the primary saw die (and started again): errors the chaos bench causes on purpose. */
   deaths = 0;
+  /** How each death ended: the signal or exit code (SIGKILL: the chaos bench's own kills), or 'start failed'. */
+  readonly deathCauses: string[] = [];
   /** Requests answered 500 ("unhandled error"). */
   unhandled = 0;
   private readonly lines: string[] = [];
@@ -25,7 +27,7 @@ export class ServerLog {
   }
 
   private add(line: string): void {
-    let entry: { level?: number; msg?: string } | undefined;
+    let entry: { level?: number; msg?: string; signal?: string | null; code?: number | null; duringStart?: boolean } | undefined;
     try {
       entry = JSON.parse(line);
     } catch {}
@@ -34,7 +36,10 @@ export class ServerLog {
     if (entry.level >= 50) this.errors++;
     else if (entry.level >= 40) this.warnings++;
     if (entry.msg === 'server busy') this.busy++;
-    if (entry.msg === 'server process died; starting another') this.deaths++;
+    if (entry.msg === 'server process died; starting another') {
+      this.deaths++;
+      this.deathCauses.push(entry.duringStart ? 'start failed' : (entry.signal ?? `exit code ${entry.code}`));
+    }
     if (entry.msg === 'unhandled error') this.unhandled++;
     this.lines.push(line);
     if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);

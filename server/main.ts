@@ -47,7 +47,9 @@ async function primary(config: Config) {
   const fork = (index: number) =>
     new Promise<void>((resolve, reject) => {
       const worker = cluster.fork({ ...WORKER_ENV, VISITFLOW_WORKER_INDEX: String(index) });
+      let served = false;
       worker.once('listening', () => {
+        served = true;
         listening.add(worker);
         resolve();
       });
@@ -55,7 +57,8 @@ async function primary(config: Config) {
         listening.delete(worker);
         reject(new Error(`server process ${index} exited during start (${signal ?? code})`));
         if (stopping) return;
-        logger.error({ worker: index, code, signal }, 'server process died; starting another');
+        // duringStart: it never served (e.g. the database was away while it started): tried again, not a crash
+        logger.error({ worker: index, code, signal, duringStart: !served }, 'server process died; starting another');
         setTimeout(() => void fork(index).catch((err) => logger.error({ err }, 'restarting a server process failed')), 1000);
       });
     });

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimNextRow, failAbandonedRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
 import type { TemplateVars } from './sms.templates.ts';
 
@@ -109,8 +109,8 @@ const iso = (v: unknown): string | null => (v === null || v === undefined ? null
  * The SMS outbox. Callers enqueue inside the transaction of the state change that causes the message, so a
  * message exists if and only if the change committed; a poller delivers due rows with retries.
  *
- * Delivery claims rows with FOR UPDATE SKIP LOCKED in a short transaction and pushes their next_attempt_at
- * past a lease, then calls the provider outside any transaction (a slow gateway must not hold locks or,
+ * Delivery claims one due row at a time (FOR UPDATE SKIP LOCKED in one statement, see claimNextRow) and pushes
+ * its next_attempt_at past a lease, then calls the provider outside any transaction (a slow gateway must not hold locks or,
  * on PGlite, the only connection). The final update is conditional on the attempt it claimed, so a sender
  * whose lease ran out cannot overwrite a newer outcome.
  *
@@ -218,41 +218,19 @@ export class SmsService {
       .ignore();
   }
 
-  private async claim(limit: number): Promise<Claimed[]> {
-    const now = this.clock.now();
-    await this.knex('sms_outbox')
-      .where('status', 'sending')
-      .where('next_attempt_at', '<=', now)
-      .update({
-        status: 'failed',
-        last_error: 'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)',
-      });
-    return this.knex.transaction(async (trx) => {
-      const rows: Claimed[] = await trx('sms_outbox')
-        .select('id', 'recipient_enc', 'template', 'params', 'body', 'attempts')
-        .where('status', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
-        .limit(limit)
-        .forUpdate()
-        .skipLocked();
-      if (!rows.length) return [];
-      await trx('sms_outbox')
-        .whereIn(
-          'id',
-          rows.map((r) => r.id),
-        )
-        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
-      return rows.map((r) => ({ ...r, attempts: Number(r.attempts) + 1 }));
-    });
-  }
-
   /** Sends the due messages once. Returns how many were sent and how many attempts failed. */
   async deliverDue(limit = 20): Promise<{ sent: number; failed: number }> {
-    const claimed = await this.claim(limit);
+    await failAbandonedRows(
+      this.knex,
+      'sms_outbox',
+      this.clock.now(),
+      'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)',
+    );
     let sent = 0;
     let failed = 0;
-    for (const row of claimed) {
+    for (let row: Claimed | undefined; sent + failed < limit; ) {
+      row = await claimNextRow<Claimed>(this.knex, 'sms_outbox', ['id', 'recipient_enc', 'template', 'params', 'body', 'attempts'], this.clock.now(), this.leaseMs);
+      if (!row) break;
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);

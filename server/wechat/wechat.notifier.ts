@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { maskPersonalNumbers } from '../sms/sms.provider.ts';
-import { OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimNextRow, failAbandonedRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type TemplateMessage, WechatError } from './wechat.client.ts';
 import type { WechatNotice, WechatTemplateMap } from './wechat.config.ts';
 
@@ -162,33 +162,6 @@ export class WechatNotifier {
     return { openId, templateId: template.templateId, data, url: template.link !== false ? params.link : undefined };
   }
 
-  private async claim(limit: number): Promise<Claimed[]> {
-    const { knex } = this.opts;
-    const now = this.opts.clock.now();
-    await knex('wechat_outbox').where('status', 'sending').where('next_attempt_at', '<=', now).update({
-      status: 'failed',
-      last_error: 'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)',
-    });
-    return knex.transaction(async (trx) => {
-      const rows: Claimed[] = await trx('wechat_outbox')
-        .select('id', 'openid', 'notice', 'params', 'attempts')
-        .where('status', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
-        .limit(limit)
-        .forUpdate()
-        .skipLocked();
-      if (!rows.length) return [];
-      await trx('wechat_outbox')
-        .whereIn(
-          'id',
-          rows.map((r) => r.id),
-        )
-        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + this.leaseMs) });
-      return rows.map((r) => ({ ...r, attempts: Number(r.attempts) + 1 }));
-    });
-  }
-
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -201,10 +174,17 @@ export class WechatNotifier {
   async deliverDue(limit = 20): Promise<{ sent: number; failed: number }> {
     const { client, knex, clock, logger } = this.opts;
     if (!client) return { sent: 0, failed: 0 };
-    const claimed = await this.claim(limit);
+    await failAbandonedRows(
+      knex,
+      'wechat_outbox',
+      clock.now(),
+      'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)',
+    );
     let sent = 0;
     let failed = 0;
-    for (const row of claimed) {
+    for (let row: Claimed | undefined; sent + failed < limit; ) {
+      row = await claimNextRow<Claimed>(knex, 'wechat_outbox', ['id', 'openid', 'notice', 'params', 'attempts'], clock.now(), this.leaseMs);
+      if (!row) break;
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const { msgId } = await this.withTimeout(client.sendTemplate(this.message(row.notice, row.openid, JSON.parse(row.params))));
