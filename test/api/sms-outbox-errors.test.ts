@@ -98,4 +98,29 @@ for (const kind of await testBackends()) {
       await db.close();
     }
   });
+
+  test(`${kind}: a sender killed during a send leaves only that message in doubt; the others are sent by the next sender`, async (t) => {
+    const db = await createTestDatabase(kind);
+    try {
+      const clock = new FakeClock();
+      // the first sender's provider never answers: its process is as good as killed during the call
+      const hanging: SmsProvider = { name: 'hanging', send: () => new Promise(() => {}) };
+      const dying = service(db.knex, hanging, clock);
+      for (let i = 0; i < 5; i++) await dying.enqueue(db.knex, { dedupeKey: `job:${i}`, to: makeMobile(), template: 'approved', body: `通过 ${i}` });
+      // (its time-out fires after the test: whatever it then writes is not this test's concern)
+      dying.deliverDue().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const states = (await db.knex('sms_outbox').orderBy('id')).map((r: any) => r.status);
+      t.deepEqual(states, ['sending', 'pending', 'pending', 'pending', 'pending'], 'only the message at the provider is claimed');
+
+      const provider = new ScriptedProvider([]);
+      t.deepEqual(await service(db.knex, provider, clock).deliverDue(), { sent: 4, failed: 0 });
+      t.deepEqual(
+        provider.calls.map((c) => c.body),
+        ['通过 1', '通过 2', '通过 3', '通过 4'],
+      );
+    } finally {
+      await db.close();
+    }
+  });
 }
