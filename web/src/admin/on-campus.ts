@@ -126,7 +126,7 @@ export const onCampusPage: View = async (main, _p, query) => {
       ),
     );
     clear(body).append(
-      h('h3', { class: 'h6 mt-4' }, `${oc('inside')}：${answer.total}`),
+      h('h3', { class: 'h6 mt-4', id: 'oc-matching' }, oc('matching', { n: answer.total })),
       rows.length
         ? table(
             [oc('state'), oc('visitor'), oc('mobile'), oc('organisation'), oc('department'), oc('campus'), oc('gate'), oc('enteredAt'), oc('plate'), oc('validUntil')],
@@ -136,8 +136,8 @@ export const onCampusPage: View = async (main, _p, query) => {
         : h('p', { class: 'text-secondary', id: 'oc-empty' }, overstayOnly ? oc('noOverstays') : oc('none')),
       answer.truncated ? h('p', { class: 'small text-secondary mt-2' }, oc('truncated', { shown: answer.visitors.length, total: answer.total })) : '',
     );
-    updated.textContent = oc('updated', { time: fmtDateTime(new Date().toISOString()), seconds: REFRESH_SECONDS });
-    if (!auto) updated.textContent = fmtDateTime(new Date().toISOString());
+    // The server's time of the answer: what the overstays are counted against.
+    updated.textContent = auto ? oc('updated', { time: fmtDateTime(answer.at), seconds: REFRESH_SECONDS }) : oc('asOf', { time: fmtDateTime(answer.at) });
   };
 
   let stopped = false;

@@ -61,7 +61,10 @@ const gate: View = async (main) => {
     fillGates();
     localStorage.setItem(GATE_KEY, gateSel.value);
   });
-  gateSel.addEventListener('change', () => localStorage.setItem(GATE_KEY, gateSel.value));
+  gateSel.addEventListener('change', () => {
+    localStorage.setItem(GATE_KEY, gateSel.value);
+    if (gateSel.value) gateSel.classList.remove('is-invalid');
+  });
   const video = h('video', { class: 'vf-video d-none', playsinline: true, muted: true, autoplay: true });
   const scanBtn = h('button', { type: 'button', class: 'btn btn-primary btn-lg w-100', id: 'gate-scan' }, t('gate.scan'));
   const codeIn = h('input', {
@@ -145,7 +148,8 @@ const gate: View = async (main) => {
           void busy(b, async () => {
             try {
               const recorded = await post<{ warning?: { code: string; message: string } }>(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus, gateId: gate });
-              clear(events).append(alertBox(t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') }), 'success'));
+              const at = gate === null ? '' : ` · ${gateSel.selectedOptions[0]?.textContent ?? ''}`;
+              clear(events).append(alertBox(`${t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') })}${at}`, 'success'));
               // Recorded all the same, but the guard should know (e.g. an entry whose last entry has no exit).
               const { warning } = recorded;
               if (warning) {

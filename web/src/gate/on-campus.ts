@@ -151,7 +151,7 @@ export async function onCampus(main: HTMLElement): Promise<() => void> {
       ...(rows.length ? rows.map(rowCard) : [h('p', { class: 'text-secondary text-center my-4', id: 'oc-empty' }, showAll.checked ? oc('none') : oc('noOverstays'))]),
       answer.truncated ? h('p', { class: 'small text-secondary' }, oc('truncated', { shown: rows.length, total: answer.total })) : '',
     );
-    updated.textContent = oc('updated', { time: fmtDateTime(new Date().toISOString()), seconds: REFRESH_SECONDS });
+    updated.textContent = oc('updated', { time: fmtDateTime(answer.at), seconds: REFRESH_SECONDS });
   };
 
   async function load() {
