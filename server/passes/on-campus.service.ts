@@ -119,18 +119,14 @@ export class OnCampusService {
     const campusId = scope ?? q.campusId;
     const now = this.deps.clock.now();
 
+    // Everything is decided on pass_presence alone (its size is the people inside, whatever the history); only
+    // the page of rows kept is then joined to the pass, application, visitor and department.
     const counts = await knex('pass_presence')
-      .join('passes', 'passes.id', 'pass_presence.pass_id')
       .modify((b) => {
-        if (campusId !== undefined) b.where('pass_presence.campus_id', campusId);
+        if (campusId !== undefined) b.where('campus_id', campusId);
       })
-      .groupBy('pass_presence.campus_id', 'pass_presence.gate_id')
-      .select(
-        'pass_presence.campus_id',
-        'pass_presence.gate_id',
-        knex.raw('count(*) as total'),
-        knex.raw('count(*) filter (where passes.valid_until <= ?) as overstays', [now]),
-      );
+      .groupBy('campus_id', 'gate_id')
+      .select('campus_id', 'gate_id', knex.raw('count(*) as total'), knex.raw('count(*) filter (where valid_until <= ?) as overstays', [now]));
     const campuses = await knex('campuses')
       .modify((b) => {
         if (campusId !== undefined) b.where({ id: campusId });
@@ -145,36 +141,36 @@ export class OnCampusService {
       .select('id', 'campus_id', 'name', 'active');
     const summary = summarise(campuses, gates, counts);
 
-    const rows = knex('pass_presence')
-      .join('passes', 'passes.id', 'pass_presence.pass_id')
+    const matching = knex('pass_presence').modify((b) => {
+      if (campusId !== undefined) b.where('campus_id', campusId);
+      if (q.gateId === 'unknown') b.whereNull('gate_id');
+      else if (q.gateId !== undefined) b.where('gate_id', q.gateId);
+      if (q.overstay === true) b.where('valid_until', '<=', now);
+      if (q.overstay === false) b.where('valid_until', '>', now);
+    });
+    const [{ n }] = await matching.clone().count({ n: '*' });
+    // Overstays first, the longest overdue first; then the latest entries.
+    const order = (t: string) =>
+      [`case when ${t}.valid_until <= ? then 0 else 1 end`, `case when ${t}.valid_until <= ? then ${t}.valid_until end asc`, `${t}.entered_at desc`, `${t}.pass_id desc`].join(', ');
+    const page = matching.clone().select('*').orderByRaw(order('pass_presence'), [now, now]).limit(ON_CAMPUS_ROW_LIMIT);
+    const found = await knex
+      .from(page.as('pp'))
+      .join('passes', 'passes.id', 'pp.pass_id')
       .join('applications', 'applications.id', 'passes.application_id')
       .join('visitors', 'visitors.id', 'applications.visitor_id')
       .join('departments', 'departments.id', 'applications.department_id')
-      .join('campuses', 'campuses.id', 'pass_presence.campus_id')
-      .leftJoin('gates', 'gates.id', 'pass_presence.gate_id')
-      .modify((b) => {
-        if (campusId !== undefined) b.where('pass_presence.campus_id', campusId);
-        if (q.gateId === 'unknown') b.whereNull('pass_presence.gate_id');
-        else if (q.gateId !== undefined) b.where('pass_presence.gate_id', q.gateId);
-        if (q.overstay === true) b.where('passes.valid_until', '<=', now);
-        if (q.overstay === false) b.where('passes.valid_until', '>', now);
-      });
-    const [{ n }] = await rows.clone().count({ n: '*' });
-    const found = await rows
-      .orderByRaw(
-        'case when passes.valid_until <= ? then 0 else 1 end, case when passes.valid_until <= ? then passes.valid_until end asc, pass_presence.entered_at desc, pass_presence.pass_id desc',
-        [now, now],
-      )
-      .limit(ON_CAMPUS_ROW_LIMIT)
+      .join('campuses', 'campuses.id', 'pp.campus_id')
+      .leftJoin('gates', 'gates.id', 'pp.gate_id')
+      .orderByRaw(order('pp'), [now, now])
       // Masked identifier columns only: the clear mobile is never read on this path.
       .select(
-        'pass_presence.pass_id',
-        'pass_presence.entered_at',
-        'pass_presence.campus_id',
-        'pass_presence.gate_id',
+        'pp.pass_id',
+        'pp.entered_at',
+        'pp.campus_id',
+        'pp.gate_id',
+        'pp.valid_until',
         'gates.name as gate_name',
         'campuses.name as campus_name',
-        'passes.valid_until',
         'passes.plate_number',
         'passes.status as pass_status',
         'applications.id as application_id',

@@ -63,6 +63,8 @@ export interface PresenceRow {
   campus_id: number;
   gate_id: number | null;
   entered_at: Date;
+  /** the pass's window end, copied at entry (a pass's window is fixed when it is issued) */
+  valid_until: Date;
 }
 
 export interface VerifyResult {
@@ -359,9 +361,16 @@ export class PassService {
       .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
       .first('id', 'kind', 'campus_id', 'gate_id', 'at');
     if (latest?.kind === 'entry') {
-      const campus = latest.campus_id ?? (await trx('passes').where({ id: passId }).first('campus_id')).campus_id;
+      const pass = await trx('passes').where({ id: passId }).first('campus_id', 'valid_until');
       await trx('pass_presence')
-        .insert({ pass_id: passId, event_id: latest.id, campus_id: campus, gate_id: latest.gate_id ?? null, entered_at: latest.at })
+        .insert({
+          pass_id: passId,
+          event_id: latest.id,
+          campus_id: latest.campus_id ?? pass.campus_id,
+          gate_id: latest.gate_id ?? null,
+          entered_at: latest.at,
+          valid_until: pass.valid_until,
+        })
         .onConflict('pass_id')
         .merge();
     } else {

@@ -7,7 +7,9 @@ import type { Knex } from 'knex';
  *   at a campus without gates, have none ("未知门岗").
  * - `pass_presence`: one row per pass whose latest event is an entry, i.e. the visitor is inside. Kept by
  *   PassService.record in the transaction that writes the event, so the on-campus list reads a table the size of
- *   the people inside instead of scanning every event ever recorded. Filled here from the existing events.
+ *   the people inside instead of scanning every event ever recorded. It carries the pass's window end (fixed when
+ *   the pass is issued) so that overstays are counted, filtered and ordered there before anything is joined.
+ *   Filled here from the existing events.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('gates', (t) => {
@@ -30,11 +32,12 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('campus_id').notNullable();
     t.integer('gate_id').references('gates.id');
     t.timestamp('entered_at', { useTz: true }).notNullable();
+    t.timestamp('valid_until', { useTz: true }).notNullable();
     t.index(['campus_id', 'gate_id']);
   });
   await knex.raw(`
-    insert into pass_presence (pass_id, event_id, campus_id, gate_id, entered_at)
-    select last.pass_id, last.id, coalesce(last.campus_id, passes.campus_id), null, last.at
+    insert into pass_presence (pass_id, event_id, campus_id, gate_id, entered_at, valid_until)
+    select last.pass_id, last.id, coalesce(last.campus_id, passes.campus_id), null, last.at, passes.valid_until
     from (
       select distinct on (pass_id) pass_id, id, kind, campus_id, at
       from pass_events
