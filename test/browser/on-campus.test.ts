@@ -2,7 +2,7 @@ import test from 'ava';
 import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
 import { ensureWebBuild, launchBrowser, openPage, PC, PHONE, shot, staffLogin } from '../helpers/browser.ts';
 import { newVisitor } from '../helpers/flow.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { ApiClient, startTestServer } from '../helpers/server.ts';
 
 test.before(async () => {
   await ensureWebBuild();
@@ -153,7 +153,25 @@ test('a guard records an entry at a gate; the on-campus lists show the visitor w
     await ap.waitForSelector('#oc-empty');
     t.is((await ap.textContent('#oc-total'))!.trim(), '0');
 
-    for (const p of [admin, guard]) noCspViolation(t, p);
+    // A guard of an east-campus department sees the east campus only: having chosen the main campus at the gate,
+    // the list asks again for theirs (locked) instead of failing or sending them to the login.
+    const adminApi = new ApiClient(server.url);
+    await adminApi.post('/api/staff/login', { username: 'admin', password: 'Demo@2026' });
+    const fl = await knex('departments').where({ code: 'FL' }).first();
+    const made = await adminApi.post('/api/admin/staff', { username: 'guard-east', name: '东区门卫', mobile: '13900000077', departmentId: fl.id, roles: ['guard'], password: 'Demo@2026' });
+    t.is(made.status, 201, JSON.stringify(made.body));
+    const eastGuard = await openPage(browser, server.url, PHONE);
+    const ep = eastGuard.page;
+    await staffLogin(ep, server.url, '/gate/', 'guard-east');
+    await ep.waitForSelector('#gate-campus');
+    await ep.selectOption('#gate-campus', { label: '主校区' });
+    await ep.click('a[href="#/on-campus"]');
+    await ep.waitForSelector('#oc-campus[disabled]');
+    t.is(await ep.$eval('#oc-campus', (el) => (el as HTMLSelectElement).selectedOptions[0].textContent), '东校区');
+    t.is((await ep.textContent('#oc-total'))!.trim(), '0', "the east campus's count");
+    t.false(await ep.isVisible('#f-username'), 'not sent to the login');
+
+    for (const p of [admin, guard, eastGuard]) noCspViolation(t, p);
     // (the 401 of "who is logged in" before the login is the browser's own console line, not a page error)
     t.deepEqual(guard.errors.filter((e) => !/status of 401/.test(e)), [], 'no script error on the gate page');
   } finally {

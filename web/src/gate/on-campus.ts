@@ -2,7 +2,7 @@
  * The guard's phone view of who is on campus: the counts of the campus (per gate of entry) and the overstays,
  * each with a button to record an exit the gate missed. Refreshes itself while open.
  */
-import { errorMessage, get, post } from '../lib/api.ts';
+import { ApiError, errorMessage, get, post } from '../lib/api.ts';
 import { renderHeader } from '../lib/app.ts';
 import { alertBox, busy, clear, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { gateLabel, type OnCampusAnswer, type OnCampusRow, oc, REFRESH_SECONDS, stateBadge } from '../lib/on-campus.ts';
@@ -165,6 +165,12 @@ export async function onCampus(main: HTMLElement): Promise<() => void> {
       show(answer);
     } catch (err) {
       if (stopped || session.needsLogin(err)) return;
+      // A guard limited to their department's campus who had chosen another: ask for theirs (the answer names it).
+      if (err instanceof ApiError && err.code === 'CAMPUS_NOT_IN_SCOPE' && campusSel.value) {
+        campusSel.value = '';
+        localStorage.setItem(LIST_CAMPUS_KEY, '');
+        return load();
+      }
       clear(messages).append(alertBox(errorMessage(err)));
     }
     if (!stopped) timer = setTimeout(() => void load(), REFRESH_SECONDS * 1000);

@@ -18,6 +18,7 @@ export const session = createSession<{ id: number; name: string }>({
   logout: '/api/staff/logout',
   go,
   comeBack: false,
-  // A staff account without the guard role (403) must log in as a guard; a CSRF refusal is a 403 too, not about the login.
-  loggedOut: (err) => (err.status === 401 || err.status === 403) && err.code !== 'CSRF_TOKEN_INVALID',
+  // A staff account without the guard role (403 ROLE_REQUIRED) must log in as a guard. Other 403s are not about the
+  // login: a CSRF refusal, or a guard asking for another campus's visitors (CAMPUS_NOT_IN_SCOPE).
+  loggedOut: (err) => err.status === 401 || err.code === 'ROLE_REQUIRED',
 });
