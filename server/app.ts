@@ -17,6 +17,8 @@ import { requestLogMiddleware } from './http/request-log.middleware.ts';
 import { securityHeadersMiddleware } from './http/security-headers.middleware.ts';
 import { staticMiddleware } from './http/static.middleware.ts';
 import { metricsMiddleware, metricsRoutes } from './metrics/metrics.routes.ts';
+import { gateAdminRoutes, gateRoutes } from './gates/gate.routes.ts';
+import { onCampusRoutes } from './passes/on-campus.routes.ts';
 import { passRoutes } from './passes/pass.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
@@ -84,6 +86,9 @@ export function createApp(services: Services): Koa<AppState> {
     smsAdminRoutes(services.sms),
     ...adminRoutes(services.admin),
     watchListRoutes(services.watchList),
+    gateRoutes(services.gates),
+    gateAdminRoutes(services.gates),
+    onCampusRoutes(services.onCampus),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

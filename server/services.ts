@@ -18,7 +18,9 @@ import { Admission, type AdmissionOptions, admissionDefaults } from './http/admi
 import { FieldCrypto } from './crypto/field-crypto.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
+import { GateService } from './gates/gate.service.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { OnCampusService } from './passes/on-campus.service.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
 import { createSmsProvider } from './sms/sms.config.ts';
@@ -74,6 +76,8 @@ export function createServices(deps: Deps) {
     publicKey: deps.secrets.passSigningPublicKey,
     watchWarning: (subject) => watchList.gateWarning(subject),
   });
+  const gates = new GateService({ knex, clock, audit: new AuditService(knex, clock) });
+  const onCampus = new OnCampusService({ knex, clock, passes, audit: new AuditService(knex, clock) });
   const sms = new SmsService({
     knex,
     provider: deps.smsProvider ?? createSmsProvider(config, logger),
@@ -170,6 +174,8 @@ export function createServices(deps: Deps) {
     deployments,
     uploads,
     passes,
+    gates,
+    onCampus,
     sms,
     wechat,
     applications,

@@ -2,6 +2,8 @@ import Router from '@koa/router';
 import { type ZodType, z } from 'zod';
 import { campusInput, departmentInput, staffCreateInput, staffUpdateInput } from '../admin/directory-admin.service.ts';
 import { settingsInput } from '../admin/settings-admin.service.ts';
+import { gateCreateInput, gateUpdateInput } from '../gates/gate.service.ts';
+import { onCampusExitSchema } from '../passes/on-campus.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
 import { loginSchema, registrationSchema } from '../visitors/visitor.service.ts';
 import { watchEntryInput } from '../watchlist/watchlist.service.ts';
@@ -254,19 +256,44 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'POST /api/gate/passes/:id/entry': {
     tag: 'gate',
-    summary: 'Record an entry',
+    summary: 'Record an entry at a campus, and the gate if the guard chose one (gateId: an active gate of that campus)',
     access: guard,
     body: fromZod(gateEventSchema),
-    errors: { 404: ['PASS_NOT_FOUND'], 409: ['PASS_NOT_VALID'] },
+    errors: { 400: ['GATE_NOT_FOUND', 'GATE_NOT_IN_CAMPUS'], 404: ['PASS_NOT_FOUND'], 409: ['PASS_NOT_VALID'] },
   },
   'POST /api/gate/passes/:id/exit': {
     tag: 'gate',
-    summary: 'Record an exit',
+    summary: 'Record an exit at a campus, and the gate if the guard chose one (gateId: an active gate of that campus)',
     access: guard,
     body: fromZod(gateEventSchema),
-    errors: { 404: ['PASS_NOT_FOUND'], 409: ['PASS_NOT_VALID'] },
+    errors: { 400: ['GATE_NOT_FOUND', 'GATE_NOT_IN_CAMPUS'], 404: ['PASS_NOT_FOUND'], 409: ['PASS_NOT_VALID'] },
   },
   'GET /api/gate/public-key': { tag: 'gate', summary: 'The pass signing public key, for offline checks', access: guard },
+  'GET /api/gate/gates': { tag: 'gate', summary: 'Active gates of active campuses, for the gate page to stand at', access: guard },
+  'GET /api/gate/on-campus': {
+    tag: 'gate',
+    summary:
+      'Who is on campus now: visitors whose latest pass event is an entry, counts per campus and gate of entry, overstays (window ended, no exit) with minutes overdue; name and mobile masked. A guard with a department sees its campus only',
+    access: guard,
+    query: {
+      campusId: id,
+      gateId: { oneOf: [id, { type: 'string', enum: ['unknown'] }], description: 'a gate id, or unknown for entries recorded without a gate' },
+      overstay: { type: 'string', enum: ['true', 'false'] },
+    },
+    errors: { 403: ['CAMPUS_NOT_IN_SCOPE'] },
+  },
+  'POST /api/gate/on-campus/:id/exit': {
+    tag: 'gate',
+    summary: 'Record the exit of a visitor listed as on campus (pass id), at the campus of entry and the given gate; audited',
+    access: guard,
+    body: fromZod(onCampusExitSchema),
+    errors: {
+      400: ['GATE_NOT_FOUND', 'GATE_NOT_IN_CAMPUS'],
+      403: ['CAMPUS_NOT_IN_SCOPE'],
+      404: ['PASS_NOT_FOUND'],
+      409: ['VISITOR_NOT_ON_CAMPUS', 'PASS_NOT_VALID'],
+    },
+  },
 
   // Administration
   'GET /api/admin/sms': {
@@ -536,6 +563,34 @@ export const OPERATIONS: Record<string, Operation> = {
     access: admin,
     errors: { 404: ['WATCH_ENTRY_NOT_FOUND'] },
   },
+  'GET /api/admin/gates': { tag: 'admin', summary: 'Gates of every campus (or of one), active or not', access: admin, query: { campusId: id } },
+  'POST /api/admin/gates': {
+    tag: 'admin',
+    summary: 'Add a gate to an active campus; audited',
+    access: admin,
+    body: fromZod(gateCreateInput),
+    ok: 201,
+    errors: { 400: ['CAMPUS_NOT_FOUND'], 409: ['GATE_NAME_TAKEN'] },
+  },
+  'PUT /api/admin/gates/:id': {
+    tag: 'admin',
+    summary: 'Rename a gate (a gate stays on its campus); audited',
+    access: admin,
+    body: fromZod(gateUpdateInput),
+    errors: { 404: ['GATE_NOT_FOUND'], 409: ['GATE_NAME_TAKEN'] },
+  },
+  'POST /api/admin/gates/:id/deactivate': {
+    tag: 'admin',
+    summary: 'Deactivate a gate (kept: recorded events name it); audited',
+    access: admin,
+    errors: { 404: ['GATE_NOT_FOUND'] },
+  },
+  'POST /api/admin/gates/:id/activate': {
+    tag: 'admin',
+    summary: 'Activate a gate again (its campus must be active); audited',
+    access: admin,
+    errors: { 400: ['CAMPUS_NOT_FOUND'], 404: ['GATE_NOT_FOUND'] },
+  },
 };
 
 /** Every stable error code the API answers with, and what it means to a client. */
@@ -580,6 +635,11 @@ export const ERROR_CODES: Record<string, string> = {
   APPLICATION_NOT_ACCEPTED: 'the application cannot be accepted (a neutral refusal: the watch list, not told to the visitor)',
   PLATE_INVALID: 'the vehicle plate is not 5 to 10 letters and digits',
   WATCH_ENTRY_NOT_FOUND: 'no such watch-list entry',
+  GATE_NOT_FOUND: 'no such gate, or it is deactivated',
+  GATE_NOT_IN_CAMPUS: 'the gate belongs to another campus than the one the event is recorded at',
+  GATE_NAME_TAKEN: 'the campus already has a gate of that name',
+  CAMPUS_NOT_IN_SCOPE: "a guard asked for another campus than their department's",
+  VISITOR_NOT_ON_CAMPUS: 'the visitor is no longer listed as on campus (an exit was recorded meanwhile)',
   ID_FORMAT: 'the ID number has characters out of place',
   ID_BIRTH_DATE: 'the ID number holds no valid birth date',
   ID_CHECK_DIGIT: 'the ID number check digit is wrong',

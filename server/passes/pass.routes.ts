@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { requireStaff, requireVisitor } from '../auth/session.middleware.ts';
 import { notFound } from '../errors.ts';
 import type { AppState } from '../http/context.ts';
-import { rowId } from '../http/id-param.ts';
+import { MAX_ROW_ID, rowId } from '../http/id-param.ts';
 import type { PassService } from './pass.service.ts';
 
 const campusId = z.coerce
@@ -22,7 +22,16 @@ export const verifySchema = z
     path: ['payload'],
   });
 
-export const gateEventSchema = z.object({ campusId });
+// Optional: a campus may have no gates yet, and gate pages loaded before gates existed send none (未知门岗).
+const gateId = z.coerce
+  .number({ error: '请选择门岗' })
+  .int('请选择门岗')
+  .positive('请选择门岗')
+  .max(MAX_ROW_ID, '所选门岗不存在或已停用')
+  .nullable()
+  .optional();
+
+export const gateEventSchema = z.object({ campusId, gateId });
 
 export function passRoutes(service: PassService) {
   const router = new Router<AppState>();
@@ -49,7 +58,7 @@ export function passRoutes(service: PassService) {
       const body = gateEventSchema.parse(ctx.request.body ?? {});
       const passId = rowId(ctx.params.id) ?? Number.NaN;
       if (!Number.isSafeInteger(passId)) throw notFound('PASS_NOT_FOUND', '通行码不存在');
-      ctx.body = await service.record(passId, kind, guard.id, body.campusId);
+      ctx.body = await service.record(passId, kind, guard.id, body.campusId, { gateId: body.gateId ?? null });
     });
   }
 

@@ -1,7 +1,7 @@
 import type crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
-import { AppError, badRequest, notFound } from '../errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import { generateShortCode, normaliseShortCode, passClaims, signPassPayload, verifyPassPayload } from './pass-token.ts';
 import type { WatchSubject, WatchWarning } from '../watchlist/watchlist.service.ts';
 
@@ -51,7 +51,20 @@ export interface PassEventView {
   kind: PassEventKind;
   at: string;
   campusId: number | null;
+  /** null: recorded before gates existed, or at a campus without gates (未知门岗) */
+  gateId: number | null;
   guardId: number | null;
+}
+
+/** A row of pass_presence: the pass's latest event is an entry (the visitor is inside). */
+export interface PresenceRow {
+  pass_id: number;
+  event_id: number;
+  campus_id: number;
+  gate_id: number | null;
+  entered_at: Date;
+  /** the pass's window end, copied at entry (a pass's window is fixed when it is issued) */
+  valid_until: Date;
 }
 
 export interface VerifyResult {
@@ -289,10 +302,28 @@ export class PassService {
    * out and recorded. A second entry without an exit (or an exit without an entry) is recorded with a
    * warning rather than refused: visitors leave by gates that do not record, and blocking a valid pass at
    * the gate over missing bookkeeping is worse than a flagged record; verify shows the last event.
+   *
+   * `gateId`: the gate of the campus the guard stands at (a campus without gates records none). The event and
+   * the pass's presence row (pass_presence: inside while the latest event is an entry) are written together.
+   * `onlyIfInside`: refuse (409 VISITOR_NOT_ON_CAMPUS) unless the visitor is inside, judged under the pass's
+   * lock, so an exit recorded from the on-campus list cannot race a scan at the gate into an exit without entry.
+   * `within` runs in the same transaction after the event is written (the audit entry of such an exit).
    */
-  async record(passId: number, kind: PassEventKind, guardId: number, campusId: number): Promise<RecordResult> {
+  async record(
+    passId: number,
+    kind: PassEventKind,
+    guardId: number,
+    campusId: number,
+    options: {
+      gateId?: number | null;
+      onlyIfInside?: boolean;
+      within?: (trx: Knex.Transaction, result: RecordResult, inside: PresenceRow | undefined) => Promise<void>;
+    } = {},
+  ): Promise<RecordResult> {
     const ctx = Number.isSafeInteger(passId) ? await this.load({ passId }) : undefined;
     if (!ctx) throw notFound('PASS_NOT_FOUND', '通行码不存在');
+    const gateId = options.gateId ?? null;
+    if (gateId !== null) await this.checkGate(gateId, campusId);
     const now = this.clock.now();
     const problem =
       kind === 'entry' ? this.checkUsable(ctx, campusId, now) : this.checkCampus(ctx, campusId);
@@ -301,18 +332,59 @@ export class PassService {
     return this.knex.transaction(async (trx) => {
       // Serialises events of one pass, so that two guards recording at once see each other's event.
       await trx('passes').where({ id: ctx.pass.id }).forUpdate().first('id');
+      const inside: PresenceRow | undefined = await trx('pass_presence').where({ pass_id: ctx.pass.id }).first();
+      if (options.onlyIfInside && !inside) throw conflict('VISITOR_NOT_ON_CAMPUS', '该访客已不在校内（可能已在门岗登记离校），请刷新列表');
       const last = await this.lastEvent(ctx.pass.id, trx);
       const [row] = await trx('pass_events')
-        .insert({ pass_id: ctx.pass.id, kind, guard_id: guardId, campus_id: campusId, at: now })
+        .insert({ pass_id: ctx.pass.id, kind, guard_id: guardId, campus_id: campusId, gate_id: gateId, at: now })
         .returning('*');
+      await this.keepPresence(trx, ctx.pass.id);
       const result: RecordResult = { event: eventView(row) };
       if (kind === 'entry' && last?.kind === 'entry') {
         result.warning = { code: 'ENTRY_WITHOUT_EXIT', message: '该访客上次入校后未登记离校，已记录本次入校' };
       } else if (kind === 'exit' && last?.kind !== 'entry') {
         result.warning = { code: 'EXIT_WITHOUT_ENTRY', message: '该访客没有入校记录，已记录本次离校' };
       }
+      if (options.within) await options.within(trx, result, inside);
       return result;
     });
+  }
+
+  /**
+   * Makes the pass's presence row say what its latest event says (an entry: inside since then, at that gate;
+   * an exit or none: not inside). Read back rather than assumed from the event just written: with a clock that
+   * stepped back the new event is not the latest one.
+   */
+  private async keepPresence(trx: Knex.Transaction, passId: number): Promise<void> {
+    const latest = await trx('pass_events')
+      .where({ pass_id: passId })
+      .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .first('id', 'kind', 'campus_id', 'gate_id', 'at');
+    if (latest?.kind === 'entry') {
+      const pass = await trx('passes').where({ id: passId }).first('campus_id', 'valid_until');
+      await trx('pass_presence')
+        .insert({
+          pass_id: passId,
+          event_id: latest.id,
+          campus_id: latest.campus_id ?? pass.campus_id,
+          gate_id: latest.gate_id ?? null,
+          entered_at: latest.at,
+          valid_until: pass.valid_until,
+        })
+        .onConflict('pass_id')
+        .merge();
+    } else {
+      await trx('pass_presence').where({ pass_id: passId }).delete();
+    }
+  }
+
+  /** The gate must be an active gate of the campus the event is recorded at. */
+  private async checkGate(gateId: number, campusId: number): Promise<void> {
+    const gate = Number.isSafeInteger(gateId) ? await this.knex('gates').where({ id: gateId }).first('campus_id', 'active') : undefined;
+    if (!gate?.active) throw badRequest('GATE_NOT_FOUND', '所选门岗不存在或已停用', [{ field: 'gateId', message: '所选门岗不存在或已停用' }]);
+    if (gate.campus_id !== campusId) {
+      throw badRequest('GATE_NOT_IN_CAMPUS', '所选门岗不属于所在校区', [{ field: 'gateId', message: '所选门岗不属于所在校区' }]);
+    }
   }
 
   private checkCampus(ctx: PassContext, campusId: number): Check {
@@ -414,6 +486,7 @@ function eventView(row: any): PassEventView {
     kind: row.kind,
     at: iso(row.at),
     campusId: row.campus_id ?? null,
+    gateId: row.gate_id ?? null,
     guardId: row.guard_id ?? null,
   };
 }

@@ -39,6 +39,7 @@ interface Fixture {
   scratchCampus: number;
   scratchDepartment: number;
   scratchStaff: number;
+  scratchGate: number;
 }
 
 interface Row {
@@ -99,6 +100,10 @@ const ROWS: Row[] = [
   r('POST', '/api/gate/passes/:id/entry', GATE, { url: (f) => `/api/gate/passes/${f.passId}/entry`, ok: [400] }),
   r('POST', '/api/gate/passes/:id/exit', GATE, { url: (f) => `/api/gate/passes/${f.passId}/exit`, ok: [400] }),
   r('GET', '/api/gate/public-key', GATE),
+  r('GET', '/api/gate/gates', GATE),
+  r('GET', '/api/gate/on-campus', GATE),
+  // A's pass has no entry: the guard is let through to a 409 saying the visitor is not inside
+  r('POST', '/api/gate/on-campus/:id/exit', GATE, { url: (f) => `/api/gate/on-campus/${f.passId}/exit`, ok: [409] }),
   r('GET', '/api/tasks', REVIEWERS),
   r('GET', '/api/tasks/:id', ['hostDept', 'admin'], { url: (f) => `/api/tasks/${f.task1}` }),
   r('POST', '/api/tasks/:id/claim', ['hostDept', 'admin'], { url: (f) => `/api/tasks/${f.task1}/claim`, ok: [200, 409], claimedFor: ['leader'] }),
@@ -167,6 +172,11 @@ const ROWS: Row[] = [
   r('POST', '/api/admin/watch-list/import', ADMIN, { ok: [400] }),
   // no entry 1 in the fixture: the admin is let through to a 404 naming the entry
   r('POST', '/api/admin/watch-list/:id/deactivate', ADMIN, { url: () => '/api/admin/watch-list/1/deactivate', ok: [404] }),
+  r('GET', '/api/admin/gates', ADMIN),
+  r('POST', '/api/admin/gates', ADMIN, { ok: [400] }),
+  r('PUT', '/api/admin/gates/:id', ADMIN, { url: (f) => `/api/admin/gates/${f.scratchGate}`, ok: [400] }),
+  r('POST', '/api/admin/gates/:id/deactivate', ADMIN, { url: (f) => `/api/admin/gates/${f.scratchGate}/deactivate`, ok: [200] }),
+  r('POST', '/api/admin/gates/:id/activate', ADMIN, { url: (f) => `/api/admin/gates/${f.scratchGate}/activate`, ok: [200] }),
 ];
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -206,6 +216,7 @@ async function fixture(server: TestServer) {
   const scratchCampus = await knex('campuses').where({ code: 'AGRI' }).first();
   const scratchDepartment = await knex('departments').where({ code: 'ART' }).first();
   const scratchStaff = await knex('staff').where({ username: 'host-pe' }).first();
+  const [scratchGate] = await knex('gates').insert({ campus_id: scratchCampus.id, name: '试验门', created_at: now, updated_at: now }).returning('id');
 
   const clients: Record<Role, ApiClient> = {
     anonymous: new ApiClient(server.url),
@@ -227,6 +238,7 @@ async function fixture(server: TestServer) {
     scratchCampus: scratchCampus.id,
     scratchDepartment: scratchDepartment.id,
     scratchStaff: scratchStaff.id,
+    scratchGate: scratchGate.id,
   };
   // Marks of A's data: none may reach a caller outside ENTITLED. Clear numbers reach nobody.
   const aMarks = [

@@ -6,7 +6,7 @@ import { at } from './i18n.ts';
 import type { View } from './main.ts';
 import { button, download, failed, go, labelled, needsLogin, panel, roleName, say, table } from './ui.ts';
 
-const TABS = ['campuses', 'departments', 'staff', 'import'] as const;
+const TABS = ['campuses', 'gates', 'departments', 'staff', 'import'] as const;
 type Tab = (typeof TABS)[number];
 const ROLES = ['host', 'leader', 'admin', 'guard'];
 
@@ -81,7 +81,7 @@ function activeBadge(active: boolean) {
 
 export const directory: View = async (main, _p, query) => {
   const tab: Tab = (TABS as readonly string[]).includes(query.get('tab') ?? '') ? (query.get('tab') as Tab) : 'campuses';
-  const labels: Record<Tab, string> = { campuses: at('dir.campuses'), departments: at('dir.departments'), staff: at('dir.staff'), import: at('dir.import') };
+  const labels: Record<Tab, string> = { campuses: at('dir.campuses'), gates: at('dir.gates'), departments: at('dir.departments'), staff: at('dir.staff'), import: at('dir.import') };
   const body = h('div', null, loading('正在加载…'));
   main.append(
     h(
@@ -98,6 +98,7 @@ export const directory: View = async (main, _p, query) => {
   const reload = () => go(`#/directory?${query}`);
   try {
     if (tab === 'campuses') await campuses(body, reload);
+    else if (tab === 'gates') await gatesTab(body, reload, query);
     else if (tab === 'departments') await departments(body, reload, query);
     else if (tab === 'staff') await staff(body, reload, query);
     else await csvImport(body);
@@ -155,6 +156,58 @@ async function campuses(body: HTMLElement, reload: () => void) {
     formSlot,
     slot,
     table([at('common.code'), at('common.name'), at('dir.hours'), at('common.status'), at('common.actions')], rows, { id: 'dir-table' }),
+  );
+}
+
+/** The gates of each campus (门岗): a guard picks one on the gate page; a gate stays on its campus (name only). */
+async function gatesTab(body: HTMLElement, reload: () => void, query: URLSearchParams) {
+  const filterId = query.get('campusId') ?? '';
+  const [{ campuses: campusList }, { gates: list }] = await Promise.all([
+    get<{ campuses: any[] }>('/api/admin/campuses'),
+    get<{ gates: any[] }>(`/api/admin/gates${filterId ? `?campusId=${encodeURIComponent(filterId)}` : ''}`),
+  ]);
+  const campusName = new Map(campusList.map((c) => [c.id, c.name]));
+  const formSlot = h('div');
+  const slot = h('div');
+  const edit = (g: any | null) => {
+    const fields: Field[] = [
+      ...(g ? [] : [{ name: 'campusId', label: at('dir.campus'), type: 'select' as const, options: campusList.filter((c) => c.active).map((c): [string, string] => [String(c.id), c.name]) }]),
+      { name: 'name', label: at('common.name'), required: true },
+    ];
+    clear(formSlot).append(
+      entityForm(fields, g ?? (filterId ? { campusId: filterId } : null), async (data) => {
+        if (g) await put(`/api/admin/gates/${g.id}`, { name: data.name });
+        else await post('/api/admin/gates', { campusId: Number(data.campusId), name: data.name });
+        reload();
+      }, () => clear(formSlot)),
+    );
+  };
+  const toggle = async (g: any) => {
+    try {
+      await post(`/api/admin/gates/${g.id}/${g.active ? 'deactivate' : 'activate'}`);
+      reload();
+    } catch (err) {
+      if (!needsLogin(err)) say(slot, errorMessage(err), 'danger');
+    }
+  };
+  const filter = h('select', { class: 'form-select form-select-sm w-auto', id: 'dir-campus-filter' }, h('option', { value: '' }, at('common.all')), ...campusList.map((c) => h('option', { value: String(c.id), selected: String(c.id) === filterId }, c.name)));
+  filter.addEventListener('change', () => go(`#/directory?tab=gates${filter.value ? `&campusId=${filter.value}` : ''}`));
+  const rows = list.map((g) =>
+    h(
+      'tr',
+      { dataset: { gate: String(g.id) } },
+      h('td', null, campusName.get(g.campusId) ?? g.campusId),
+      h('td', null, g.name),
+      h('td', null, activeBadge(g.active)),
+      h('td', { class: 'text-nowrap' }, button(at('common.edit'), () => edit(g), 'btn-outline-primary me-1'), button(g.active ? at('common.deactivate') : at('common.activate'), () => void toggle(g), 'btn-outline-secondary')),
+    ),
+  );
+  clear(body).append(
+    h('p', { class: 'small text-secondary' }, at('dir.gateHelp')),
+    h('div', { class: 'd-flex gap-2 mb-2' }, button(at('common.create'), () => edit(null), 'btn-primary', { id: 'dir-new' }), filter),
+    formSlot,
+    slot,
+    table([at('dir.campus'), at('common.name'), at('common.status'), at('common.actions')], rows, { id: 'dir-table' }),
   );
 }
 

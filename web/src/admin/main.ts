@@ -30,6 +30,7 @@ const routes: [string, () => Promise<View>][] = [
   ['/instances/:id', async () => (await import('./instances.ts')).instanceDetail],
   ['/audit', async () => (await import('./audit.ts')).auditLog],
   ['/watch-list', async () => (await import('./watchlist.ts')).watchList],
+  ['/on-campus', async () => (await import('./on-campus.ts')).onCampusPage],
 ];
 
 const NAV: [string, AdminKey][] = [
@@ -39,6 +40,7 @@ const NAV: [string, AdminKey][] = [
   ['#/instances', 'nav.instances'],
   ['#/settings', 'nav.settings'],
   ['#/watch-list', 'nav.watchList'],
+  ['#/on-campus', 'nav.onCampus'],
   ['#/audit', 'nav.audit'],
 ];
 

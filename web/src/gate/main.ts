@@ -6,20 +6,8 @@ import { alertBox, busy, clear, fmtDateTime, fmtRange, h, loading } from '../lib
 import { gateWarningsEn, passReasonText } from '../lib/error-texts.ts';
 import { currentLang, t } from '../lib/i18n.ts';
 import { kv } from '../lib/kv.ts';
-import { createSession } from '../lib/session.ts';
 import { watchWarningBox } from '../lib/watch.ts';
-
-const CAMPUS_KEY = 'vf_gate_campus';
-
-const session = createSession<{ id: number; name: string }>({
-  me: '/api/staff/me',
-  key: 'staff',
-  logout: '/api/staff/logout',
-  go,
-  comeBack: false,
-  // A staff account without the guard role (403) must log in as a guard; a CSRF refusal is a 403 too, not about the login.
-  loggedOut: (err) => (err.status === 401 || err.status === 403) && err.code !== 'CSRF_TOKEN_INVALID',
-});
+import { CAMPUS_KEY, GATE_KEY, type Gate, session } from './session.ts';
 
 const login: View = (main) => {
   staffLoginForm<{ id: number; name: string }>(main, (staff) => {
@@ -31,6 +19,7 @@ const login: View = (main) => {
 const gate: View = async (main) => {
   main.append(loading(t('state.loading')));
   let campuses: { id: number; name: string }[];
+  let gates: Gate[];
   try {
     // Asked on every visit, not once per page load: the scanner must not show once the login has ended.
     if (!(await session.recheck())) {
@@ -38,7 +27,10 @@ const gate: View = async (main) => {
       return;
     }
     renderHeader();
-    campuses = (await get('/api/directory/campuses')).campuses;
+    [campuses, gates] = await Promise.all([
+      get('/api/directory/campuses').then((r) => r.campuses),
+      get<{ gates: Gate[] }>('/api/gate/gates').then((r) => r.gates),
+    ]);
   } catch (err) {
     if (!session.needsLogin(err)) clear(main).append(alertBox(errorMessage(err), 'danger', () => void render(), t('state.retry')));
     return;
@@ -51,7 +43,28 @@ const gate: View = async (main) => {
     h('option', { value: '' }, t('gate.pickCampus')),
     ...campuses.map((c) => h('option', { value: String(c.id), selected: String(c.id) === saved }, c.name)),
   );
-  campusSel.addEventListener('change', () => localStorage.setItem(CAMPUS_KEY, campusSel.value));
+  // The gates of the chosen campus; a campus without gates records none (shown as 未知门岗 in the on-campus list).
+  const gateSel = h('select', { class: 'form-select form-select-lg', id: 'gate-gate' });
+  const gateBox = h('div', { class: 'mt-3', id: 'gate-gate-box' }, h('label', { class: 'form-label', for: 'gate-gate' }, t('gate.gate')), gateSel);
+  const fillGates = () => {
+    const mine = gates.filter((g) => String(g.campusId) === campusSel.value);
+    const saved = localStorage.getItem(GATE_KEY) ?? '';
+    clear(gateSel).append(
+      h('option', { value: '' }, t('gate.pickGate')),
+      ...mine.map((g) => h('option', { value: String(g.id), selected: String(g.id) === saved }, g.name)),
+    );
+    gateBox.hidden = mine.length === 0;
+  };
+  fillGates();
+  campusSel.addEventListener('change', () => {
+    localStorage.setItem(CAMPUS_KEY, campusSel.value);
+    fillGates();
+    localStorage.setItem(GATE_KEY, gateSel.value);
+  });
+  gateSel.addEventListener('change', () => {
+    localStorage.setItem(GATE_KEY, gateSel.value);
+    if (gateSel.value) gateSel.classList.remove('is-invalid');
+  });
   const video = h('video', { class: 'vf-video d-none', playsinline: true, muted: true, autoplay: true });
   const scanBtn = h('button', { type: 'button', class: 'btn btn-primary btn-lg w-100', id: 'gate-scan' }, t('gate.scan'));
   const codeIn = h('input', {
@@ -68,7 +81,7 @@ const gate: View = async (main) => {
   const codeForm = h('form', { class: 'input-group mt-3' }, codeIn, verifyBtn);
   const result = h('div', { class: 'mt-3', id: 'gate-result', 'aria-live': 'polite' });
   main.append(
-    h('section', { class: 'card vf-card' }, h('div', { class: 'card-body' }, h('label', { class: 'form-label', for: 'gate-campus' }, t('gate.campus')), campusSel, h('div', { class: 'mt-3' }, scanBtn, video), codeForm)),
+    h('section', { class: 'card vf-card' }, h('div', { class: 'card-body' }, h('label', { class: 'form-label', for: 'gate-campus' }, t('gate.campus')), campusSel, gateBox, h('div', { class: 'mt-3' }, scanBtn, video), codeForm)),
     result,
   );
 
@@ -79,6 +92,19 @@ const gate: View = async (main) => {
       return null;
     }
     return Number(campusSel.value);
+  };
+
+  /** The chosen gate; undefined (and a prompt) when the campus has gates and none is chosen. */
+  const gateId = (): number | null | undefined => {
+    if (gateBox.hidden) return null;
+    if (!gateSel.value) {
+      gateBox.scrollIntoView({ block: 'center' });
+      gateSel.classList.add('is-invalid');
+      gateSel.focus();
+      return undefined;
+    }
+    gateSel.classList.remove('is-invalid');
+    return Number(gateSel.value);
   };
 
   const showVerdict = (v: any, campus: number) => {
@@ -113,11 +139,17 @@ const gate: View = async (main) => {
     if (v.valid && p) {
       for (const kind of ['entry', 'exit'] as const) {
         const b = h('button', { type: 'button', class: `btn btn-lg ${kind === 'entry' ? 'btn-success' : 'btn-outline-secondary'}`, dataset: { event: kind } }, t(kind === 'entry' ? 'gate.entry' : 'gate.exit'));
-        b.addEventListener('click', () =>
+        b.addEventListener('click', () => {
+          const gate = gateId();
+          if (gate === undefined) {
+            if (!events.querySelector('#gate-pick-gate')) events.prepend(Object.assign(alertBox(t('gate.pickGate'), 'warning'), { id: 'gate-pick-gate' }));
+            return;
+          }
           void busy(b, async () => {
             try {
-              const recorded = await post<{ warning?: { code: string; message: string } }>(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus });
-              clear(events).append(alertBox(t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') }), 'success'));
+              const recorded = await post<{ warning?: { code: string; message: string } }>(`/api/gate/passes/${p.id}/${kind}`, { campusId: campus, gateId: gate });
+              const at = gate === null ? '' : ` · ${gateSel.selectedOptions[0]?.textContent ?? ''}`;
+              clear(events).append(alertBox(`${t('gate.recorded', { kind: kind === 'entry' ? t('gate.entryWord') : t('gate.exitWord') })}${at}`, 'success'));
               // Recorded all the same, but the guard should know (e.g. an entry whose last entry has no exit).
               const { warning } = recorded;
               if (warning) {
@@ -127,8 +159,8 @@ const gate: View = async (main) => {
             } catch (err) {
               if (!session.needsLogin(err)) events.append(alertBox(errorMessage(err)));
             }
-          }),
-        );
+          });
+        });
         events.append(b);
       }
     }
@@ -211,9 +243,12 @@ startApp({
   title: 'app.gateTitle',
   routes: [
     { path: '/', view: gate },
+    { path: '/on-campus', view: async (main) => (await import('./on-campus.ts')).onCampus(main) },
     { path: '/login', view: login },
   ],
   nav: [
+    { href: '#/', label: 'gate.navCheck', show: session.signedIn },
+    { href: '#/on-campus', label: 'gate.navOnCampus', show: session.signedIn },
     session.logoutLink('#/login'),
   ],
 });

@@ -215,6 +215,11 @@ export const errorTextsEn: Record<string, Entry> = {
     const details = record(e.details);
     return typeof details.reason === 'string' ? passReasonText(details.reason, details) : undefined;
   },
+  GATE_NOT_FOUND: 'The gate does not exist or has been deactivated',
+  GATE_NOT_IN_CAMPUS: 'The chosen gate belongs to another campus',
+  GATE_NAME_TAKEN: 'This campus already has a gate of that name',
+  CAMPUS_NOT_IN_SCOPE: 'You can only see the visitors of your own campus',
+  VISITOR_NOT_ON_CAMPUS: 'The visitor is no longer on campus (the exit may just have been recorded at a gate). Refresh the list.',
 
   // The administrator's SMS send test: our sentence, then the vendor's own code and text as sent
   SMS_CREDENTIALS_REJECTED: (e) => smsVendorText('The SMS vendor refused the credentials (AccessKey / SecretId or secret wrong, disabled or not allowed)', e),
