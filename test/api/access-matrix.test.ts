@@ -216,6 +216,7 @@ async function fixture(server: TestServer) {
   const scratchCampus = await knex('campuses').where({ code: 'AGRI' }).first();
   const scratchDepartment = await knex('departments').where({ code: 'ART' }).first();
   const scratchStaff = await knex('staff').where({ username: 'host-pe' }).first();
+  const now = server.clock.now();
   const [scratchGate] = await knex('gates').insert({ campus_id: scratchCampus.id, name: '试验门', created_at: now, updated_at: now }).returning('id');
 
   const clients: Record<Role, ApiClient> = {

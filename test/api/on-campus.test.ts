@@ -2,7 +2,7 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { migrationSource } from '../../server/db/migrations/index.ts';
 import { createTestDatabase, testBackends } from '../helpers/database.ts';
-import { newVisitor, staffClient } from '../helpers/flow.ts';
+import { approvedWithPass, newVisitor, staffClient } from '../helpers/flow.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -12,38 +12,9 @@ import { ApiClient, startTestServer, type TestServer } from '../helpers/server.t
 
 const MORNING = '2026-12-01T07:00:00Z'; // 15:00 in Shanghai
 
-let serial = 0;
 /** An approved application of the visitor at a campus/department with the given window, and its pass. */
-async function approvedPass(server: TestServer, visitorId: number, opts: { campus: string; department: string; from: string; until: string; plate?: string }) {
-  const knex = server.db.knex;
-  const campus = await knex('campuses').where({ code: opts.campus }).first();
-  const dept = await knex('departments').where({ code: opts.department }).first();
-  const host = await knex('staff').where({ department_id: dept.id }).first();
-  const now = server.clock.now();
-  const [application] = await knex('applications')
-    .insert({
-      flow_number: `OC${process.pid}${String(++serial).padStart(5, '0')}`,
-      visitor_id: visitorId,
-      campus_id: campus.id,
-      department_id: dept.id,
-      host_staff_id: host.id,
-      visit_date: opts.from.slice(0, 10),
-      visit_start: '14:00',
-      visit_end: '18:00',
-      window_start: opts.from,
-      window_end: opts.until,
-      plate_number: opts.plate ?? null,
-      data: JSON.stringify({}),
-      status: 'approved',
-      process_id: 'visit-pass',
-      form_key: 'visit-application',
-      form_version: 1,
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('*');
-  const pass = await knex.transaction((trx) => server.services.passes.issue(trx, application.id));
-  return { application, pass, campusId: campus.id as number };
+function approvedPass(server: TestServer, visitorId: number, opts: { campus: string; department: string; from: string; until: string; plate?: string }) {
+  return approvedWithPass(server, visitorId, { campus: opts.campus, department: opts.department, plate: opts.plate, window: { start: opts.from, end: opts.until } });
 }
 
 async function campusIds(knex: Knex) {

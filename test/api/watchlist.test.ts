@@ -2,7 +2,6 @@ import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
 import { applicationData, approvedWithPass, newVisitor, onlyTask, staffClient, submitApplication } from '../helpers/flow.ts';
 import { makeIdNumber } from '../helpers/identities.ts';
-import type { TestServer } from '../helpers/server.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 for (const kind of await testBackends()) {

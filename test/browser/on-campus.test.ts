@@ -1,7 +1,7 @@
 import test from 'ava';
 import { acceptDialogs, adminLogin, noCspViolation } from '../helpers/admin-browser.ts';
 import { ensureWebBuild, launchBrowser, openPage, PC, PHONE, shot, staffLogin } from '../helpers/browser.ts';
-import { newVisitor } from '../helpers/flow.ts';
+import { approvedWithPass, newVisitor } from '../helpers/flow.ts';
 import { ApiClient, startTestServer } from '../helpers/server.ts';
 
 test.before(async () => {
@@ -18,32 +18,7 @@ test('a guard records an entry at a gate; the on-campus lists show the visitor w
     server.clock.set('2026-12-01T06:30:00Z');
     const { visitor } = await newVisitor(server, { name: '周九', organisation: '某设计院' });
     const campus = await knex('campuses').where({ code: 'MAIN' }).first();
-    const dept = await knex('departments').where({ code: 'CS' }).first();
-    const host = await knex('staff').where({ username: 'host-cs' }).first();
-    const now = server.clock.now();
-    const [application] = await knex('applications')
-      .insert({
-        flow_number: `B${process.pid}`,
-        visitor_id: visitor.id,
-        campus_id: campus.id,
-        department_id: dept.id,
-        host_staff_id: host.id,
-        visit_date: '2026-12-01',
-        visit_start: '14:00',
-        visit_end: '16:00',
-        window_start: '2026-12-01T06:00:00Z',
-        window_end: '2026-12-01T08:00:00Z',
-        plate_number: '京B54321',
-        data: JSON.stringify({}),
-        status: 'approved',
-        process_id: 'visit-pass',
-        form_key: 'visit-application',
-        form_version: 1,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('*');
-    const pass = await knex.transaction((trx) => server.services.passes.issue(trx, application.id));
+    const { pass } = await approvedWithPass(server, visitor.id, { plate: '京B54321', window: { start: '2026-12-01T06:00:00Z', end: '2026-12-01T08:00:00Z' } });
 
     // The security office names the main campus's gates on the directory page.
     const admin = await openPage(browser, server.url, PC);

@@ -83,11 +83,25 @@ export const PASS_WINDOW = { start: '2026-12-01T06:00:00Z', end: '2026-12-01T10:
  * An approved application with its pass, as the issue-pass worker leaves it, written straight to the database
  * (no flow run): for tests of what comes after approval (the pass, the gate, access to both).
  */
-export async function approvedWithPass(server: TestServer, visitorId: number, opts: { plate?: string | null; campus?: string; department?: string; host?: string } = {}) {
+export async function approvedWithPass(
+  server: TestServer,
+  visitorId: number,
+  opts: {
+    plate?: string | null;
+    campus?: string;
+    department?: string;
+    /** The host's username; by default host-cs, or the first staff member of `department` when it is given. */
+    host?: string;
+    /** The pass window (UTC ISO); by default PASS_WINDOW, 14:00-18:00 on 2026-12-01 in Shanghai. */
+    window?: { start: string; end: string };
+  } = {},
+) {
   const knex = server.db.knex;
   const campus = await knex('campuses').where({ code: opts.campus ?? 'MAIN' }).first();
   const dept = await knex('departments').where({ code: opts.department ?? 'CS' }).first();
-  const host = await knex('staff').where({ username: opts.host ?? 'host-cs' }).first();
+  const host = opts.host || !opts.department ? await knex('staff').where({ username: opts.host ?? 'host-cs' }).first() : await knex('staff').where({ department_id: dept.id }).first();
+  const window = opts.window ?? PASS_WINDOW;
+  const local = (iso: string) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
   const now = server.clock.now();
   const [application] = await knex('applications')
     .insert({
@@ -96,11 +110,11 @@ export async function approvedWithPass(server: TestServer, visitorId: number, op
       campus_id: campus.id,
       department_id: dept.id,
       host_staff_id: host.id,
-      visit_date: '2026-12-01',
-      visit_start: '14:00',
-      visit_end: '18:00',
-      window_start: PASS_WINDOW.start,
-      window_end: PASS_WINDOW.end,
+      visit_date: new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(window.start)),
+      visit_start: local(window.start),
+      visit_end: local(window.end),
+      window_start: window.start,
+      window_end: window.end,
       plate_number: opts.plate ?? null,
       data: JSON.stringify({}),
       status: 'approved',
