@@ -16,20 +16,18 @@ import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
 import { Admission, type AdmissionOptions, admissionDefaults } from './http/admission.middleware.ts';
 import { FieldCrypto } from './crypto/field-crypto.ts';
+import { IntegrationSettingsService } from './integrations/integration-settings.service.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
-import { createSmsProvider } from './sms/sms.config.ts';
 import type { SmsProvider } from './sms/sms.provider.ts';
 import { SmsService } from './sms/sms.service.ts';
 import { renderTemplate } from './sms/sms.templates.ts';
 import { TaskService } from './tasks/task.service.ts';
 import { UploadService } from './uploads/upload.service.ts';
 import { VisitorService } from './visitors/visitor.service.ts';
-import { WechatClient } from './wechat/wechat.client.ts';
-import { parseWechatTemplates } from './wechat/wechat.config.ts';
 import { WechatNotifier } from './wechat/wechat.notifier.ts';
 import { WatchListService } from './watchlist/watchlist.service.ts';
 
@@ -74,23 +72,17 @@ export function createServices(deps: Deps) {
     publicKey: deps.secrets.passSigningPublicKey,
     watchWarning: (subject) => watchList.gateWarning(subject),
   });
+  // SMS and WeChat settings: the environment's, with what an administrator saved where the environment is silent.
+  const integrations = new IntegrationSettingsService({ knex, clock, config, fieldCrypto, logger, audit: new AuditService(knex, clock) });
   const sms = new SmsService({
     knex,
-    provider: deps.smsProvider ?? createSmsProvider(config, logger),
+    provider: deps.smsProvider ?? (() => integrations.smsProvider()),
     fieldCrypto,
     clock,
     logger,
     universityName: config.UNIVERSITY_NAME,
   });
-  const wechat = new WechatNotifier({
-    knex,
-    clock,
-    logger,
-    templates: parseWechatTemplates(config).templates,
-    client: config.WECHAT_ENABLED
-      ? new WechatClient({ appId: config.WECHAT_APP_ID!, appSecret: config.WECHAT_APP_SECRET!, apiBase: config.WECHAT_API_BASE, now: () => clock.now().getTime() })
-      : undefined,
-  });
+  const wechat = new WechatNotifier({ knex, clock, logger, runtime: () => integrations.wechatRuntime() });
   const applications = new ApplicationService({
     knex,
     clock,
@@ -172,6 +164,7 @@ export function createServices(deps: Deps) {
     passes,
     sms,
     wechat,
+    integrations,
     applications,
     tasks,
     watchList,
