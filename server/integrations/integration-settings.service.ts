@@ -378,6 +378,8 @@ export class IntegrationSettingsService {
       const issues = fieldProblems.length ? fieldProblems : this.problems(name, next).filter((i) => i.path[0] !== 'secrets');
       if (issues.length) throw invalid(issues);
 
+      const unchanged = JSON.stringify(next.values) === JSON.stringify(current.values) && JSON.stringify(next.secrets) === JSON.stringify(current.secrets) && !current.unreadable;
+      if (unchanged) return; // nothing to write, audit or announce to the other processes
       const now = this.d.clock.now();
       const secrets = Object.keys(next.secrets).length ? this.d.fieldCrypto.encrypt(JSON.stringify(next.secrets), context(name)) : null;
       await trx('integration_settings')
