@@ -11,8 +11,14 @@ export interface SettingIssue {
   zh: string;
 }
 
-/** Chinese for a rule's own text: `.refine(check, zhText('english', '中文'))` (zod keeps `params` on the issue). */
-export const zhText = (message: string, zh: string) => ({ message, params: { zh } });
+/** The Chinese of the rules' own English texts (zod keeps only the message on a built-in check's issue). */
+const ZH = new Map<string, string>();
+
+/** A rule's own text with its Chinese: `.refine(check, zhText('english', '中文'))`, `.min(1, zhText(...))`. */
+export function zhText(message: string, zh: string): string {
+  ZH.set(message, zh);
+  return message;
+}
 
 type Issue = z.core.$ZodIssue;
 
@@ -37,8 +43,8 @@ export function flattenIssues(issues: readonly Issue[], prefix: Array<string | n
 
 /** The Chinese text of a zod issue: the rule's own (params.zh), else one per kind of failure. */
 export function zhIssue(issue: Issue): string {
-  const own = (issue as { params?: { zh?: unknown } }).params?.zh;
-  if (typeof own === 'string') return own;
+  const own = ZH.get(issue.message);
+  if (own !== undefined) return own;
   switch (issue.code) {
     case 'too_small':
       return issue.origin === 'string' ? (Number(issue.minimum) <= 1 ? '不能为空' : `至少 ${issue.minimum} 个字符`) : `不能少于 ${issue.minimum}`;
