@@ -105,6 +105,7 @@ for (const kind of await testBackends()) {
       t.is(refused.body.error.code, 'SMS_CREDENTIALS_REJECTED');
       t.regex(refused.body.error.message, /^短信服务商拒绝了凭据.*签名不符.*SignatureDoesNotMatch/);
       t.is(refused.body.error.details.vendorCode, 'SignatureDoesNotMatch');
+      t.false(JSON.stringify(refused.body).includes(ALIYUN.accessKeyId), "the vendor's echo of the signed string is not passed on");
     } finally {
       await server.close();
     }

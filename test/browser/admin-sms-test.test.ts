@@ -29,8 +29,8 @@ test('settings: the SMS send test reports the vendor accepting it, then the vend
     const admin = await openPage(browser, server.url, PC);
     acceptDialogs(admin.page);
     const p = admin.page;
-    // log in on the settings page itself: the login then returns to it
-    await p.goto(`${server.url}/admin/#/settings`);
+    // log in on the integrations page itself (where the send test is): the login then returns to it
+    await p.goto(`${server.url}/admin/#/integrations`);
     await p.waitForSelector('#admin-login #f-username');
     await p.fill('#f-username', 'admin');
     await p.fill('#f-password', DEMO_STAFF_PASSWORD);

@@ -26,6 +26,8 @@ const routes: [string, () => Promise<View>][] = [
   ['/forms/:formKey', async () => (await import('./forms.ts')).formEditor],
   ['/directory', async () => (await import('./directory.ts')).directory],
   ['/settings', async () => (await import('./settings.ts')).settings],
+  ['/integrations', async () => (await import('./integrations.ts')).integrations],
+  ['/messages', async () => (await import('./messages.ts')).messages],
   ['/instances', async () => (await import('./instances.ts')).instanceList],
   ['/instances/:id', async () => (await import('./instances.ts')).instanceDetail],
   ['/audit', async () => (await import('./audit.ts')).auditLog],
@@ -38,6 +40,8 @@ const NAV: [string, AdminKey][] = [
   ['#/directory', 'nav.directory'],
   ['#/instances', 'nav.instances'],
   ['#/settings', 'nav.settings'],
+  ['#/integrations', 'nav.integrations'],
+  ['#/messages', 'nav.messages'],
   ['#/watch-list', 'nav.watchList'],
   ['#/audit', 'nav.audit'],
 ];
