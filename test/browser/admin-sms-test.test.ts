@@ -8,7 +8,7 @@ import { AliyunSmsDouble } from '../helpers/sms-doubles.ts';
 
 const ALIYUN = { accessKeyId: 'LTAI5tTestKey00000000001', accessKeySecret: 'TestSecret0123456789abcdefABCD', signName: '示例大学' };
 
-test('settings: the SMS send test reports the vendor accepting it, then the vendor refusing the credentials', async (t) => {
+test('integrations: the SMS send test reports the vendor accepting it, then the vendor refusing the credentials', async (t) => {
   await ensureWebBuild();
   const double = await new AliyunSmsDouble({ ...ALIYUN, templates: ['SMS_1001', 'SMS_1002', 'SMS_1003', 'SMS_1004', 'SMS_1005'] }).start();
   t.teardown(() => double.close());
