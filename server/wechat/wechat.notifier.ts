@@ -143,7 +143,7 @@ export class WechatNotifier {
       const e = err instanceof WechatError ? err : new WechatError('WECHAT_UNAVAILABLE', String(err?.message ?? err));
       const message =
         e.code === 'WECHAT_CREDENTIALS_REJECTED'
-          ? `WeChat rejected WECHAT_APP_ID / WECHAT_APP_SECRET (or this server's IP is not in the account's whitelist): ${e.describe()}`
+          ? `WeChat rejected WECHAT_APP_ID / WECHAT_APP_SECRET (environment or the admin page 集成; or this server's IP is not in the account's whitelist): ${e.describe()}`
           : `WeChat access token not had at start-up, notices will retry: ${e.describe()}`;
       return { ok: false, code: e.code, message };
     }
