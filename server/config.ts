@@ -83,7 +83,14 @@ const schema = z.object({
   ...ssoEnvShape,
 });
 
-export type Config = z.infer<typeof schema> & { dataDir: string };
+export type Config = z.infer<typeof schema> & {
+  dataDir: string;
+  /**
+   * The variables the environment set (not defaulted). An integration setting an administrator can also save
+   * (server/integrations) is taken from the environment exactly when its variable is listed here.
+   */
+  explicitEnv: readonly string[];
+};
 
 export class ConfigError extends Error {
   constructor(public readonly issues: string[]) {
@@ -122,5 +129,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (wechatIssues.length) throw new ConfigError(wechatIssues);
   const ssoIssues = checkSsoEnv(parsed.data);
   if (ssoIssues.length) throw new ConfigError(ssoIssues);
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR), explicitEnv: Object.keys(relevant) };
 }

@@ -53,6 +53,8 @@ export async function runServerProcess(config: Config): Promise<void> {
   const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger, engine });
   // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
   await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
+  // Saved SMS settings that cannot be used (incomplete next to the environment, undecryptable) show at start-up.
+  services.integrations.smsProvider().catch((err) => logger.error({ err }, 'reading the SMS settings failed'));
   services.sms.start();
   services.wechat.start();
   // A wrong AppID/AppSecret shows at start-up, not at the first task notice.

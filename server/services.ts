@@ -16,6 +16,7 @@ import { ThrottleService } from './auth/throttle.service.ts';
 import type { Config } from './config.ts';
 import { Admission, type AdmissionOptions, admissionDefaults } from './http/admission.middleware.ts';
 import { FieldCrypto } from './crypto/field-crypto.ts';
+import { IntegrationSettingsService } from './integrations/integration-settings.service.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
 import { GateService } from './gates/gate.service.ts';
@@ -23,15 +24,12 @@ import { Metrics } from './metrics/metrics.ts';
 import { OnCampusService } from './passes/on-campus.service.ts';
 import { PassService } from './passes/pass.service.ts';
 import type { Secrets } from './secrets.ts';
-import { createSmsProvider } from './sms/sms.config.ts';
 import type { SmsProvider } from './sms/sms.provider.ts';
 import { SmsService } from './sms/sms.service.ts';
 import { renderTemplate } from './sms/sms.templates.ts';
 import { TaskService } from './tasks/task.service.ts';
 import { UploadService } from './uploads/upload.service.ts';
 import { VisitorService } from './visitors/visitor.service.ts';
-import { WechatClient } from './wechat/wechat.client.ts';
-import { parseWechatTemplates } from './wechat/wechat.config.ts';
 import { WechatNotifier } from './wechat/wechat.notifier.ts';
 import { WatchListService } from './watchlist/watchlist.service.ts';
 
@@ -78,23 +76,17 @@ export function createServices(deps: Deps) {
   });
   const gates = new GateService({ knex, clock, audit: new AuditService(knex, clock) });
   const onCampus = new OnCampusService({ knex, clock, passes, audit: new AuditService(knex, clock) });
+  // SMS and WeChat settings: the environment's, with what an administrator saved where the environment is silent.
+  const integrations = new IntegrationSettingsService({ knex, clock, config, fieldCrypto, logger, audit: new AuditService(knex, clock) });
   const sms = new SmsService({
     knex,
-    provider: deps.smsProvider ?? createSmsProvider(config, logger),
+    provider: deps.smsProvider ?? (() => integrations.smsProvider()),
     fieldCrypto,
     clock,
     logger,
     universityName: config.UNIVERSITY_NAME,
   });
-  const wechat = new WechatNotifier({
-    knex,
-    clock,
-    logger,
-    templates: parseWechatTemplates(config).templates,
-    client: config.WECHAT_ENABLED
-      ? new WechatClient({ appId: config.WECHAT_APP_ID!, appSecret: config.WECHAT_APP_SECRET!, apiBase: config.WECHAT_API_BASE, now: () => clock.now().getTime() })
-      : undefined,
-  });
+  const wechat = new WechatNotifier({ knex, clock, logger, runtime: () => integrations.wechatRuntime() });
   const applications = new ApplicationService({
     knex,
     clock,
@@ -178,6 +170,7 @@ export function createServices(deps: Deps) {
     onCampus,
     sms,
     wechat,
+    integrations,
     applications,
     tasks,
     watchList,

@@ -89,6 +89,9 @@ export function directoryAdminRoutes(directory: DirectoryAdminService, settings:
   router.post('/staff/:id/activate', async (ctx) => {
     ctx.body = { staff: await directory.setStaffActive(actor(ctx), staffId(ctx.params.id), true) };
   });
+  router.post('/staff/:id/sso-unlink', async (ctx) => {
+    ctx.body = { staff: await directory.unlinkSso(actor(ctx), staffId(ctx.params.id)) };
+  });
   router.post('/staff/:id/password', async (ctx) => {
     await directory.resetPassword(actor(ctx), staffId(ctx.params.id), ctx.request.body ?? {});
     ctx.status = 204;

@@ -354,6 +354,31 @@ export class DirectoryAdminService {
     return result;
   }
 
+  /**
+   * Forgets the single sign-on account linked to a staff member (staff.sso_subject): their next SSO sign-in
+   * links again by staff number or e-mail, so a wrong or replaced provider account can be corrected. Their
+   * sessions end (those of the unlinked account among them), unless it is the admin's own. Audited with the
+   * subject that was linked.
+   */
+  async unlinkSso(actor: Actor, id: number) {
+    const before = await this.staff(id);
+    if (!before.sso_subject) throw conflict('SSO_NOT_LINKED', '该工作人员尚未关联统一身份认证账号');
+    const result = await this.deps.knex.transaction(async (trx) => {
+      const n = await trx('staff').where({ id, sso_subject: before.sso_subject }).update({ sso_subject: null, updated_at: new Date() });
+      if (!n) throw conflict('SSO_NOT_LINKED', '该工作人员尚未关联统一身份认证账号');
+      await this.deps.audit.record(trx, actor, {
+        action: 'staff.sso.unlink',
+        targetType: 'staff',
+        targetId: id,
+        before: { subject: before.sso_subject },
+        after: { subject: null },
+      });
+      return staffView(await this.staff(id, trx));
+    });
+    if (id !== actor.id) await this.deps.sessions.destroyAllFor('staff', id);
+    return result;
+  }
+
   /** Sets a new password and signs the person out everywhere. */
   async resetPassword(actor: Actor, id: number, raw: unknown) {
     const input = z.object({ password }).strict().parse(raw);

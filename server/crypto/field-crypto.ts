@@ -10,17 +10,23 @@ export class FieldCrypto {
     private readonly indexKey: Buffer,
   ) {}
 
-  encrypt(plain: string): string {
+  /**
+   * `context` (optional) is bound to the ciphertext as GCM additional data: a value sealed for one purpose
+   * (e.g. `integration:sms`) does not open for another, so a ciphertext copied between rows is refused.
+   */
+  encrypt(plain: string, context?: string): string {
     const iv = crypto.randomBytes(12);
     const cipher = crypto.createCipheriv('aes-256-gcm', this.encryptionKey, iv);
+    if (context !== undefined) cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return `v1.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64')}`;
   }
 
-  decrypt(sealed: string): string {
+  decrypt(sealed: string, context?: string): string {
     if (!sealed.startsWith('v1.')) throw new Error('unknown ciphertext format');
     const raw = Buffer.from(sealed.slice(3), 'base64');
     const decipher = crypto.createDecipheriv('aes-256-gcm', this.encryptionKey, raw.subarray(0, 12));
+    if (context !== undefined) decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(raw.subarray(raw.length - 16));
     return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
   }

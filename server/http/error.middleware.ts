@@ -10,8 +10,12 @@ function send(ctx: AppContext, status: number, code: string, message: string, de
   ctx.body = { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** PostgreSQL's class 22 (data exception): numeric value out of range, string too long, invalid text syntax... */
-function isDataException(err: any): boolean {
+/**
+ * PostgreSQL's class 22 (data exception): numeric value out of range, string too long, invalid text syntax, a
+ * NUL byte in text... Also when objection wrapped it (DataError, the driver's error kept as nativeError).
+ */
+export function isDataException(err: any): boolean {
+  if (err?.nativeError && err.nativeError !== err && isDataException(err.nativeError)) return true;
   return typeof err?.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code) && typeof err?.severity === 'string';
 }
 

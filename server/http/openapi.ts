@@ -3,6 +3,7 @@ import { type ZodType, z } from 'zod';
 import { campusInput, departmentInput, staffCreateInput, staffUpdateInput } from '../admin/directory-admin.service.ts';
 import { settingsInput } from '../admin/settings-admin.service.ts';
 import { gateCreateInput, gateUpdateInput } from '../gates/gate.service.ts';
+import { smsSettingsInput, wechatSettingsInput } from '../integrations/integration-settings.service.ts';
 import { onCampusExitSchema } from '../passes/on-campus.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
 import { loginSchema, registrationSchema } from '../visitors/visitor.service.ts';
@@ -302,6 +303,40 @@ export const OPERATIONS: Record<string, Operation> = {
     access: admin,
     query: { status: { type: 'string', enum: ['pending', 'sent', 'failed'] }, ...paging },
   },
+  'GET /api/admin/wechat': {
+    tag: 'admin',
+    summary: 'WeChat notice outbox, newest first (openids masked, staff names, status, attempts, last error)',
+    access: admin,
+    query: { status: { type: 'string', enum: ['pending', 'sending', 'sent', 'failed'] }, ...paging },
+  },
+  'GET /api/admin/integrations': {
+    tag: 'admin',
+    summary: 'SMS provider and WeChat settings in use: each field with its source (env, saved, default); secrets only as set + last 4 characters',
+    access: admin,
+  },
+  'PUT /api/admin/integrations/sms': {
+    tag: 'admin',
+    summary: 'Save SMS provider settings (credentials sealed; "" keeps a stored secret, null removes a value); fields the environment sets are refused; audited without secrets',
+    access: admin,
+    body: fromZod(smsSettingsInput),
+    errors: { 400: ['INTEGRATION_SETTINGS_INVALID'] },
+  },
+  'PUT /api/admin/integrations/wechat': {
+    tag: 'admin',
+    summary: 'Save WeChat official account settings (as the SMS ones)',
+    access: admin,
+    body: fromZod(wechatSettingsInput),
+    errors: { 400: ['INTEGRATION_SETTINGS_INVALID'] },
+  },
+  'POST /api/admin/settings/wechat/test': {
+    tag: 'admin',
+    summary: 'Ask WeChat for an access token with the credentials in use; a refusal names WeChat\'s errcode',
+    access: admin,
+    errors: {
+      400: ['WECHAT_NOT_CONFIGURED'],
+      502: ['WECHAT_CREDENTIALS_REJECTED', 'WECHAT_THROTTLED', 'WECHAT_UNAVAILABLE', 'WECHAT_TOKEN_REJECTED', 'WECHAT_OUTCOME_UNKNOWN', 'WECHAT_REJECTED'],
+    },
+  },
   'GET /api/admin/processes': { tag: 'admin', summary: 'Deployed processes and their versions', access: admin },
   'POST /api/admin/processes/validate': {
     tag: 'admin',
@@ -449,6 +484,12 @@ export const OPERATIONS: Record<string, Operation> = {
     errors: { 404: ['STAFF_NOT_FOUND'], 409: ['CANNOT_DEACTIVATE_SELF'] },
   },
   'POST /api/admin/staff/:id/activate': { tag: 'admin', summary: 'Activate a staff account', access: admin, errors: { 404: ['STAFF_NOT_FOUND'] } },
+  'POST /api/admin/staff/:id/sso-unlink': {
+    tag: 'admin',
+    summary: 'Forget the SSO account linked to a staff member (the next SSO sign-in links again); ends their sessions; audited',
+    access: admin,
+    errors: { 404: ['STAFF_NOT_FOUND'], 409: ['SSO_NOT_LINKED'] },
+  },
   'POST /api/admin/staff/:id/password': {
     tag: 'admin',
     summary: 'Set a new password (signs the account out everywhere)',
@@ -473,7 +514,16 @@ export const OPERATIONS: Record<string, Operation> = {
     body: object({ mobile: { type: 'string', pattern: '^1[3-9]\\d{9}$' } }, ['mobile']),
     errors: {
       400: ['VALIDATION_FAILED'],
-      502: ['SMS_CREDENTIALS_REJECTED', 'SMS_TEMPLATE_REJECTED', 'SMS_MOBILE_INVALID', 'SMS_THROTTLED', 'SMS_PROVIDER_UNAVAILABLE', 'SMS_OUTCOME_UNKNOWN', 'SMS_REJECTED'],
+      502: [
+        'SMS_CREDENTIALS_REJECTED',
+        'SMS_TEMPLATE_REJECTED',
+        'SMS_MOBILE_INVALID',
+        'SMS_THROTTLED',
+        'SMS_PROVIDER_UNAVAILABLE',
+        'SMS_OUTCOME_UNKNOWN',
+        'SMS_REJECTED',
+        'SMS_NOT_CONFIGURED',
+      ],
     },
   },
   'POST /api/admin/settings/sms-preview': {
@@ -609,6 +659,16 @@ export const ERROR_CODES: Record<string, string> = {
   SMS_PROVIDER_UNAVAILABLE: 'the SMS provider could not be reached or failed',
   SMS_OUTCOME_UNKNOWN: 'the send was cut off; whether it went out is unknown (not retried)',
   SMS_REJECTED: 'the SMS provider refused the send for another reason',
+  SMS_NOT_CONFIGURED: 'the saved SMS settings cannot be used (incomplete next to the environment, or the sealed credentials do not decrypt); nothing was sent',
+  INTEGRATION_SETTINGS_INVALID: 'a saved SMS or WeChat setting breaks the rule of its environment variable, or the whole is incomplete; `details` lists field and Chinese message',
+  WECHAT_NOT_CONFIGURED: 'no WeChat AppID and AppSecret are set (saved or in the environment)',
+  WECHAT_CREDENTIALS_REJECTED: 'WeChat refused the AppID / AppSecret or the server\'s IP address (errcode 40013, 40125, 40164, 48001)',
+  WECHAT_THROTTLED: 'WeChat throttled the call',
+  WECHAT_UNAVAILABLE: 'WeChat could not be reached or was busy',
+  WECHAT_TOKEN_REJECTED: 'WeChat refused the access token',
+  WECHAT_OUTCOME_UNKNOWN: 'no answer from WeChat in time',
+  WECHAT_REJECTED: 'WeChat refused the call for another reason',
+  SSO_NOT_LINKED: 'the staff member has no linked SSO account',
   BAD_REQUEST: 'some other malformed request',
   INTERNAL: 'a fault on the server, logged with the X-Request-Id of the answer',
   SERVER_BUSY: 'overloaded: nothing was done; retry after Retry-After seconds',

@@ -113,6 +113,16 @@ export class AliyunSmsProvider implements SmsProvider {
     const code = answer.json?.Code;
     if (answer.status === 200 && code === 'OK') return { messageId: String(answer.json.BizId ?? answer.json.RequestId ?? '') };
     if (typeof code !== 'string') throw statusError('aliyun', answer);
-    throw new SmsProviderError(classifyAliyunCode(code, answer.status), String(answer.json.Message ?? code), code);
+    throw new SmsProviderError(classifyAliyunCode(code, answer.status), this.vendorText(String(answer.json.Message ?? code)), code);
+  }
+
+  /**
+   * The vendor's text as kept in the outbox and shown to an administrator: a refused signature echoes the whole
+   * string it signed, AccessKey ID and mobile included; that part is dropped and the key ID masked anywhere.
+   */
+  vendorText(message: string): string {
+    const id = this.opts.accessKeyId;
+    const masked = id.length > 8 ? `${id.slice(0, 4)}****${id.slice(-4)}` : '****';
+    return message.replace(/\s*server string to sign is:[\s\S]*$/i, '').split(id).join(masked);
   }
 }

@@ -47,9 +47,14 @@ export type SmsErrorCode =
    */
   | 'SMS_OUTCOME_UNKNOWN'
   /** Any other refusal by the vendor (e.g. account out of balance): not retried. */
-  | 'SMS_REJECTED';
+  | 'SMS_REJECTED'
+  /**
+   * The saved SMS settings cannot be used (incomplete next to the environment, or the stored credentials no
+   * longer decrypt): nothing was sent; retried, so messages go out once an administrator fixes the settings.
+   */
+  | 'SMS_NOT_CONFIGURED';
 
-const RETRYABLE: ReadonlySet<SmsErrorCode> = new Set(['SMS_THROTTLED', 'SMS_PROVIDER_UNAVAILABLE']);
+const RETRYABLE: ReadonlySet<SmsErrorCode> = new Set(['SMS_THROTTLED', 'SMS_PROVIDER_UNAVAILABLE', 'SMS_NOT_CONFIGURED']);
 
 /** A provider failure classified as retryable (the outbox tries again later) or permanent (marked failed at once). */
 export class SmsProviderError extends Error {
@@ -92,5 +97,20 @@ export class ConsoleSmsProvider implements SmsProvider {
     const messageId = `console-${randomUUID()}`;
     this.logger.info({ sms: { to: maskMobile(to), template, messageId, body: maskPersonalNumbers(body) } }, 'sms sent (console provider)');
     return { messageId };
+  }
+}
+
+/**
+ * Stands in for the chosen vendor while its settings cannot be used (see SMS_NOT_CONFIGURED): every send is
+ * refused with the problems found, and the outbox keeps the messages for later.
+ */
+export class UnconfiguredSmsProvider implements SmsProvider {
+  constructor(
+    readonly name: string,
+    private readonly problem: string,
+  ) {}
+
+  async send(): Promise<{ messageId: string }> {
+    throw new SmsProviderError('SMS_NOT_CONFIGURED', this.problem);
   }
 }

@@ -38,7 +38,11 @@ export interface SmsListItem {
 
 export interface SmsServiceOptions {
   knex: Knex;
-  provider: SmsProvider;
+  /**
+   * The provider, or where to get the current one: the integration settings an administrator saves change it
+   * while the server runs, and each batch of sends (and each send test) asks for it again.
+   */
+  provider: SmsProvider | (() => Promise<SmsProvider>);
   fieldCrypto: FieldCrypto;
   clock: Clock;
   logger: Logger;
@@ -91,6 +95,25 @@ export const SMS_ERROR_TEXT: Record<SmsErrorCode, string> = {
   SMS_PROVIDER_UNAVAILABLE: '短信服务商暂不可用或无法连接',
   SMS_OUTCOME_UNKNOWN: '短信服务商没有应答，短信可能已发出',
   SMS_REJECTED: '短信服务商拒绝发送',
+  SMS_NOT_CONFIGURED: '短信设置不完整，或已保存的凭据无法解密（请在“集成设置”中检查并重新填写）',
+};
+
+/** What the vendors' most frequent refusal codes mean, for the administrator reading a failed test. */
+export const SMS_VENDOR_CODE_TEXT: Record<string, string> = {
+  SignatureDoesNotMatch: '签名不符，AccessKey Secret 与 AccessKey ID 不匹配',
+  'InvalidAccessKeyId.NotFound': 'AccessKey ID 不存在',
+  'InvalidAccessKeyId.Inactive': 'AccessKey 已停用',
+  'isp.RAM_PERMISSION_DENY': '该 AccessKey 没有发送短信的权限',
+  'isv.SMS_SIGNATURE_ILLEGAL': '短信签名不存在或未通过审核',
+  'isv.SMS_TEMPLATE_ILLEGAL': '模板号不存在或未通过审核',
+  'isv.AMOUNT_NOT_ENOUGH': '账户余额不足',
+  'AuthFailure.SignatureFailure': '签名不符，SecretKey 与 SecretId 不匹配',
+  'AuthFailure.SecretIdNotFound': 'SecretId 不存在',
+  'AuthFailure.UnauthorizedOperation': '该密钥没有发送短信的权限',
+  'InvalidParameterValue.SdkAppIdNotExist': 'SmsSdkAppId 不存在',
+  'FailedOperation.SignatureIncorrectOrUnapproved': '短信签名不存在或未通过审核',
+  'FailedOperation.TemplateIncorrectOrUnapproved': '模板号不存在或未通过审核',
+  'FailedOperation.InsufficientBalanceInSmsPackage': '短信套餐包余量不足',
 };
 
 export interface SmsTestResult {
@@ -122,7 +145,7 @@ const iso = (v: unknown): string | null => (v === null || v === undefined ? null
  */
 export class SmsService {
   private readonly knex: Knex;
-  private readonly provider: SmsProvider;
+  private readonly providerSource: () => Promise<SmsProvider>;
   private readonly fieldCrypto: FieldCrypto;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -139,7 +162,8 @@ export class SmsService {
 
   constructor(opts: SmsServiceOptions) {
     this.knex = opts.knex;
-    this.provider = opts.provider;
+    const fixed = opts.provider;
+    this.providerSource = typeof fixed === 'function' ? fixed : async () => fixed;
     this.fieldCrypto = opts.fieldCrypto;
     this.clock = opts.clock;
     this.logger = opts.logger;
@@ -156,7 +180,8 @@ export class SmsService {
    * the `test` template when the provider has one, else the `approved` template with sample values.
    */
   async sendTest(mobile: string): Promise<SmsTestResult> {
-    const test = !this.provider.hasTemplate || this.provider.hasTemplate('test');
+    const provider = await this.providerSource();
+    const test = !provider.hasTemplate || provider.hasTemplate('test');
     const code = String(Math.floor(100000 + Math.random() * 900000));
     const university = this.universityName;
     const message: { template: string; params: Record<string, string>; body: string } = test
@@ -166,9 +191,9 @@ export class SmsService {
           params: { university, name: '测试', visitDate: this.clock.now().toISOString().slice(0, 10), visitTime: '09:00-11:00', flowNumber: 'VF00000000000000', opinion: '测试' },
           body: `【${university}】短信测试（使用“审批通过”模板）`,
         };
-    const base = { provider: this.provider.name, template: message.template, to: maskMobile(mobile) };
+    const base = { provider: provider.name, template: message.template, to: maskMobile(mobile) };
     try {
-      const { messageId } = await withTimeout(this.provider.send({ to: mobile, ...message }), this.sendTimeoutMs);
+      const { messageId } = await withTimeout(provider.send({ to: mobile, ...message }), this.sendTimeoutMs);
       this.logger.info({ sms: { ...base, messageId } }, 'sms test sent');
       return { ok: true, ...base, messageId: String(messageId) };
     } catch (err: any) {
@@ -178,7 +203,13 @@ export class SmsService {
       return {
         ok: false,
         ...base,
-        error: { code: e.code, message: `${SMS_ERROR_TEXT[e.code]}：${e.vendorCode ? `${e.vendorCode} ` : ''}${vendorMessage}`, vendorCode: e.vendorCode, vendorMessage, retryable: e.retryable },
+        error: {
+          code: e.code,
+          message: `${SMS_ERROR_TEXT[e.code]}：${e.vendorCode && SMS_VENDOR_CODE_TEXT[e.vendorCode] ? `${SMS_VENDOR_CODE_TEXT[e.vendorCode]}。` : ''}${e.vendorCode ? `${e.vendorCode} ` : ''}${vendorMessage}`,
+          vendorCode: e.vendorCode,
+          vendorMessage,
+          retryable: e.retryable,
+        },
       };
     }
   }
@@ -220,6 +251,9 @@ export class SmsService {
 
   /** Sends the due messages once. Returns how many were sent and how many attempts failed. */
   async deliverDue(limit = 20): Promise<{ sent: number; failed: number }> {
+    // Asked once per batch, before claiming (a failure to read the settings must not leave rows `sending`): a
+    // provider saved by an administrator is used from the next batch on.
+    const provider = await this.providerSource();
     await failAbandonedRows(
       this.knex,
       'sms_outbox',
@@ -235,7 +269,7 @@ export class SmsService {
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);
         const params = row.params ? (JSON.parse(row.params) as Record<string, string>) : {};
-        const { messageId } = await withTimeout(this.provider.send({ to, template: row.template, params, body: row.body, reference: `sms-${row.id}` }), this.sendTimeoutMs);
+        const { messageId } = await withTimeout(provider.send({ to, template: row.template, params, body: row.body, reference: `sms-${row.id}` }), this.sendTimeoutMs);
         await this.knex('sms_outbox')
           .where(mine)
           .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
@@ -252,7 +286,7 @@ export class SmsService {
           .where(mine)
           .update(final ? { status: 'failed', last_error: lastError } : { status: 'pending', next_attempt_at: retryAt, last_error: lastError });
         this.logger.warn(
-          { smsId: Number(row.id), attempts: row.attempts, final, permanent, code: classified?.code, provider: this.provider.name, error: lastError },
+          { smsId: Number(row.id), attempts: row.attempts, final, permanent, code: classified?.code, provider: provider.name, error: lastError },
           final ? 'sms failed for good' : 'sms attempt failed, will retry',
         );
       }

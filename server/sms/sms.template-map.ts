@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zhText } from '../shared/setting-issues.ts';
 import { SmsProviderError } from './sms.provider.ts';
 
 /**
@@ -13,18 +14,18 @@ export interface SmsTemplateMapping {
 
 export type SmsTemplateMap = Record<string, SmsTemplateMapping>;
 
-const paramName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a placeholder name such as flowNumber');
+const paramName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, zhText('a placeholder name such as flowNumber', '应为取值名，如 flowNumber'));
 
 const mapping = z.union([
   z
     .string()
     .trim()
-    .min(1)
+    .min(1, zhText('the template id is empty', '请填写模板号'))
     .transform((id): SmsTemplateMapping => ({ id })),
   z
     .object({
-      id: z.string().trim().min(1, 'the template id is empty'),
-      params: z.union([z.array(paramName), z.record(z.string().min(1), paramName)]).optional(),
+      id: z.string().trim().min(1, zhText('the template id is empty', '请填写模板号')).max(64, zhText('the template id is longer than 64 characters', '模板号最多 64 个字符')),
+      params: z.union([z.array(paramName).max(20), z.record(z.string().min(1).max(64), paramName)]).optional(),
     })
     .strict(),
 ]);

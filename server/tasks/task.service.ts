@@ -22,8 +22,10 @@ export interface SmsOutbox {
   enqueueInsert(knex: Knex, msg: SmsMessage): Knex.QueryBuilder;
 }
 
-/** The WeChat notice outbox (server/wechat/wechat.notifier.ts): an insert to write with the task's notices, or undefined when not sent. */
+/** The WeChat notice outbox (server/wechat/wechat.notifier.ts): an insert to write with the task's notices. */
 export interface WechatOutbox {
+  /** Whether WeChat sends this notice now (on, with a template); read from the current settings. */
+  sends(notice: 'taskAssigned'): Promise<boolean>;
   enqueueInsert(
     knex: Knex,
     msg: { dedupeKey: string; staffId: number; openId: string; notice: 'taskAssigned'; params: Record<string, string | number | undefined>; applicationId?: number },
@@ -145,6 +147,7 @@ export class TaskService {
       }),
     ];
     const recipients = assignee ? [assignee] : await this.groupMembers(knex, task.candidateGroups ?? [], task.candidateUsers ?? []);
+    const wechatOn = (await this.deps.wechat?.sends('taskAssigned')) ?? false;
     for (const staff of recipients.slice(0, MAX_NOTIFIED)) {
       const params = {
         university: this.deps.universityName,
@@ -164,6 +167,7 @@ export class TaskService {
         }),
       );
       const wechat =
+        wechatOn &&
         staff.wechat_openid &&
         this.deps.wechat?.enqueueInsert(knex, {
           dedupeKey: `task:${task.taskKey}:${staff.id}`,

@@ -22,13 +22,24 @@ export interface WechatSender {
   accessToken(): Promise<string>;
 }
 
+/** What the notifier sends with: a client (unset: WeChat is off) and the templates. */
+export interface WechatRuntime {
+  client?: WechatSender;
+  templates: WechatTemplateMap;
+}
+
 export interface WechatNotifierOptions {
   knex: Knex;
   clock: Clock;
   logger: Logger;
-  /** Unset: WeChat is off, nothing is queued or sent. */
+  /** Unset: WeChat is off, nothing is queued or sent (unless `runtime` says otherwise). */
   client?: WechatSender;
-  templates: WechatTemplateMap;
+  templates?: WechatTemplateMap;
+  /**
+   * Where to get the current client and templates, in place of the fixed ones: the integration settings an
+   * administrator saves turn WeChat on or off and change its credentials while the server runs.
+   */
+  runtime?: () => Promise<WechatRuntime>;
   maxAttempts?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -53,17 +64,32 @@ export function fieldValue(field: string, value: string): string {
   return chars.length <= limit ? value : `${chars.slice(0, limit - 1).join('')}…`;
 }
 
+export type WechatStatus = 'pending' | 'sending' | 'sent' | 'failed';
+
 export interface WechatListItem {
   id: number;
   staffId: number;
+  /** The staff member's name as the directory has it now. */
+  staffName: string | null;
+  /** The openid, masked (first 4 and last 4 characters). */
+  to: string;
   notice: string;
-  status: 'pending' | 'sending' | 'sent' | 'failed';
+  status: WechatStatus;
   attempts: number;
   lastError: string | null;
   lastErrorCode: string | null;
   applicationId: number | null;
   msgId: string | null;
+  createdAt: string;
+  sentAt: string | null;
 }
+
+/** An openid for an administrator's eyes: enough to tell two apart, not enough to message one. */
+export function maskOpenId(openId: string): string {
+  return openId.length <= 8 ? '*'.repeat(openId.length) : `${openId.slice(0, 4)}****${openId.slice(-4)}`;
+}
+
+const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as any).toISOString());
 
 interface Claimed {
   id: number | string;
@@ -99,8 +125,9 @@ export class WechatNotifier {
     this.leaseMs = Math.max(opts.leaseMs ?? 120_000, this.sendTimeoutMs + 1000);
   }
 
-  get enabled(): boolean {
-    return Boolean(this.opts.client);
+  /** The client and templates to use now. */
+  async current(): Promise<WechatRuntime> {
+    return this.opts.runtime ? this.opts.runtime() : { client: this.opts.client, templates: this.opts.templates ?? {} };
   }
 
   /**
@@ -108,32 +135,37 @@ export class WechatNotifier {
    * names the variables and WeChat's code. Undefined when WeChat is off.
    */
   async checkCredentials(): Promise<{ ok: true } | { ok: false; code: string; message: string } | undefined> {
-    if (!this.opts.client) return undefined;
+    const { client } = await this.current();
+    if (!client) return undefined;
     try {
-      await this.opts.client.accessToken();
+      await client.accessToken();
       return { ok: true };
     } catch (err: any) {
       const e = err instanceof WechatError ? err : new WechatError('WECHAT_UNAVAILABLE', String(err?.message ?? err));
       const message =
         e.code === 'WECHAT_CREDENTIALS_REJECTED'
-          ? `WeChat rejected WECHAT_APP_ID / WECHAT_APP_SECRET (or this server's IP is not in the account's whitelist): ${e.describe()}`
+          ? `WeChat rejected WECHAT_APP_ID / WECHAT_APP_SECRET (environment or the admin page 集成; or this server's IP is not in the account's whitelist): ${e.describe()}`
           : `WeChat access token not had at start-up, notices will retry: ${e.describe()}`;
       return { ok: false, code: e.code, message };
     }
   }
 
-  /** Whether this notice would be sent: WeChat on and a template for it. */
-  sends(notice: WechatNotice): boolean {
-    return this.enabled && Boolean(this.opts.templates[notice]);
+  /** Whether this notice is sent now: WeChat on and a template for it. Ask before enqueueInsert. */
+  async sends(notice: WechatNotice): Promise<boolean> {
+    const { client, templates } = await this.current();
+    return Boolean(client && templates[notice]);
   }
 
   retryDelayMs(attempt: number): number {
     return retryDelayMs(attempt, this.retryBaseMs, this.retryMaxMs);
   }
 
-  /** The insert of one notice, not yet run (the caller writes it with its own changes); undefined when not sent. */
+  /**
+   * The insert of one notice, not yet run (the caller writes it with its own changes); undefined without an
+   * openid. Whether WeChat sends the notice at all is sends(), asked first (it reads the current settings).
+   */
   enqueueInsert(knex: Knex, msg: WechatNoticeMessage): Knex.QueryBuilder | undefined {
-    if (!this.sends(msg.notice) || !msg.openId) return undefined;
+    if (!msg.openId) return undefined;
     if (!msg.dedupeKey || msg.dedupeKey.length > 160) throw new Error('wechat dedupeKey must be 1-160 characters');
     const now = this.opts.clock.now();
     const params = Object.fromEntries(Object.entries(msg.params).flatMap(([k, v]) => (v === undefined || v === null ? [] : [[k, String(v)]])));
@@ -155,8 +187,8 @@ export class WechatNotifier {
   }
 
   /** The template message of a queued notice: its fields filled from our values, personal numbers masked. */
-  message(notice: string, openId: string, params: Record<string, string>): TemplateMessage {
-    const template = this.opts.templates[notice as WechatNotice];
+  message(notice: string, openId: string, params: Record<string, string>, templates: WechatTemplateMap): TemplateMessage {
+    const template = templates[notice as WechatNotice];
     if (!template) throw new WechatError('WECHAT_TEMPLATE_REJECTED', `no WECHAT_TEMPLATES entry for "${notice}"`);
     const data = Object.fromEntries(Object.entries(template.fields).map(([field, ours]) => [field, fieldValue(field, maskPersonalNumbers(params[ours] ?? ''))]));
     return { openId, templateId: template.templateId, data, url: template.link !== false ? params.link : undefined };
@@ -172,7 +204,9 @@ export class WechatNotifier {
 
   /** Sends the due notices once. Returns how many were sent and how many attempts failed. */
   async deliverDue(limit = 20): Promise<{ sent: number; failed: number }> {
-    const { client, knex, clock, logger } = this.opts;
+    const { knex, clock, logger } = this.opts;
+    // Read before claiming: with WeChat off the queued notices stay pending until it is on again.
+    const { client, templates } = await this.current();
     if (!client) return { sent: 0, failed: 0 };
     await failAbandonedRows(
       knex,
@@ -187,7 +221,7 @@ export class WechatNotifier {
       if (!row) break;
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
-        const { msgId } = await this.withTimeout(client.sendTemplate(this.message(row.notice, row.openid, JSON.parse(row.params))));
+        const { msgId } = await this.withTimeout(client.sendTemplate(this.message(row.notice, row.openid, JSON.parse(row.params), templates)));
         await knex('wechat_outbox').where(mine).update({ status: 'sent', sent_at: clock.now(), msg_id: msgId.slice(0, 100), last_error: null });
         sent++;
       } catch (err: any) {
@@ -208,25 +242,53 @@ export class WechatNotifier {
     return { sent, failed };
   }
 
-  /** The outbox, newest first (administrators, tests). */
-  async list(limit = 100): Promise<WechatListItem[]> {
-    const rows = await this.opts.knex('wechat_outbox').orderBy('id', 'desc').limit(limit);
-    return rows.map((r: any) => ({
-      id: Number(r.id),
-      staffId: Number(r.staff_id),
-      notice: r.notice,
-      status: r.status,
-      attempts: Number(r.attempts),
-      lastError: r.last_error,
-      lastErrorCode: /^(WECHAT_[A-Z_]+)\b/.exec(r.last_error ?? '')?.[1] ?? null,
-      applicationId: r.application_id === null ? null : Number(r.application_id),
-      msgId: r.msg_id,
-    }));
+  /** The outbox for an administrator, newest first; openids masked. */
+  async list(
+    page = 1,
+    pageSize = 20,
+    filter: { status?: WechatStatus } = {},
+  ): Promise<{ notices: WechatListItem[]; total: number; page: number; pageSize: number }> {
+    const { knex } = this.opts;
+    const base = () => {
+      const q = knex('wechat_outbox');
+      if (filter.status) q.where('wechat_outbox.status', filter.status);
+      return q;
+    };
+    const [{ n }] = await base().count({ n: '*' });
+    const rows = await base()
+      .leftJoin('staff', 'staff.id', 'wechat_outbox.staff_id')
+      .select('wechat_outbox.*', 'staff.name as staff_name')
+      .orderBy([
+        { column: 'wechat_outbox.created_at', order: 'desc' },
+        { column: 'wechat_outbox.id', order: 'desc' },
+      ])
+      .limit(pageSize)
+      .offset((page - 1) * pageSize);
+    return {
+      notices: rows.map((r: any) => ({
+        id: Number(r.id),
+        staffId: Number(r.staff_id),
+        staffName: r.staff_name ?? null,
+        to: maskOpenId(r.openid),
+        notice: r.notice,
+        status: r.status,
+        attempts: Number(r.attempts),
+        lastError: r.last_error,
+        lastErrorCode: /^(WECHAT_[A-Z_]+)\b/.exec(r.last_error ?? '')?.[1] ?? null,
+        applicationId: r.application_id === null ? null : Number(r.application_id),
+        msgId: r.msg_id,
+        createdAt: iso(r.created_at)!,
+        sentAt: iso(r.sent_at),
+      })),
+      total: Number(n),
+      page,
+      pageSize,
+    };
   }
 
-  /** Polls in the background until stop(), when WeChat is on. */
+  /** Polls in the background until stop(): when WeChat is on, or may be turned on (runtime settings). */
   start(intervalMs = 2000): void {
-    if (this.enabled) this.poller.start(intervalMs);
+    if (this.opts.client || this.opts.runtime) this.poller.start(intervalMs);
   }
 
   wake(): void {

@@ -119,6 +119,13 @@ const ROWS: Row[] = [
   r('POST', '/api/uploads', VISITORS, { ok: [400] }),
   r('GET', '/api/uploads/:id', APP1_READERS, { url: (f) => `/api/uploads/${f.upload}` }),
   r('GET', '/api/admin/sms', ADMIN),
+  r('GET', '/api/admin/wechat', ADMIN),
+  r('GET', '/api/admin/integrations', ADMIN),
+  // {}: nothing to change, saved as it is
+  r('PUT', '/api/admin/integrations/sms', ADMIN),
+  r('PUT', '/api/admin/integrations/wechat', ADMIN),
+  // no WeChat credentials in the fixture: the admin is let through to 400 WECHAT_NOT_CONFIGURED
+  r('POST', '/api/admin/settings/wechat/test', ADMIN, { ok: [400] }),
   r('GET', '/api/admin/processes', ADMIN),
   r('POST', '/api/admin/processes/validate', ADMIN, { ok: [400] }),
   r('POST', '/api/admin/processes/import', ADMIN, { ok: [400] }),
@@ -155,6 +162,8 @@ const ROWS: Row[] = [
   r('PUT', '/api/admin/staff/:id', ADMIN, { url: (f) => `/api/admin/staff/${f.scratchStaff}` }),
   r('POST', '/api/admin/staff/:id/deactivate', ADMIN, { url: (f) => `/api/admin/staff/${f.scratchStaff}/deactivate`, ok: [200] }),
   r('POST', '/api/admin/staff/:id/activate', ADMIN, { url: (f) => `/api/admin/staff/${f.scratchStaff}/activate`, ok: [200] }),
+  // the scratch staff member has no SSO link: the admin is let through to 409 SSO_NOT_LINKED
+  r('POST', '/api/admin/staff/:id/sso-unlink', ADMIN, { url: (f) => `/api/admin/staff/${f.scratchStaff}/sso-unlink`, ok: [409] }),
   r('POST', '/api/admin/staff/:id/password', ADMIN, { url: (f) => `/api/admin/staff/${f.scratchStaff}/password`, ok: [400] }),
   r('GET', '/api/admin/settings', ADMIN),
   r('PUT', '/api/admin/settings', ADMIN),

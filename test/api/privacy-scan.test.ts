@@ -214,6 +214,8 @@ for (const kind of await testBackends()) {
           ...apps.map((x) => `/api/admin/instances/${x.id}`),
           '/api/admin/audit',
           '/api/admin/sms',
+          '/api/admin/wechat',
+          '/api/admin/integrations',
           '/api/admin/staff',
           '/api/admin/departments',
           '/api/admin/settings',

@@ -133,6 +133,54 @@ for (const kind of await testBackends()) {
     }
   });
 
+  test.serial(`${kind}: an admin unlinks a wrongly linked SSO account: its sessions end, it is audited, the right account links next`, async (t) => {
+    const provider = await startOidcProvider({ alice: { preferred_username: 'T1001' }, bob: { preferred_username: 'T2001' } });
+    const server = await startTestServer(kind, {
+      env: { STAFF_SSO: 'oidc', OIDC_ISSUER: provider.issuer, OIDC_CLIENT_ID: provider.clientId, OIDC_CLIENT_SECRET: provider.clientSecret, PUBLIC_URL: TEST_PUBLIC_URL },
+    });
+    try {
+      const { host } = await directoryKeys(server);
+      const signIn = async (login: string) => {
+        const client = new ApiClient(server.url);
+        const start = await client.get('/api/staff/sso/start?next=/staff/');
+        const res = await client.get(local(`${TEST_PUBLIC_URL}${await providerLogin(start.headers.get('location')!, login)}`));
+        return { client, res };
+      };
+      const alice = await signIn('alice');
+      t.is((await alice.client.get('/api/staff/me')).body.staff.id, host.id);
+
+      const admin = await adminClient(server);
+      const listed = async () => (await ok(admin.get(`/api/admin/staff?q=${host.username}`))).staff.find((s: any) => s.id === host.id);
+      t.true((await listed()).ssoLinked);
+      const unlinked = await ok(admin.post(`/api/admin/staff/${host.id}/sso-unlink`));
+      t.false(unlinked.staff.ssoLinked);
+      t.false((await listed()).ssoLinked);
+      t.is((await server.db.knex('staff').where({ id: host.id }).first()).sso_subject, null);
+      t.is((await alice.client.get('/api/staff/me')).status, 401, "the unlinked account's session ended");
+      const [entry] = await server.db.knex('audit_log').where({ action: 'staff.sso.unlink', target_id: String(host.id) });
+      t.truthy(entry, 'audited');
+      const before = typeof entry.before === 'string' ? JSON.parse(entry.before) : entry.before;
+      t.is(before.subject, `oidc:${provider.issuer}#alice`);
+      t.is(entry.actor_name, (await ok(admin.get('/api/staff/me'))).staff.name);
+      const again = await admin.post(`/api/admin/staff/${host.id}/sso-unlink`);
+      t.is(again.status, 409);
+      t.is(again.body.error.code, 'SSO_NOT_LINKED');
+      t.is((await admin.post('/api/admin/staff/999999/sso-unlink')).status, 404);
+
+      // the directory now names the host by the right staff number: that account links, the old one no longer does
+      await ok(admin.request('PUT', `/api/admin/staff/${host.id}`, { staffNo: 'T2001' }));
+      const bob = await signIn('bob');
+      t.is((await bob.client.get('/api/staff/me')).body.staff.id, host.id);
+      t.is((await server.db.knex('staff').where({ id: host.id }).first()).sso_subject, `oidc:${provider.issuer}#bob`);
+      const old = await signIn('alice');
+      t.is(old.res.status, 403);
+      t.is(old.res.body.error.code, 'SSO_STAFF_NOT_FOUND');
+    } finally {
+      await server.close();
+      await provider.close();
+    }
+  });
+
   test.serial(`${kind}: CAS sign-in validates the ticket once, links by attribute, refuses unknown and inactive staff`, async (t) => {
     const cas = await startCasDouble({
       zhang: { employeeNumber: 'T1001', mail: 'wang@example.edu.cn' },

@@ -8,7 +8,7 @@ import { AliyunSmsDouble } from '../helpers/sms-doubles.ts';
 
 const ALIYUN = { accessKeyId: 'LTAI5tTestKey00000000001', accessKeySecret: 'TestSecret0123456789abcdefABCD', signName: '示例大学' };
 
-test('settings: the SMS send test reports the vendor accepting it, then the vendor refusing the credentials', async (t) => {
+test('integrations: the SMS send test reports the vendor accepting it, then the vendor refusing the credentials', async (t) => {
   await ensureWebBuild();
   const double = await new AliyunSmsDouble({ ...ALIYUN, templates: ['SMS_1001', 'SMS_1002', 'SMS_1003', 'SMS_1004', 'SMS_1005'] }).start();
   t.teardown(() => double.close());
@@ -29,8 +29,8 @@ test('settings: the SMS send test reports the vendor accepting it, then the vend
     const admin = await openPage(browser, server.url, PC);
     acceptDialogs(admin.page);
     const p = admin.page;
-    // log in on the settings page itself: the login then returns to it
-    await p.goto(`${server.url}/admin/#/settings`);
+    // log in on the integrations page itself (where the send test is): the login then returns to it
+    await p.goto(`${server.url}/admin/#/integrations`);
     await p.waitForSelector('#admin-login #f-username');
     await p.fill('#f-username', 'admin');
     await p.fill('#f-password', DEMO_STAFF_PASSWORD);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { isDataException } from '../../server/http/error.middleware.ts';
 import { isDatabaseBusy } from '../../server/http/server-busy.ts';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code, severity: 'FATAL' });
@@ -21,4 +22,12 @@ test('a genuine fault stays a fault', (t) => {
   t.false(isDatabaseBusy(new TypeError("Cannot read properties of undefined (reading 'id')")));
   t.false(isDatabaseBusy(undefined));
   t.false(isDatabaseBusy(Object.assign(new Error('duplicate'), { name: 'UniqueViolationError', nativeError: pgError('23505') })));
+});
+
+test('a value PostgreSQL refuses (class 22) is the client\'s 400, also wrapped by objection (the fuzz test found a NUL byte answered 500)', (t) => {
+  const nul = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', severity: 'ERROR' });
+  t.true(isDataException(nul));
+  t.true(isDataException(Object.assign(new Error(`select ... - ${nul.message}`), { name: 'DataError', nativeError: nul })));
+  t.false(isDataException(Object.assign(new Error('duplicate'), { name: 'UniqueViolationError', nativeError: { code: '23505', severity: 'ERROR' } })));
+  t.false(isDataException(new Error('22021 in a message only')));
 });

@@ -12,6 +12,7 @@ import * as m010wechat from './010_staff_wechat_openid.ts';
 import * as m011watch from './011_watch_list.ts';
 import * as m012sso from './012_staff_sso_subject.ts';
 import * as m014gates from './014_gates_on_campus.ts';
+import * as m016integrations from './016_integration_settings.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: Array<[string, Migration]> = [
   ['011_watch_list', m011watch],
   ['012_staff_sso_subject', m012sso],
   ['014_gates_on_campus', m014gates],
+  ['016_integration_settings', m016integrations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -308,6 +308,17 @@ async function staff(body: HTMLElement, reload: () => void, query: URLSearchPara
       if (!needsLogin(err)) say(slot, errorMessage(err), 'danger');
     }
   };
+  const unlinkSso = (s: any) => {
+    if (!window.confirm(at('dir.ssoUnlinkConfirm', { name: s.name }))) return;
+    void post(`/api/admin/staff/${s.id}/sso-unlink`).then(
+      () => {
+        reload();
+      },
+      (err) => {
+        if (!needsLogin(err)) say(slot, errorMessage(err), 'danger');
+      },
+    );
+  };
   const resetPassword = (s: any) => {
     const pw = window.prompt(`${at('dir.newPassword')}：${s.name}`);
     if (pw) void act(s, 'password', { password: pw });
@@ -337,12 +348,14 @@ async function staff(body: HTMLElement, reload: () => void, query: URLSearchPara
       h('td', null, s.departmentId ? (deptName.get(s.departmentId) ?? s.departmentId) : '—'),
       h('td', null, s.roles.map(roleName).join('、')),
       h('td', null, activeBadge(s.active)),
+      h('td', { class: 'vf-sso' }, s.ssoLinked ? h('span', { class: 'badge text-bg-info' }, at('dir.ssoLinked')) : '—'),
       h(
         'td',
         { class: 'text-nowrap' },
         button(at('common.edit'), () => edit(s), 'btn-outline-primary me-1'),
         button(s.active ? at('common.deactivate') : at('common.activate'), () => void act(s, s.active ? 'deactivate' : 'activate'), 'btn-outline-secondary me-1'),
         button(at('dir.newPassword'), () => resetPassword(s), 'btn-outline-secondary'),
+        s.ssoLinked ? button(at('dir.ssoUnlink'), () => unlinkSso(s), 'btn-outline-danger ms-1 vf-sso-unlink') : null,
       ),
     ),
   );
@@ -351,7 +364,7 @@ async function staff(body: HTMLElement, reload: () => void, query: URLSearchPara
     filters,
     formSlot,
     slot,
-    table([at('dir.username'), at('common.name'), at('dir.mobile'), at('dir.department'), at('dir.roles'), at('common.status'), at('common.actions')], rows, { id: 'dir-table' }),
+    table([at('dir.username'), at('common.name'), at('dir.mobile'), at('dir.department'), at('dir.roles'), at('common.status'), at('dir.sso'), at('common.actions')], rows, { id: 'dir-table' }),
   );
 }
 

@@ -50,26 +50,8 @@ export const settings: View = async (main) => {
       out,
     );
   });
-  const testMobile = h('input', { class: 'form-control', type: 'tel', inputmode: 'numeric', maxlength: 13, id: 'set-sms-test-mobile', autocomplete: 'off' });
-  const testOut = h('div', { id: 'set-sms-test-result' });
-  const testBtn = button(at('set.smsTestSend'), () => void sendTest(), 'btn-outline-primary', { id: 'set-sms-test' });
-  const sendTest = () =>
-    busy(testBtn, async () => {
-      try {
-        const { test: r } = await post<any>('/api/admin/settings/sms/test', { mobile: testMobile.value });
-        say(testOut, at('set.smsTestSent', { provider: r.provider, template: r.template, to: r.to, messageId: r.messageId }));
-      } catch (err) {
-        if (needsLogin(err)) return;
-        say(testOut, `${err instanceof ApiError ? `${err.code}：` : ''}${errorMessage(err)}`, 'danger');
-      }
-    });
-  const smsTest = panel(
-    at('set.smsTest'),
-    h('label', { class: 'form-label', for: 'set-sms-test-mobile' }, at('set.smsTestMobile')),
-    h('div', { class: 'input-group mb-2' }, testMobile, testBtn),
-    h('div', { class: 'form-text mb-2' }, at('set.smsTestHelp')),
-    testOut,
-  );
+  // The provider, its credentials and the send test live on the integrations page.
+  const smsMoved = h('div', { class: 'form-text mb-2', id: 'set-sms-moved' }, h('a', { href: '#/integrations' }, at('set.smsMoved')));
   const saveBtn = button(at('common.save'), () => void save(), 'btn-primary', { id: 'settings-save' });
   const save = () =>
     busy(saveBtn, async () => {
@@ -115,7 +97,7 @@ export const settings: View = async (main) => {
         panel(at('set.stock'), stock),
         panel(at('set.retention'), retention, h('div', { class: 'form-text' }, at('set.retentionHelp'))),
       ),
-      h('div', { class: 'col-lg-6' }, panel(at('set.sms'), ...smsBlocks), smsTest),
+      h('div', { class: 'col-lg-6' }, panel(at('set.sms'), smsMoved, ...smsBlocks)),
     ),
     panel(at('set.posters'), posters),
   );
