@@ -109,9 +109,9 @@ for (const kind of await testBackends()) {
       for (let i = 0; i < 5; i++) await dying.enqueue(db.knex, { dedupeKey: `job:${i}`, to: makeMobile(), template: 'approved', body: `通过 ${i}` });
       // (its time-out fires after the test: whatever it then writes is not this test's concern)
       dying.deliverDue().catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const states = (await db.knex('sms_outbox').orderBy('id')).map((r: any) => r.status);
-      t.deepEqual(states, ['sending', 'pending', 'pending', 'pending', 'pending'], 'only the message at the provider is claimed');
+      const states = async () => (await db.knex('sms_outbox').orderBy('id')).map((r: any) => r.status);
+      for (let waited = 0; !(await states()).includes('sending') && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      t.deepEqual(await states(), ['sending', 'pending', 'pending', 'pending', 'pending'], 'only the message at the provider is claimed');
 
       const provider = new ScriptedProvider([]);
       t.deepEqual(await service(db.knex, provider, clock).deliverDue(), { sent: 4, failed: 0 });
