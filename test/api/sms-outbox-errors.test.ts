@@ -103,12 +103,13 @@ for (const kind of await testBackends()) {
     const db = await createTestDatabase(kind);
     try {
       const clock = new FakeClock();
-      // the first sender's provider never answers: its process is as good as killed during the call
-      const hanging: SmsProvider = { name: 'hanging', send: () => new Promise(() => {}) };
-      const dying = service(db.knex, hanging, clock);
+      // the first sender's provider does not answer until the end of the test: its process is as good as killed
+      // during the call (a time-out long enough not to fire on a slow machine)
+      let release = () => {};
+      const hanging: SmsProvider = { name: 'hanging', send: () => new Promise((_, reject) => (release = () => reject(new Error('gone')))) };
+      const dying = new SmsService({ knex: db.knex, provider: hanging, fieldCrypto, clock, logger: createLogger('silent'), sendTimeoutMs: 120_000 });
       for (let i = 0; i < 5; i++) await dying.enqueue(db.knex, { dedupeKey: `job:${i}`, to: makeMobile(), template: 'approved', body: `通过 ${i}` });
-      // (its time-out fires after the test: whatever it then writes is not this test's concern)
-      dying.deliverDue().catch(() => {});
+      const dyingRound = dying.deliverDue();
       const states = async () => (await db.knex('sms_outbox').orderBy('id')).map((r: any) => r.status);
       for (let waited = 0; !(await states()).includes('sending') && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
       t.deepEqual(await states(), ['sending', 'pending', 'pending', 'pending', 'pending'], 'only the message at the provider is claimed');
@@ -119,6 +120,8 @@ for (const kind of await testBackends()) {
         provider.calls.map((c) => c.body),
         ['通过 1', '通过 2', '通过 3', '通过 4'],
       );
+      release();
+      await dyingRound;
     } finally {
       await db.close();
     }
