@@ -18,6 +18,7 @@ import { securityHeadersMiddleware } from './http/security-headers.middleware.ts
 import { staticMiddleware } from './http/static.middleware.ts';
 import { metricsMiddleware, metricsRoutes } from './metrics/metrics.routes.ts';
 import { passRoutes } from './passes/pass.routes.ts';
+import { reportRoutes } from './reports/report.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
 import { taskRoutes } from './tasks/task.routes.ts';
@@ -84,6 +85,7 @@ export function createApp(services: Services): Koa<AppState> {
     smsAdminRoutes(services.sms),
     ...adminRoutes(services.admin),
     watchListRoutes(services.watchList),
+    reportRoutes(services.reports, services.admin.audit, services.knex),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

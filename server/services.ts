@@ -20,6 +20,7 @@ import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { PassService } from './passes/pass.service.ts';
+import { ReportService } from './reports/report.service.ts';
 import type { Secrets } from './secrets.ts';
 import { createSmsProvider } from './sms/sms.config.ts';
 import type { SmsProvider } from './sms/sms.provider.ts';
@@ -155,6 +156,7 @@ export function createServices(deps: Deps) {
     publicUrl,
   });
   const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
+  const reports = new ReportService({ knex, clock, timeZone: config.TIMEZONE, settings });
   return {
     ...deps,
     admission,
@@ -177,6 +179,7 @@ export function createServices(deps: Deps) {
     watchList,
     admin,
     sso,
+    reports,
   };
 }
 
