@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { systemClock } from '../engine-adapter/clock.ts';
 import { SettingsService } from '../server/admin/settings.service.ts';
 import { FieldCrypto } from '../server/crypto/field-crypto.ts';
@@ -9,7 +9,7 @@ import type { StaffPrincipal } from '../server/http/context.ts';
 import { REPORTS, type ReportName, ReportService } from '../server/reports/report.service.ts';
 import { generateSecrets } from '../server/secrets.ts';
 import { campusDate } from '../server/shared/campus-time.ts';
-import { createBenchDatabase } from './lib.ts';
+import { createBenchDatabase, POSTGRES_URL } from './lib.ts';
 
 /**
  * The Reports page's queries over a campus's history: BENCH_REPORTS_ROWS past applications (default 1,000,000)
@@ -129,16 +129,23 @@ function percentile(sorted: number[], p: number) {
 }
 
 export async function run(): Promise<void> {
-  const db = await createBenchDatabase();
+  // BENCH_REPORTS_KEEP=1 leaves the loaded database in place (its name is printed) and BENCH_REPORTS_DB=<name>
+  // times the queries on it again without loading: for trying indexes, the load being the slow part.
+  const reuse = process.env.BENCH_REPORTS_DB;
+  const db = reuse ? await openBenchDatabase(reuse) : await createBenchDatabase();
+  let keep = Boolean(reuse) || process.env.BENCH_REPORTS_KEEP === '1';
   try {
     const { knex } = db;
     await migrateLatest(knex);
-    const secrets = generateSecrets();
-    await seedDemoData(knex, new DirectoryService(knex, new FieldCrypto(secrets.fieldEncryptionKey, secrets.blindIndexKey)));
     const today = campusDate(new Date(), TZ);
     const yesterday = new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
     const t0 = performance.now();
-    const took = await loadHistory(knex, ROWS, DAYS, yesterday);
+    let took: Record<string, number> = {};
+    if (!reuse) {
+      const secrets = generateSecrets();
+      await seedDemoData(knex, new DirectoryService(knex, new FieldCrypto(secrets.fieldEncryptionKey, secrets.blindIndexKey)));
+      took = await loadHistory(knex, ROWS, DAYS, yesterday);
+    }
     const counts = Object.fromEntries(
       await Promise.all(
         ['applications', 'tasks', 'passes', 'pass_events'].map(async (t) => [t, Number((await knex(t).count({ n: '*' }))[0].n)] as const),
@@ -184,18 +191,29 @@ export async function run(): Promise<void> {
       console.log(`  ${name.padEnd(16)} ${cells.join(' ')}`);
     }
     console.log('reports bench done');
+  } catch (err) {
+    keep = Boolean(reuse);
+    throw err;
   } finally {
-    await db.drop();
+    if (keep) {
+      await db.knex.destroy();
+      console.log(`database kept: ${db.name} (BENCH_REPORTS_DB=${db.name} times it again; drop it when done)`);
+    } else await db.drop();
   }
+}
+
+async function openBenchDatabase(name: string) {
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 4 } });
+  return { name, url: url.toString(), knex, drop: () => knex.destroy() };
 }
 
 /** The plans of the report statements (BENCH_REPORTS_EXPLAIN=1): which index each one uses. */
 async function explainAll(knex: Knex) {
-  const sqls: string[] = [];
+  const sqls: Array<{ sql: string; bindings: unknown[] }> = [];
   const listener = (q: { sql: string; bindings: unknown[] }) => {
-    if (/^select/i.test(q.sql) && /applications|tasks|pass_events/.test(q.sql) && !/from "(campuses|departments)"/.test(q.sql)) {
-      sqls.push(knex.raw(q.sql, q.bindings as any).toString());
-    }
+    if (/^select/i.test(q.sql) && /applications|tasks|pass_events/.test(q.sql) && !/from "(campuses|departments)"/.test(q.sql)) sqls.push(q);
   };
   knex.on('query', listener);
   const reports = new ReportService({ knex, clock: systemClock, timeZone: TZ, settings: new SettingsService(knex, systemClock) });
@@ -204,7 +222,7 @@ async function explainAll(knex: Knex) {
   for (const name of REPORTS) await reports.report(name, range);
   knex.off('query', listener);
   for (const sql of sqls) {
-    const plan = await knex.raw(`explain (analyze, buffers) ${sql}`);
-    console.log(`\n${sql.slice(0, 200)}\n${plan.rows.map((r: any) => r['QUERY PLAN']).join('\n')}`);
+    const plan = await knex.raw(`explain (analyze, buffers) ${sql.sql.replace(/\$(\d+)/g, '?')}`, sql.bindings as any);
+    console.log(`\n${sql.sql.slice(0, 300)}\n${plan.rows.map((r: any) => r['QUERY PLAN']).join('\n')}`);
   }
 }

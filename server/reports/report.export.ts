@@ -27,7 +27,7 @@ const WORDS = {
     refused: '未通过',
     expired: '已过期',
     withdrawn: '已撤回',
-    pending: '审批中',
+    pending: '审核中',
     level: '维度',
     byDay: '按日',
     byCampus: '按校区',

@@ -9,7 +9,7 @@ import { currentLang, setLang } from '../lib/i18n.ts';
 // so adding this page does not split an extra request off the visitor's first load.
 import '../lib/kv.ts';
 import { type AdminKey, at } from './i18n.ts';
-import { type Admin, currentAdmin, failed, go, session, setAdmin } from './ui.ts';
+import { type Admin, currentAdmin, failed, go, needsLogin, session, setAdmin } from './ui.ts';
 
 export type Cleanup = (() => void) | void;
 export type View = (main: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<Cleanup> | Cleanup;
@@ -30,6 +30,8 @@ const routes: [string, () => Promise<View>][] = [
   ['/instances/:id', async () => (await import('./instances.ts')).instanceDetail],
   ['/audit', async () => (await import('./audit.ts')).auditLog],
   ['/watch-list', async () => (await import('./watchlist.ts')).watchList],
+  // Chart.js comes with this screen's chunk only.
+  ['/reports', async () => (await import('./reports.ts')).reportsView({ route: '#/reports', go, needsLogin })],
 ];
 
 const NAV: [string, AdminKey][] = [
@@ -39,6 +41,7 @@ const NAV: [string, AdminKey][] = [
   ['#/instances', 'nav.instances'],
   ['#/settings', 'nav.settings'],
   ['#/watch-list', 'nav.watchList'],
+  ['#/reports', 'nav.reports'],
   ['#/audit', 'nav.audit'],
 ];
 
