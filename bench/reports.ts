@@ -167,6 +167,22 @@ export async function run(): Promise<void> {
     const from30 = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
     const fromYear = new Date(Date.parse(`${today}T00:00:00Z`) - 364 * 86_400_000).toISOString().slice(0, 10);
     if (process.env.BENCH_REPORTS_EXPLAIN === '1') await explainAll(knex);
+    // The figures timed are the real ones: the year's reports agree with counts taken straight from the tables.
+    const year = await reports.filterFor(admin, { from: fromYear, to: today });
+    const direct = async (sql: string, bindings: unknown[]) => Number((await knex.raw(sql, bindings as any)).rows[0].n);
+    const checks: Array<[string, number, number]> = [
+      ['visits', (await reports.visits(year)).total.total, await direct('select count(*) as n from applications where visit_date between ? and ?', [fromYear, today])],
+      [
+        'refusals',
+        (await reports.refusals(year)).total,
+        await direct("select count(*) as n from tasks where status = 'completed' and result->>'decision' = 'refuse' and created_at >= ? and created_at < ?", [year.start, year.end]),
+      ],
+      ['peak hours', (await reports.peakHours(year)).total, await direct("select count(*) as n from pass_events where kind = 'entry' and at >= ? and at < ?", [year.start, year.end])],
+    ];
+    for (const [what, report, counted] of checks) {
+      if (report !== counted || counted === 0) throw new Error(`${what}: the report says ${report}, the tables ${counted}`);
+    }
+    console.log(`figures agree with direct counts: ${checks.map(([w, n]) => `${w} ${n.toLocaleString('en')}`).join(', ')}`);
     console.log(`report queries, ${RUNS} runs each (ms): p50 / p95`);
     console.log(`  ${'report'.padEnd(16)} ${'admin 30 days'.padStart(16)} ${'admin 365 days'.padStart(16)} ${'leader 30 days'.padStart(16)} ${'leader 365 days'.padStart(16)}`);
     for (const name of REPORTS as readonly ReportName[]) {

@@ -33,7 +33,7 @@ async function painted(page: Page, selector: string, rgb: [number, number, numbe
 }
 
 /** Scripts the page loaded so far whose text is Chart.js's (a message only its Chart class has). */
-async function chartJsLoaded(page: Page, origin: string, scripts: string[]) {
+async function chartJsLoaded(origin: string, scripts: string[]) {
   const found: string[] = [];
   for (const url of scripts) {
     const text = await (await fetch(url.startsWith('http') ? url : origin + url)).text();
@@ -56,10 +56,10 @@ test('an admin opens the reports, sees drawn charts and downloads CSV and XLSX; 
       if (r.resourceType() === 'script') scripts.push(r.url());
     });
     await adminLogin(ap, server.url);
-    t.deepEqual(await chartJsLoaded(ap, server.url, scripts), [], 'the other admin screens do not download Chart.js');
+    t.deepEqual(await chartJsLoaded(server.url, scripts), [], 'the other admin screens do not download Chart.js');
     await ap.click('#vf-nav a[href="#/reports"]');
     await ap.waitForSelector('[data-report-ready]');
-    t.true((await chartJsLoaded(ap, server.url, scripts)).length === 1, 'the reports screen brings Chart.js, in one chunk');
+    t.true((await chartJsLoaded(server.url, scripts)).length === 1, 'the reports screen brings Chart.js, in one chunk');
     // The fixture's days, as a user types them in the filter.
     await ap.fill('#report-from', '2026-12-01');
     await ap.fill('#report-to', '2026-12-05');
