@@ -6,6 +6,7 @@ import { migrateLatest } from '../server/db/database.ts';
 import { seedDemoData } from '../server/directory/demo-data.ts';
 import { DirectoryService } from '../server/directory/directory.service.ts';
 import type { StaffPrincipal } from '../server/http/context.ts';
+import { RECHECK_DAYS, ReportRollup } from '../server/reports/report.rollup.ts';
 import { REPORTS, type ReportName, ReportService } from '../server/reports/report.service.ts';
 import { generateSecrets } from '../server/secrets.ts';
 import { campusDate } from '../server/shared/campus-time.ts';
@@ -81,7 +82,7 @@ export async function loadHistory(knex: Knex, rows: number, days: number, lastDa
     ) s`, [lastDay, days, lastDay, days, rows]);
   await step('applications', `insert into applications (id, flow_number, visitor_id, campus_id, department_id, host_staff_id, leader_staff_id,
       visit_date, visit_start, visit_end, window_start, window_end, plate_number, data, status, process_id, process_version, instance_key,
-      form_key, form_version, last_opinion, decided_at, created_at, updated_at)
+      form_key, form_version, last_opinion, decided_at, entered_at, created_at, updated_at)
     select g, 'B' || g, ? + g % 1000, (?::int[])[d + 1], (?::int[])[d + 1], (?::int[])[d + 1],
       case when outcome in ('approved', 'leader_refused') then (?::int[])[d + 1] end,
       visit_date, to_char(window_start at time zone '${TZ}', 'HH24:MI'), to_char(window_end at time zone '${TZ}', 'HH24:MI'),
@@ -90,6 +91,7 @@ export async function loadHistory(knex: Knex, rows: number, days: number, lastDa
       case when outcome in ('host_refused', 'leader_refused') then (?::text[])[opinion + 1] end,
       case outcome when 'host_refused' then created_at + host_took when 'expired' then created_at + interval '72 hours'
         when 'withdrawn' then null else created_at + host_took + leader_took end,
+      case when outcome = 'approved' and not no_show and window_start + entry_offset < now() then window_start + entry_offset end,
       created_at, created_at
     from bench_plan`, [firstVisitor, campusIds, deptIds, hostIds, leaderIds, REFUSAL_OPINIONS]);
   const approve = JSON.stringify({ decision: 'approve', opinion: '同意' });
@@ -114,10 +116,10 @@ export async function loadHistory(knex: Knex, rows: number, days: number, lastDa
   await step('passes', `insert into passes (id, application_id, short_code, campus_id, valid_from, valid_until, status, created_at)
     select g, g, 'B' || g, (?::int[])[d + 1], window_start - interval '30 minutes', window_end, 'active', created_at + host_took + leader_took
     from bench_plan where outcome = 'approved'`, [campusIds]);
-  await step('pass events', `insert into pass_events (pass_id, kind, guard_id, campus_id, at)
-    select g, k.kind, ?, (?::int[])[d + 1], window_start + entry_offset + case when k.kind = 'exit' then interval '90 minutes' else interval '0' end
+  await step('pass events', `insert into pass_events (pass_id, kind, guard_id, campus_id, department_id, at)
+    select g, k.kind, ?, (?::int[])[d + 1], (?::int[])[d + 1], window_start + entry_offset + case when k.kind = 'exit' then interval '90 minutes' else interval '0' end
     from bench_plan cross join (values ('entry'), ('exit')) k(kind)
-    where outcome = 'approved' and not no_show and window_start + entry_offset < now()`, [guardId, campusIds]);
+    where outcome = 'approved' and not no_show and window_start + entry_offset < now()`, [guardId, campusIds, deptIds]);
   await step('plan', 'drop table bench_plan');
   await step('vacuum', "select setval('applications_id_seq', (select max(id) from applications)), setval('passes_id_seq', (select max(id) from passes))");
   await step('vacuum', 'vacuum analyze');
@@ -160,52 +162,70 @@ export async function run(): Promise<void> {
         .join(', ')}; database ${size}`,
     );
 
-    const reports = new ReportService({ knex, clock: systemClock, timeZone: TZ, settings: new SettingsService(knex, systemClock) });
+    // First without the daily sums (every day counted live from the tables), then with them.
+    await knex('report_daily').delete();
+    await knex('report_rollup').delete();
+    const rollup = new ReportRollup({ knex, clock: systemClock, timeZone: TZ });
+    const reports = new ReportService({ knex, clock: systemClock, timeZone: TZ, settings: new SettingsService(knex, systemClock), rollup });
     const admin: StaffPrincipal = { id: 1, sessionId: 'bench', roles: ['admin'], departmentId: null, name: 'bench' };
     const firstDept = await knex('departments').orderBy('id').first('id');
     const leader: StaffPrincipal = { id: 2, sessionId: 'bench', roles: ['leader'], departmentId: firstDept.id, name: 'bench' };
     const from30 = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
     const fromYear = new Date(Date.parse(`${today}T00:00:00Z`) - 364 * 86_400_000).toISOString().slice(0, 10);
     if (process.env.BENCH_REPORTS_EXPLAIN === '1') await explainAll(knex);
-    // The figures timed are the real ones: the year's reports agree with counts taken straight from the tables.
-    const year = await reports.filterFor(admin, { from: fromYear, to: today });
-    const direct = async (sql: string, bindings: unknown[]) => Number((await knex.raw(sql, bindings as any)).rows[0].n);
-    const checks: Array<[string, number, number]> = [
-      ['visits', (await reports.visits(year)).total.total, await direct('select count(*) as n from applications where visit_date between ? and ?', [fromYear, today])],
-      [
-        'refusals',
-        (await reports.refusals(year)).total,
-        await direct("select count(*) as n from tasks where status = 'completed' and result->>'decision' = 'refuse' and created_at >= ? and created_at < ?", [year.start, year.end]),
-      ],
-      ['peak hours', (await reports.peakHours(year)).total, await direct("select count(*) as n from pass_events where kind = 'entry' and at >= ? and at < ?", [year.start, year.end])],
-    ];
-    for (const [what, report, counted] of checks) {
-      if (report !== counted || counted === 0) throw new Error(`${what}: the report says ${report}, the tables ${counted}`);
-    }
-    console.log(`figures agree with direct counts: ${checks.map(([w, n]) => `${w} ${n.toLocaleString('en')}`).join(', ')}`);
-    console.log(`report queries, ${RUNS} runs each (ms): p50 / p95`);
-    console.log(`  ${'report'.padEnd(16)} ${'admin 30 days'.padStart(16)} ${'admin 365 days'.padStart(16)} ${'leader 30 days'.padStart(16)} ${'leader 365 days'.padStart(16)}`);
-    for (const name of REPORTS as readonly ReportName[]) {
-      const cells: string[] = [];
-      for (const [who, from] of [
-        [admin, from30],
-        [admin, fromYear],
-        [leader, from30],
-        [leader, fromYear],
-      ] as const) {
-        const range = await reports.filterFor(who, { from, to: today });
-        await reports.report(name, range); // warm the cache once: the figures are for a database in use
-        const times: number[] = [];
-        for (let i = 0; i < RUNS; i++) {
-          const s = performance.now();
-          await reports.report(name, range);
-          times.push(performance.now() - s);
-        }
-        times.sort((a, b) => a - b);
-        cells.push(`${percentile(times, 0.5).toFixed(0)} / ${percentile(times, 0.95).toFixed(0)}`.padStart(16));
+    const timeAll = async (label: string) => {
+      // The figures timed are the real ones: the year's reports agree with counts taken straight from the tables.
+      const year = await reports.filterFor(admin, { from: fromYear, to: today });
+      const direct = async (sql: string, bindings: unknown[]) => Number((await knex.raw(sql, bindings as any)).rows[0].n);
+      const checks: Array<[string, number, number]> = [
+        ['visits', (await reports.visits(year)).total.total, await direct('select count(*) as n from applications where visit_date between ? and ?', [fromYear, today])],
+        [
+          'refusals',
+          (await reports.refusals(year)).total,
+          await direct("select count(*) as n from tasks where status = 'completed' and result->>'decision' = 'refuse' and created_at >= ? and created_at < ?", [year.start, year.end]),
+        ],
+        ['peak hours', (await reports.peakHours(year)).total, await direct("select count(*) as n from pass_events where kind = 'entry' and at >= ? and at < ?", [year.start, year.end])],
+      ];
+      for (const [what, report, counted] of checks) {
+        if (report !== counted || counted === 0) throw new Error(`${what}: the report says ${report}, the tables ${counted}`);
       }
-      console.log(`  ${name.padEnd(16)} ${cells.join(' ')}`);
-    }
+      console.log(`figures agree with direct counts: ${checks.map(([w, n]) => `${w} ${n.toLocaleString('en')}`).join(', ')}`);
+      console.log(`report queries ${label}, ${RUNS} runs each (ms): p50 / p95`);
+      console.log(`  ${'report'.padEnd(16)} ${'admin 30 days'.padStart(16)} ${'admin 365 days'.padStart(16)} ${'leader 30 days'.padStart(16)} ${'leader 365 days'.padStart(16)}`);
+      for (const name of REPORTS as readonly ReportName[]) {
+        const cells: string[] = [];
+        for (const [who, from] of [
+          [admin, from30],
+          [admin, fromYear],
+          [leader, from30],
+          [leader, fromYear],
+        ] as const) {
+          const range = await reports.filterFor(who, { from, to: today });
+          await reports.report(name, range); // warm the cache once: the figures are for a database in use
+          const times: number[] = [];
+          for (let i = 0; i < RUNS; i++) {
+            const s = performance.now();
+            await reports.report(name, range);
+            times.push(performance.now() - s);
+          }
+          times.sort((a, b) => a - b);
+          cells.push(`${percentile(times, 0.5).toFixed(0)} / ${percentile(times, 0.95).toFixed(0)}`.padStart(16));
+        }
+        console.log(`  ${name.padEnd(16)} ${cells.join(' ')}`);
+      }
+    };
+    if (process.env.BENCH_REPORTS_LIVE !== '0') await timeAll('counted live (no daily sums)');
+    const r0 = performance.now();
+    const done = await rollup.refresh();
+    const rows = Number((await knex('report_daily').count({ n: '*' }))[0].n);
+    console.log(
+      `daily sums of ${done?.days ?? 0} closed days (through ${done?.through}) built in ${((performance.now() - r0) / 1000).toFixed(1)} s: ${rows.toLocaleString('en')} rows`,
+    );
+    await knex.raw('vacuum analyze report_daily');
+    const again = performance.now();
+    await rollup.refresh();
+    console.log(`the hourly run afterwards (the last ${RECHECK_DAYS} closed days again): ${((performance.now() - again) / 1000).toFixed(1)} s`);
+    await timeAll('with the daily sums (the last days live)');
     console.log('reports bench done');
   } catch (err) {
     keep = Boolean(reuse);
@@ -232,7 +252,13 @@ async function explainAll(knex: Knex) {
     if (/^select/i.test(q.sql) && /applications|tasks|pass_events/.test(q.sql) && !/from "(campuses|departments)"/.test(q.sql)) sqls.push(q);
   };
   knex.on('query', listener);
-  const reports = new ReportService({ knex, clock: systemClock, timeZone: TZ, settings: new SettingsService(knex, systemClock) });
+  const reports = new ReportService({
+    knex,
+    clock: systemClock,
+    timeZone: TZ,
+    settings: new SettingsService(knex, systemClock),
+    rollup: new ReportRollup({ knex, clock: systemClock, timeZone: TZ }),
+  });
   const today = campusDate(new Date(), TZ);
   const range = await reports.filterFor({ id: 1, sessionId: 'x', roles: ['admin'], departmentId: null, name: 'x' }, { from: new Date(Date.parse(`${today}T00:00:00Z`) - 364 * 86_400_000).toISOString().slice(0, 10), to: today });
   for (const name of REPORTS) await reports.report(name, range);

@@ -20,6 +20,7 @@ import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { PassService } from './passes/pass.service.ts';
+import { ReportRollup } from './reports/report.rollup.ts';
 import { ReportService } from './reports/report.service.ts';
 import type { Secrets } from './secrets.ts';
 import { createSmsProvider } from './sms/sms.config.ts';
@@ -156,7 +157,8 @@ export function createServices(deps: Deps) {
     publicUrl,
   });
   const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
-  const reports = new ReportService({ knex, clock, timeZone: config.TIMEZONE, settings });
+  const reportRollup = new ReportRollup({ knex, clock, timeZone: config.TIMEZONE, logger });
+  const reports = new ReportService({ knex, clock, timeZone: config.TIMEZONE, settings, rollup: reportRollup });
   return {
     ...deps,
     admission,
@@ -180,6 +182,7 @@ export function createServices(deps: Deps) {
     admin,
     sso,
     reports,
+    reportRollup,
   };
 }
 

@@ -302,9 +302,19 @@ export class PassService {
       // Serialises events of one pass, so that two guards recording at once see each other's event.
       await trx('passes').where({ id: ctx.pass.id }).forUpdate().first('id');
       const last = await this.lastEvent(ctx.pass.id, trx);
+      // The visited department rides along (reports count entries per department without joining back), and the
+      // application keeps its first entry (the no-show report reads it from the application's own index).
       const [row] = await trx('pass_events')
-        .insert({ pass_id: ctx.pass.id, kind, guard_id: guardId, campus_id: campusId, at: now })
+        .insert({
+          pass_id: ctx.pass.id,
+          kind,
+          guard_id: guardId,
+          campus_id: campusId,
+          department_id: trx.raw('(select department_id from applications where id = ?)', [ctx.pass.application_id]),
+          at: now,
+        })
         .returning('*');
+      if (kind === 'entry') await trx('applications').where({ id: ctx.pass.application_id }).whereNull('entered_at').update({ entered_at: now });
       const result: RecordResult = { event: eventView(row) };
       if (kind === 'entry' && last?.kind === 'entry') {
         result.warning = { code: 'ENTRY_WITHOUT_EXIT', message: '该访客上次入校后未登记离校，已记录本次入校' };

@@ -7,6 +7,7 @@ import { AppError, badRequest, forbidden } from '../errors.ts';
 import type { StaffPrincipal } from '../http/context.ts';
 import { MAX_ROW_ID } from '../http/id-param.ts';
 import { campusDate, campusInstant, normaliseDate } from '../shared/campus-time.ts';
+import { addDays, BUCKETS, bucketLower, KEY_SEP, type ReportRollup } from './report.rollup.ts';
 
 /** Longest range a report answers (a full year, leap years included): keeps every query's work bounded. */
 export const MAX_RANGE_DAYS = 366;
@@ -54,11 +55,9 @@ interface Range {
 }
 
 const DAY_MS = 86_400_000;
-const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 const daysBetween = (from: string, to: string) => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
 const zeroCounts = (): StatusCounts => ({ total: 0, approved: 0, refused: 0, expired: 0, withdrawn: 0, pending: 0 });
 const visitStatus = (status: string): VisitStatus => ((VISIT_STATUSES as readonly string[]).includes(status) ? (status as VisitStatus) : 'pending');
-const seconds = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v)));
 
 /**
  * The figures of the Reports page (issue 15): visits per day, campus and department, review times per step,
@@ -70,7 +69,7 @@ const seconds = (v: unknown) => (v === null || v === undefined ? null : Math.rou
  */
 export class ReportService {
   constructor(
-    private readonly deps: { knex: Knex; clock: Clock; timeZone: string; settings: SettingsService },
+    private readonly deps: { knex: Knex; clock: Clock; timeZone: string; settings: SettingsService; rollup: ReportRollup },
   ) {}
 
   /** Validates the query and fixes the scope: 403 for a leader asking for another department. */
@@ -112,12 +111,6 @@ export class ReportService {
     };
   }
 
-  private scoped<T extends Knex.QueryBuilder>(q: T, f: ReportFilter, table: string): T {
-    if (f.campusId) q.where(`${table}.campus_id`, f.campusId);
-    if (f.departmentId) q.where(`${table}.department_id`, f.departmentId);
-    return q;
-  }
-
   private async names() {
     const { knex } = this.deps;
     const [campuses, departments] = await Promise.all([
@@ -135,39 +128,23 @@ export class ReportService {
    * deleted still count: the purge leaves anonymous counts in report_counts.
    */
   async visits({ filter: f }: Range) {
-    const { knex } = this.deps;
-    const live = this.scoped(
-      knex('applications')
-        .whereBetween('visit_date', [f.from, f.to])
-        .groupBy('visit_date', 'campus_id', 'department_id', 'status')
-        .select(knex.raw('visit_date::text as day'), 'campus_id', 'department_id', 'status', knex.raw('count(*)::int as n')),
-      f,
-      'applications',
-    );
-    const purged = this.scoped(
-      knex('report_counts').whereBetween('day', [f.from, f.to]).select(knex.raw('day::text as day'), 'campus_id', 'department_id', 'status', 'count as n'),
-      f,
-      'report_counts',
-    );
-    const [rows, kept, names] = await Promise.all([live, purged, this.names()]);
+    const [rows, names] = await Promise.all([this.deps.rollup.rows('visit', f.from, f.to, f), this.names()]);
     const byDay = new Map<string, StatusCounts>();
     for (let d = f.from; d <= f.to; d = addDays(d, 1)) byDay.set(d, zeroCounts());
     const byCampus = new Map<number, StatusCounts>();
     const byDepartment = new Map<number, StatusCounts>();
     const total = zeroCounts();
-    for (const r of [...rows, ...kept] as Array<{ day: string; campus_id: number; department_id: number; status: string; n: number }>) {
-      const day = String(r.day);
-      const s = visitStatus(r.status);
-      const n = Number(r.n);
+    for (const r of rows) {
+      const s = visitStatus(r.key);
       for (const c of [
-        byDay.get(day),
-        byCampus.get(r.campus_id) ?? byCampus.set(r.campus_id, zeroCounts()).get(r.campus_id),
-        byDepartment.get(r.department_id) ?? byDepartment.set(r.department_id, zeroCounts()).get(r.department_id),
+        byDay.get(r.day),
+        byCampus.get(r.campusId) ?? byCampus.set(r.campusId, zeroCounts()).get(r.campusId),
+        byDepartment.get(r.departmentId) ?? byDepartment.set(r.departmentId, zeroCounts()).get(r.departmentId),
         total,
       ]) {
         if (!c) continue;
-        c[s] += n;
-        c.total += n;
+        c[s] += r.n;
+        c.total += r.n;
       }
     }
     return {
@@ -191,39 +168,36 @@ export class ReportService {
    * How long each review step took (from the step's start to its completion), p50 and p90, for the steps that
    * started in the range and were completed (a step withdrawn by the 72-hour timeout has no duration), and how
    * long a decided application took from submission to its end (approved or refused; expired and withdrawn
-   * ones are left out: their end is a timer or the visitor, not a review).
+   * ones are left out: their end is a timer or the visitor, not a review). Durations are counted in buckets
+   * (report.rollup.ts): exact to the minute below an hour, at most one bucket low above.
    */
-  async approvalTimes({ filter: f, start, end }: Range) {
-    const { knex } = this.deps;
-    const pct = (p: number, expr: string) => knex.raw(`percentile_cont(${p}) within group (order by extract(epoch from ${expr}))::float8 as p${p * 100}`);
-    const steps = this.scoped(
-      knex('tasks')
-        .where('status', 'completed')
-        .where('created_at', '>=', start)
-        .where('created_at', '<', end)
-        .groupBy('element_id')
-        .select('element_id as step', knex.raw('min(name) as name'), knex.raw('count(*)::int as n'), pct(0.5, 'completed_at - created_at'), pct(0.9, 'completed_at - created_at')),
-      f,
-      'tasks',
-    );
-    const whole = this.scoped(
-      knex('applications')
-        .whereNotNull('decided_at')
-        .whereIn('status', ['approved', 'refused'])
-        .where('created_at', '>=', start)
-        .where('created_at', '<', end)
-        .select(knex.raw('count(*)::int as n'), pct(0.5, 'decided_at - created_at'), pct(0.9, 'decided_at - created_at')),
-      f,
-      'applications',
-    );
-    const [stepRows, [all]] = await Promise.all([steps, whole]);
+  async approvalTimes({ filter: f }: Range) {
+    const { rollup } = this.deps;
+    const [steps, whole] = await Promise.all([rollup.rows('step', f.from, f.to, f, false), rollup.rows('submit', f.from, f.to, f, false)]);
+    const byStep = new Map<string, { name: string; hist: number[] }>();
+    const add = (into: number[], hist: number[] | null) => hist?.forEach((n, b) => (into[b] += n));
+    for (const r of steps) {
+      const s = byStep.get(r.key) ?? byStep.set(r.key, { name: r.label ?? r.key, hist: new Array(BUCKETS).fill(0) }).get(r.key)!;
+      if (r.label && r.label < s.name) s.name = r.label;
+      add(s.hist, r.hist);
+    }
+    const wholeHist = new Array(BUCKETS).fill(0);
+    for (const r of whole) add(wholeHist, r.hist);
+    const summary = (hist: number[]) => {
+      const pairs = hist.map((n, b) => [bucketLower(b), n] as [number, number]).filter(([, n]) => n > 0);
+      const at = (p: number) => {
+        const v = weightedPercentile(pairs, p);
+        return v === null ? null : Math.round(v * 60);
+      };
+      return { count: hist.reduce((sum, n) => sum + n, 0), p50Seconds: at(0.5), p90Seconds: at(0.9) };
+    };
     return {
       filter: f,
       // The first step has the most completions, the next fewer (refusals end the flow): count orders the steps.
-      steps: stepRows
-        .map((r: any) => ({ step: r.step, name: r.name, count: Number(r.n), p50Seconds: seconds(r.p50), p90Seconds: seconds(r.p90) }))
-        .sort((a: any, b: any) => b.count - a.count || a.step.localeCompare(b.step)),
-      submitToEnd: { count: Number(all?.n ?? 0), p50Seconds: seconds(all?.p50), p90Seconds: seconds(all?.p90) },
+      steps: [...byStep]
+        .map(([step, s]) => ({ step, name: s.name, ...summary(s.hist) }))
+        .sort((a, b) => b.count - a.count || a.step.localeCompare(b.step)),
+      submitToEnd: summary(wholeHist),
     };
   }
 
@@ -233,41 +207,29 @@ export class ReportService {
    * opinion, so "不同意，请改期申请。下周再来" joins "不同意，请改期申请". The ten largest groups are listed,
    * the rest summed as other. Opinions are free text: anything shaped like an ID number or mobile is masked.
    */
-  async refusals({ filter: f, start, end }: Range) {
-    const { knex } = this.deps;
-    const opinion = "regexp_replace(regexp_replace(btrim(coalesce(result->>'opinion', '')), '\\s+', ' ', 'g'), '[\\s。．.！!；;，,]+$', '')";
-    const rows = this.scoped(
-      knex('tasks')
-        .where('status', 'completed')
-        .whereRaw("result->>'decision' = 'refuse'")
-        .where('created_at', '>=', start)
-        .where('created_at', '<', end)
-        .groupByRaw('1, 2')
-        .select('element_id as step', knex.raw(`${opinion} as opinion`), knex.raw('min(name) as name'), knex.raw('count(*)::int as n')),
-      f,
-      'tasks',
-    );
-    const [list, stock] = await Promise.all([rows, this.deps.settings.get('stockOpinions')]);
+  async refusals({ filter: f }: Range) {
+    const [list, stock] = await Promise.all([this.deps.rollup.rows('refusal', f.from, f.to, f, false), this.deps.settings.get('stockOpinions')]);
     // Longest first, so "不同意，请改期申请" wins over a shorter "不同意" that it also begins with.
     const stockNorm = stock
-      .map((s) => s.trim().replace(/\s+/g, ' ').replace(/[\s。．.！!；;，,]+$/, ''))
+      .map((s) => maskText(s.trim().replace(/\s+/g, ' ').replace(/[\s。．.！!；;，,]+$/, '')))
       .filter(Boolean)
       .sort((a, b) => b.length - a.length);
     const groups = new Map<string, { reason: string; count: number; stock: boolean }>();
     const bySteps = new Map<string, { step: string; name: string; count: number }>();
     let total = 0;
-    for (const r of list as Array<{ step: string; name: string; opinion: string; n: number }>) {
-      const n = Number(r.n);
-      total += n;
-      const s = bySteps.get(r.step) ?? { step: r.step, name: r.name, count: 0 };
-      s.count += n;
-      bySteps.set(r.step, s);
-      const text = String(r.opinion ?? '');
+    for (const r of list) {
+      const cut = r.key.indexOf(KEY_SEP);
+      const step = r.key.slice(0, cut);
+      const text = r.key.slice(cut + 1);
+      total += r.n;
+      const s = bySteps.get(step) ?? { step, name: r.label ?? step, count: 0 };
+      s.count += r.n;
+      bySteps.set(step, s);
       const matched = stockNorm.find((x) => text === x || text.startsWith(x));
-      const reason = matched ?? maskText(text);
+      const reason = matched ?? text;
       const key = reason === '' ? '\u0000empty' : reason;
       const g = groups.get(key) ?? { reason, count: 0, stock: Boolean(matched) };
-      g.count += n;
+      g.count += r.n;
       groups.set(key, g);
     }
     const sorted = [...groups.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
@@ -288,35 +250,15 @@ export class ReportService {
    * the gate), per visit day and department. Windows still open (today's later visits) are not counted yet.
    */
   async noShows({ filter: f }: Range) {
-    const { knex } = this.deps;
-    const now = this.deps.clock.now();
-    const rows = this.scoped(
-      knex('applications as a')
-        .leftJoin('passes as p', 'p.application_id', 'a.id')
-        .where('a.status', 'approved')
-        .whereBetween('a.visit_date', [f.from, f.to])
-        .where('a.window_end', '<', now)
-        .groupBy('a.visit_date', 'a.department_id')
-        .select(
-          knex.raw('a.visit_date::text as day'),
-          'a.department_id',
-          knex.raw('count(*)::int as approved'),
-          knex.raw("count(*) filter (where not exists (select 1 from pass_events e where e.pass_id = p.id and e.kind = 'entry'))::int as no_shows"),
-        ),
-      f,
-      'a',
-    );
-    const [list, names] = await Promise.all([rows, this.names()]);
+    const [list, names] = await Promise.all([this.deps.rollup.rows('past', f.from, f.to, f), this.names()]);
     const byDay = new Map<string, { approved: number; noShows: number }>();
     for (let d = f.from; d <= f.to; d = addDays(d, 1)) byDay.set(d, { approved: 0, noShows: 0 });
     const byDepartment = new Map<number, { approved: number; noShows: number }>();
     const total = { approved: 0, noShows: 0 };
-    for (const r of list as Array<{ day: string; department_id: number; approved: number; no_shows: number }>) {
-      const day = String(r.day).slice(0, 10);
-      for (const c of [byDay.get(day), byDepartment.get(r.department_id) ?? byDepartment.set(r.department_id, { approved: 0, noShows: 0 }).get(r.department_id), total]) {
-        if (!c) continue;
-        c.approved += Number(r.approved);
-        c.noShows += Number(r.no_shows);
+    for (const r of list) {
+      const field = r.key === 'no-show' ? 'noShows' : 'approved';
+      for (const c of [byDay.get(r.day), byDepartment.get(r.departmentId) ?? byDepartment.set(r.departmentId, { approved: 0, noShows: 0 }).get(r.departmentId), total]) {
+        if (c) c[field] += r.n;
       }
     }
     const rate = (c: { approved: number; noShows: number }) => (c.approved ? c.noShows / c.approved : 0);
@@ -334,28 +276,10 @@ export class ReportService {
   }
 
   /** Gate entries per hour of the campus day (0–23), over the range; a department's are its visitors' entries. */
-  async peakHours({ filter: f, start, end }: Range) {
-    const { knex, timeZone } = this.deps;
-    const q = knex('pass_events as e')
-      .where('e.kind', 'entry')
-      .where('e.at', '>=', start)
-      .where('e.at', '<', end)
-      .groupByRaw('1')
-      .select(knex.raw('extract(hour from e.at at time zone ?)::int as hour', [timeZone]), knex.raw('count(*)::int as n'));
-    if (f.campusId) q.where('e.campus_id', f.campusId);
-    if (f.departmentId) {
-      q.whereExists((s) =>
-        s
-          .select(knex.raw('1'))
-          .from('passes as p')
-          .join('applications as a', 'a.id', 'p.application_id')
-          .whereRaw('p.id = e.pass_id')
-          .where('a.department_id', f.departmentId!),
-      );
-    }
-    const rows: Array<{ hour: number; n: number }> = await q;
+  async peakHours({ filter: f }: Range) {
+    const rows = await this.deps.rollup.rows('entry', f.from, f.to, f, false);
     const hours = Array.from({ length: 24 }, (_, hour) => ({ hour, entries: 0 }));
-    for (const r of rows) hours[Number(r.hour)].entries = Number(r.n);
+    for (const r of rows) hours[Number(r.key)].entries += r.n;
     const total = hours.reduce((s, h) => s + h.entries, 0);
     const peak = hours.reduce((best, h) => (h.entries > best.entries ? h : best), hours[0]);
     return { filter: f, total, hours, peakHour: total ? peak.hour : null };
@@ -380,3 +304,24 @@ export class ReportService {
 }
 
 export type ReportRange = Range;
+
+/**
+ * percentile_cont over values given as [value, count] pairs in ascending order: the value at rank p·(n−1),
+ * interpolated between its neighbours, as PostgreSQL computes it over the expanded rows.
+ */
+export function weightedPercentile(sorted: Array<[number, number]>, p: number): number | null {
+  const n = sorted.reduce((sum, [, c]) => sum + c, 0);
+  if (!n) return null;
+  const rank = p * (n - 1);
+  const lo = Math.floor(rank);
+  const valueAt = (k: number) => {
+    let seen = 0;
+    for (const [v, c] of sorted) {
+      seen += c;
+      if (k < seen) return v;
+    }
+    return sorted[sorted.length - 1][0];
+  };
+  const a = valueAt(lo);
+  return rank === lo ? a : a + (rank - lo) * (valueAt(lo + 1) - a);
+}

@@ -146,6 +146,30 @@ for (const kind of await testBackends()) {
       // his own department named explicitly is fine
       t.is((await leader.get(`/api/reports/visits?${RANGE}&departmentId=${cs.id}`)).status, 200);
 
+      // Once the days are closed and summed into report_daily, every figure reads the same from the sums.
+      const all = async (client: typeof admin) =>
+        Promise.all(['visits', 'approval-times', 'refusals', 'no-shows', 'peak-hours'].map(async (r) => (await ok(client.get(`/api/reports/${r}?${RANGE}`))) as any));
+      const liveAdmin = await all(admin);
+      const liveLeader = await all(leader);
+      server.clock.set('2026-12-08T04:00:00Z');
+      const summed = await server.services.reportRollup.refresh();
+      t.is(summed?.through, '2026-12-06', 'days close two days after they end');
+      t.true(Number((await server.db.knex('report_daily').count({ n: '*' }))[0].n) > 10);
+      const knex = server.db.knex;
+      const rowsBefore = await knex('report_daily').orderBy(['day', 'metric', 'campus_id', 'department_id', 'key']).select('*');
+      // (the sessions of five days ago have expired)
+      t.deepEqual(await all((await staffClient(server, 'admin')).client), liveAdmin, 'admin: the same figures from the daily sums');
+      t.deepEqual(await all((await staffClient(server, 'leader-cs')).client), liveLeader, 'leader: the same figures from the daily sums');
+      t.false(JSON.stringify(rowsBefore).includes('13912345678'), 'the sums hold no clear mobile');
+      // A second run rechecks the last days and changes nothing.
+      await server.services.reportRollup.refresh();
+      t.deepEqual(await knex('report_daily').orderBy(['day', 'metric', 'campus_id', 'department_id', 'key']).select('*'), rowsBefore);
+
+      // Even with the rows gone from the tables (as after the retention purge), the sums hold the figures.
+      await knex('pass_events').delete();
+      await knex('tasks').delete();
+      t.deepEqual((await all((await staffClient(server, 'admin')).client)).slice(1), liveAdmin.slice(1), 'review times, refusals, no-shows, entries kept');
+
       for (const username of ['host-cs', 'guard']) {
         const res = await (await staffClient(server, username)).client.get(`/api/reports/visits?${RANGE}`);
         t.is(res.status, 403, username);
