@@ -56,12 +56,14 @@ export function bucketLower(b: number): number {
 const bucketSql = (minutes: string) =>
   `(case when ${minutes} < 60 then greatest(${minutes}, 0) when ${minutes} < 360 then 60 + (${minutes} - 60) / 15 ` +
   `when ${minutes} < 2880 then 80 + (${minutes} - 360) / 120 else least(${BUCKETS - 1}, 101 + (${minutes} - 2880) / 1440) end)`;
-const minutesOf = (interval: string) => `floor(extract(epoch from ${interval}) / 60)::int`;
+const minutesOf = (interval: string) => `floor(date_part('epoch', ${interval}) / 60)::int`;
 
 export const normalisedOpinion =
   "regexp_replace(regexp_replace(btrim(coalesce(result->>'opinion', '')), '\\s+', ' ', 'g'), '[\\s。．.！!；;，,]+$', '')";
 
 const DAY_MS = 86_400_000;
+/** The earlier of two YYYY-MM-DD days. */
+const earlier = (a: string, b: string) => (a < b ? a : b);
 export const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 
 export class ReportRollup {
@@ -176,16 +178,16 @@ export class ReportRollup {
       }
       case 'step':
       case 'submit': {
-        const q =
+        // The minutes are computed once per row in an inner select (date_part is a float; extract() would make a
+        // numeric of every row), then bucketed and counted.
+        const inner =
           metric === 'step'
             ? scoped(
                 db('tasks')
                   .where('status', 'completed')
                   .where('created_at', '>=', start)
                   .where('created_at', '<', end)
-                  .groupByRaw('1, 2, 3, 4, 5')
-                  .select(...where('created_at', 'tasks'), 'element_id as key', db.raw(`${bucketSql(minutesOf('completed_at - created_at'))} as b`))
-                  .select(db.raw('min(name) as label'), db.raw('count(*)::int as n')),
+                  .select('created_at', 'campus_id', 'department_id', 'element_id as key', 'name', db.raw(`${minutesOf('completed_at - created_at')} as m`)),
                 'tasks',
               )
             : scoped(
@@ -194,14 +196,16 @@ export class ReportRollup {
                   .whereIn('status', ['approved', 'refused'])
                   .where('created_at', '>=', start)
                   .where('created_at', '<', end)
-                  .groupByRaw('1, 2, 3, 4')
-                  .select(...where('created_at', 'applications'), db.raw(`${bucketSql(minutesOf('decided_at - created_at'))} as b`))
-                  .select(db.raw('count(*)::int as n')),
+                  .select('created_at', 'campus_id', 'department_id', db.raw("'' as key"), db.raw('null as name'), db.raw(`${minutesOf('decided_at - created_at')} as m`)),
                 'applications',
               );
+        const q = db
+          .from(inner.as('t'))
+          .groupByRaw('1, 2, 3, 4, 5')
+          .select(...where('created_at', 't'), 't.key', db.raw(`${bucketSql('t.m')} as b`), db.raw('min(t.name) as label'), db.raw('count(*)::int as n'));
         const folded = new Map<string, MetricRow>();
         for (const r of (await q) as any[]) {
-          const key = metric === 'step' ? r.key : '';
+          const key = r.key ?? '';
           const id = `${r.day}|${r.campus_id}|${r.department_id}|${key}`;
           const m = folded.get(id) ?? folded.set(id, row(r, key, 0, new Array(BUCKETS).fill(0))).get(id)!;
           m.n += Number(r.n);
@@ -251,7 +255,7 @@ export class ReportRollup {
     const target = addDays(campusDate(clock.now(), timeZone), -CLOSE_DAYS);
     const through = await this.through();
     let from: string | null;
-    if (through) from = addDays(through < target ? through : target, -(RECHECK_DAYS - 1));
+    if (through) from = addDays(earlier(through, target), -(RECHECK_DAYS - 1));
     else {
       const [row] = (
         await knex.raw(
@@ -268,7 +272,7 @@ export class ReportRollup {
     }
     let days = 0;
     for (let a = from; a <= target; a = addDays(a, CHUNK_DAYS)) {
-      const b = addDays(a, CHUNK_DAYS - 1) < target ? addDays(a, CHUNK_DAYS - 1) : target;
+      const b = earlier(addDays(a, CHUNK_DAYS - 1), target);
       await knex.transaction(async (trx) => {
         await trx('report_rollup').insert({ id: 1, through: null, refreshed_at: clock.now() }).onConflict('id').ignore();
         await trx('report_rollup').where({ id: 1 }).forUpdate().first();

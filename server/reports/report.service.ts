@@ -175,7 +175,9 @@ export class ReportService {
     const { rollup } = this.deps;
     const [steps, whole] = await Promise.all([rollup.rows('step', f.from, f.to, f, false), rollup.rows('submit', f.from, f.to, f, false)]);
     const byStep = new Map<string, { name: string; hist: number[] }>();
-    const add = (into: number[], hist: number[] | null) => hist?.forEach((n, b) => (into[b] += n));
+    const add = (into: number[], hist: number[] | null) => {
+      for (const [b, n] of (hist ?? []).entries()) into[b] += n;
+    };
     for (const r of steps) {
       const s = byStep.get(r.key) ?? byStep.set(r.key, { name: r.label ?? r.key, hist: new Array(BUCKETS).fill(0) }).get(r.key)!;
       if (r.label && r.label < s.name) s.name = r.label;
