@@ -215,6 +215,15 @@ export async function run(): Promise<void> {
       }
     };
     if (process.env.BENCH_REPORTS_LIVE !== '0') await timeAll('counted live (no daily sums)');
+    const everything = async () => {
+      const out: unknown[] = [];
+      for (const who of [admin, leader]) {
+        const range = await reports.filterFor(who, { from: fromYear, to: today });
+        for (const name of REPORTS) out.push(await reports.report(name, range));
+      }
+      return JSON.stringify(out);
+    };
+    const live = await everything();
     const r0 = performance.now();
     const done = await rollup.refresh();
     const rows = Number((await knex('report_daily').count({ n: '*' }))[0].n);
@@ -225,6 +234,8 @@ export async function run(): Promise<void> {
     const again = performance.now();
     await rollup.refresh();
     console.log(`the hourly run afterwards (the last ${RECHECK_DAYS} closed days again): ${((performance.now() - again) / 1000).toFixed(1)} s`);
+    if ((await everything()) !== live) throw new Error('the reports read from the daily sums differ from the same reports counted live');
+    console.log('every report of the year, admin and leader, is the same from the daily sums as counted live');
     await timeAll('with the daily sums (the last days live)');
     console.log('reports bench done');
   } catch (err) {
