@@ -33,6 +33,7 @@ const WORDS = {
     byCampus: '按校区',
     byDepartment: '按部门',
     all: '合计',
+    any: '全部',
     step: '环节',
     count: '完成数',
     p50: '中位用时（分钟）',
@@ -72,6 +73,7 @@ const WORDS = {
     byCampus: 'Campus',
     byDepartment: 'Department',
     all: 'Total',
+    any: 'All',
     step: 'Step',
     count: 'Completed',
     p50: 'Median (minutes)',
@@ -192,7 +194,12 @@ export function toCsv(table: ExportTable): Buffer {
  * One sheet per table. Text goes in as text cells (shared strings), never as formulas, so an opinion that
  * starts with `=` stays what it is without an apostrophe.
  */
-export async function toXlsx(tables: ExportTable[], filter: ReportFilter, lang: ExportLang): Promise<Buffer> {
+export async function toXlsx(
+  tables: ExportTable[],
+  filter: ReportFilter,
+  lang: ExportLang,
+  names: { campus?: string; department?: string } = {},
+): Promise<Buffer> {
   const w = WORDS[lang];
   const sheets: Array<{ sheet: string; data: SheetData; columns: { width: number }[]; stickyRowsCount: number }> = tables.map((t) => ({
     sheet: t.title.replace(/[[\]:*?/\\]/g, ' ').slice(0, 31),
@@ -209,8 +216,11 @@ export async function toXlsx(tables: ExportTable[], filter: ReportFilter, lang: 
     data: [
       [{ value: lang === 'en' ? 'From' : '开始日期', fontWeight: 'bold' as const }, { value: filter.from, type: String }],
       [{ value: lang === 'en' ? 'To' : '结束日期', fontWeight: 'bold' as const }, { value: filter.to, type: String }],
-      [{ value: w.campus, fontWeight: 'bold' as const }, filter.campusId === null ? null : { value: filter.campusId, type: Number }],
-      [{ value: w.department, fontWeight: 'bold' as const }, filter.departmentId === null ? null : { value: filter.departmentId, type: Number }],
+      [{ value: w.campus, fontWeight: 'bold' as const }, { value: filter.campusId === null ? w.any : (names.campus ?? String(filter.campusId)), type: String }],
+      [
+        { value: w.department, fontWeight: 'bold' as const },
+        { value: filter.departmentId === null ? w.any : (names.department ?? String(filter.departmentId)), type: String },
+      ],
     ],
     columns: [{ width: 14 }, { width: 14 }],
     stickyRowsCount: 0,

@@ -62,7 +62,9 @@ export function reportRoutes(reports: ReportService, audit: AuditService, knex: 
       ctx.body = toCsv(tables[0]);
     } else {
       ctx.type = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-      ctx.body = await toXlsx(tables, f, lang);
+      const campus = f.campusId ? await knex('campuses').where({ id: f.campusId }).first('name') : undefined;
+      const department = f.departmentId ? await knex('departments').where({ id: f.departmentId }).first('name') : undefined;
+      ctx.body = await toXlsx(tables, f, lang, { campus: campus?.name, department: department?.name });
     }
   });
   return router;

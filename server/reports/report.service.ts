@@ -64,8 +64,8 @@ const visitStatus = (status: string): VisitStatus => ((VISIT_STATUSES as readonl
  * refusals by reason, no-shows and gate entries per hour. Administrators see everything; a leader sees only
  * their own department. Every report reads one date range of campus days (Asia/Shanghai by default):
  * visits and no-shows by visit date, review times and refusals by the day the step (or the application)
- * started, peak hours by the time of the entry. Each query is one statement over an index that starts with
- * that date (migration 013).
+ * started, peak hours by the time of the entry. Closed days are read from the daily sums, the recent ones
+ * counted live over the indexes of migration 013 (report.rollup.ts); both give the same rows.
  */
 export class ReportService {
   constructor(

@@ -286,6 +286,12 @@ for (const kind of await testBackends()) {
       t.deepEqual(sheet('未到访').at(-1), ['合计', null, null, null, 2, 1, 0.5]);
       t.deepEqual(sheet('入校高峰时段')[10], ['09:00–09:59', 1]);
       t.deepEqual(sheet('到访量').at(-1), ['合计', null, null, null, 9, 5, 3, 0, 0, 1]);
+      t.deepEqual(sheet('筛选条件'), [
+        ['开始日期', '2026-12-01'],
+        ['结束日期', '2026-12-05'],
+        ['校区', '全部'],
+        ['部门', '全部'],
+      ]);
       t.false(xlsx.bytes.includes(Buffer.from('13912345678')), 'no clear mobile in the XLSX (stored uncompressed or not)');
       const inflated = zipTexts(xlsx.bytes).join('\n');
       t.true(inflated.includes('139****5678'), 'the parts were read');
