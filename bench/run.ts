@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   burst: () => import('./burst.ts'),
   page: () => import('./page.ts'),
   chaos: () => import('./chaos.ts'),
+  reports: () => import('./reports.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -21,6 +21,7 @@ import { metricsMiddleware, metricsRoutes } from './metrics/metrics.routes.ts';
 import { gateAdminRoutes, gateRoutes } from './gates/gate.routes.ts';
 import { onCampusRoutes } from './passes/on-campus.routes.ts';
 import { passRoutes } from './passes/pass.routes.ts';
+import { reportRoutes } from './reports/report.routes.ts';
 import type { Services } from './services.ts';
 import { smsAdminRoutes } from './sms/sms.routes.ts';
 import { taskRoutes } from './tasks/task.routes.ts';
@@ -91,6 +92,7 @@ export function createApp(services: Services): Koa<AppState> {
     gateRoutes(services.gates),
     gateAdminRoutes(services.gates),
     onCampusRoutes(services.onCampus),
+    reportRoutes(services.reports, services.admin.audit, services.knex),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

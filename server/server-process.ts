@@ -63,6 +63,7 @@ export async function runServerProcess(config: Config): Promise<void> {
     (err) => logger.error({ err }, 'checking the WeChat credentials failed'),
   );
   services.admin.retention.start();
+  services.reportRollup.start();
   services.applications.kickStarter();
   const starterTimer = setInterval(() => services.applications.kickStarter(), 5_000);
   starterTimer.unref();
@@ -108,6 +109,7 @@ export async function runServerProcess(config: Config): Promise<void> {
     await services.sms.stop();
     await services.wechat.stop();
     await services.admin.retention.stop();
+    await services.reportRollup.stop();
     await services.applications.drainStarter();
     await engine.close();
     await db.close();

@@ -23,6 +23,8 @@ import { GateService } from './gates/gate.service.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { OnCampusService } from './passes/on-campus.service.ts';
 import { PassService } from './passes/pass.service.ts';
+import { ReportRollup } from './reports/report.rollup.ts';
+import { ReportService } from './reports/report.service.ts';
 import type { Secrets } from './secrets.ts';
 import type { SmsProvider } from './sms/sms.provider.ts';
 import { SmsService } from './sms/sms.service.ts';
@@ -151,6 +153,8 @@ export function createServices(deps: Deps) {
     publicUrl,
   });
   const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
+  const reportRollup = new ReportRollup({ knex, clock, timeZone: config.TIMEZONE, logger });
+  const reports = new ReportService({ knex, clock, timeZone: config.TIMEZONE, settings, rollup: reportRollup });
   return {
     ...deps,
     admission,
@@ -176,6 +180,8 @@ export function createServices(deps: Deps) {
     watchList,
     admin,
     sso,
+    reports,
+    reportRollup,
   };
 }
 

@@ -38,9 +38,11 @@ interface Operation {
   /** JSON body schema, or a multipart upload of one `file`. */
   body?: JsonSchema | 'multipart';
   query?: Record<string, JsonSchema>;
+  /** Query parameters that must be given. */
+  requiredQuery?: string[];
   /** Success status (default 200) and what it carries (default JSON). */
   ok?: number;
-  returns?: 'json' | 'none' | 'png' | 'bpmn' | 'file' | 'prometheus';
+  returns?: 'json' | 'none' | 'png' | 'bpmn' | 'file' | 'prometheus' | 'spreadsheet';
   /** Error codes this operation answers besides those of its access, body and the overload answer. */
   errors?: Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 502, string[]>>;
 }
@@ -69,6 +71,18 @@ const visitor: Access = { who: 'visitor' };
 const admin: Access = { who: 'staff', roles: ['admin'] };
 const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin'] };
 const guard: Access = { who: 'staff', roles: ['guard', 'admin'] };
+const reportReader: Access = { who: 'staff', roles: ['admin', 'leader'] };
+const reportFilter = {
+  from: { ...date, description: 'YYYY-MM-DD, campus day; default: 29 days before `to`' },
+  to: { ...date, description: 'YYYY-MM-DD, campus day; default: today (or 29 days after `from`); at most 366 days in all' },
+  campusId: id,
+  departmentId: { ...id, description: "a leader gets their own department whatever is given; another one is 403" },
+};
+const reportErrors: Operation['errors'] = {
+  400: ['REPORT_RANGE_INVALID', 'REPORT_RANGE_TOO_LONG', 'REPORT_FILTER_INVALID'],
+  403: ['REPORT_DEPARTMENT_FORBIDDEN'],
+};
+const report = (summary: string): Operation => ({ tag: 'reports', summary, access: reportReader, query: reportFilter, errors: reportErrors });
 
 export const OPERATIONS: Record<string, Operation> = {
   // Probes and operator endpoints
@@ -586,6 +600,26 @@ export const OPERATIONS: Record<string, Operation> = {
     access: admin,
     query: { from: date, to: date },
   },
+  // Reports: admins see everything, leaders their own department
+  'GET /api/reports/visits': report('Applications per visit day, campus and department by outcome (purged days from the anonymous counts)'),
+  'GET /api/reports/approval-times': report('Review step durations (p50, p90 in seconds) of steps started in the range, and submission to decision'),
+  'GET /api/reports/refusals': report('Refusals by the reviewer\'s opinion, grouped (stock opinions, top 10 + other); ID numbers and mobiles masked'),
+  'GET /api/reports/no-shows': report('Approved applications whose window passed without an entry at the gate, per day and department'),
+  'GET /api/reports/peak-hours': report('Gate entries per hour of the campus day'),
+  'GET /api/reports/export': {
+    tag: 'reports',
+    summary: 'A report as CSV (UTF-8 with BOM, formula-looking text prefixed with an apostrophe) or all of them as XLSX (a sheet each); audited',
+    access: reportReader,
+    query: {
+      format: { type: 'string', enum: ['csv', 'xlsx'] },
+      report: { type: 'string', enum: ['visits', 'approval-times', 'refusals', 'no-shows', 'peak-hours', 'all'], description: '`all` only with xlsx' },
+      lang: { type: 'string', enum: ['zh', 'en'], default: 'zh' },
+      ...reportFilter,
+    },
+    requiredQuery: ['format', 'report'],
+    returns: 'spreadsheet',
+    errors: reportErrors,
+  },
   'GET /api/admin/watch-list': {
     tag: 'admin',
     summary: 'The watch list (deny list), newest first; ID numbers masked',
@@ -768,6 +802,10 @@ export const ERROR_CODES: Record<string, string> = {
   UPLOAD_TYPE_NOT_ALLOWED: 'only images and PDF',
   UPLOAD_NOT_FOUND: 'no such file (or not visible to you)',
   SMS_TEMPLATE_PLACEHOLDER_UNKNOWN: 'the template uses a placeholder that does not exist',
+  REPORT_RANGE_INVALID: 'the report range starts after it ends',
+  REPORT_RANGE_TOO_LONG: 'the report range is longer than 366 days',
+  REPORT_FILTER_INVALID: 'the campus or department filter names none, or a department of another campus; `details` names the field',
+  REPORT_DEPARTMENT_FORBIDDEN: "a leader asked for another department's report (or belongs to none)",
 };
 
 const STATUS_TEXT: Record<number, string> = {
@@ -848,6 +886,10 @@ const SUCCESS_CONTENT: Record<NonNullable<Operation['returns']>, Record<string, 
   bpmn: { 'application/xml': { schema: { type: 'string' } } },
   file: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
   prometheus: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } },
+  spreadsheet: {
+    'text/csv; charset=utf-8': { schema: { type: 'string' } },
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': { schema: { type: 'string', contentMediaType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } },
+  },
 };
 
 /** `/api/x/:id` (the router's pattern) as an OpenAPI path, `/api/x/{id}`, with its parameter names. */
@@ -870,7 +912,7 @@ function build(): Record<string, unknown> {
       ...Object.entries(op.query ?? {}).map(([name, schema]) => ({
         name,
         in: 'query',
-        required: op.tag === 'admin' && pattern.endsWith('/reports/counts'),
+        required: (op.tag === 'admin' && pattern.endsWith('/reports/counts')) || (op.requiredQuery ?? []).includes(name),
         schema,
       })),
     ];
@@ -909,7 +951,7 @@ function build(): Record<string, unknown> {
         'x-roles lists the staff roles an operation accepts (any one of them). Every answer carries X-Request-Id.',
     },
     servers: [{ url: '/' }],
-    tags: ['operations', 'session', 'visitors', 'directory', 'applications', 'passes', 'uploads', 'staff', 'tasks', 'gate', 'admin'].map((name) => ({ name })),
+    tags: ['operations', 'session', 'visitors', 'directory', 'applications', 'passes', 'uploads', 'staff', 'tasks', 'gate', 'admin', 'reports'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {

@@ -335,10 +335,21 @@ export class PassService {
       const inside: PresenceRow | undefined = await trx('pass_presence').where({ pass_id: ctx.pass.id }).first();
       if (options.onlyIfInside && !inside) throw conflict('VISITOR_NOT_ON_CAMPUS', '该访客已不在校内（可能已在门岗登记离校），请刷新列表');
       const last = await this.lastEvent(ctx.pass.id, trx);
+      // The visited department rides along (reports count entries per department without joining back), and the
+      // application keeps its first entry (the no-show report reads it from the application's own index).
       const [row] = await trx('pass_events')
-        .insert({ pass_id: ctx.pass.id, kind, guard_id: guardId, campus_id: campusId, gate_id: gateId, at: now })
+        .insert({
+          pass_id: ctx.pass.id,
+          kind,
+          guard_id: guardId,
+          campus_id: campusId,
+          gate_id: gateId,
+          department_id: trx.raw('(select department_id from applications where id = ?)', [ctx.pass.application_id]),
+          at: now,
+        })
         .returning('*');
       await this.keepPresence(trx, ctx.pass.id);
+      if (kind === 'entry') await trx('applications').where({ id: ctx.pass.application_id }).whereNull('entered_at').update({ entered_at: now });
       const result: RecordResult = { event: eventView(row) };
       if (kind === 'entry' && last?.kind === 'entry') {
         result.warning = { code: 'ENTRY_WITHOUT_EXIT', message: '该访客上次入校后未登记离校，已记录本次入校' };

@@ -23,6 +23,8 @@ const STAFF: Role[] = ['hostOther', 'hostDept', 'leader', 'guard', 'admin'];
 const REVIEWERS: Role[] = ['hostOther', 'hostDept', 'leader', 'admin'];
 const GATE: Role[] = ['guard', 'admin'];
 const ADMIN: Role[] = ['admin'];
+/** The reports: admins, and leaders for their own department (hosts and guards are refused). */
+const REPORT_READERS: Role[] = ['leader', 'admin'];
 const OWNER: Role[] = ['visitorA'];
 /** Who may see A's application under review: A, the host with the task on it, admins. */
 const APP1_READERS: Role[] = ['visitorA', 'hostDept', 'admin'];
@@ -176,6 +178,12 @@ const ROWS: Row[] = [
   r('POST', '/api/admin/instances/:id/cancel', ADMIN, { url: (f) => `/api/admin/instances/${f.app3}/cancel`, ok: [200, 409] }),
   r('GET', '/api/admin/audit', ADMIN),
   r('GET', '/api/admin/reports/counts', ADMIN, { url: () => '/api/admin/reports/counts?from=2026-01-01&to=2026-12-31' }),
+  r('GET', '/api/reports/visits', REPORT_READERS),
+  r('GET', '/api/reports/approval-times', REPORT_READERS),
+  r('GET', '/api/reports/refusals', REPORT_READERS),
+  r('GET', '/api/reports/no-shows', REPORT_READERS),
+  r('GET', '/api/reports/peak-hours', REPORT_READERS),
+  r('GET', '/api/reports/export', REPORT_READERS, { url: () => '/api/reports/export?format=xlsx&report=all' }),
   r('GET', '/api/admin/watch-list', ADMIN),
   r('POST', '/api/admin/watch-list', ADMIN, { ok: [400] }),
   r('POST', '/api/admin/watch-list/import', ADMIN, { ok: [400] }),

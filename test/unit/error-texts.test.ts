@@ -30,3 +30,10 @@ test('gate verdicts in English carry the values the server sends', (t) => {
   t.regex(passReasonText(undefined)!, /valid/);
   t.regex(englishErrorText({ status: 409, code: 'PASS_NOT_VALID', message: '该通行码不适用于本校区（适用校区：主校区）', details: { reason: 'WRONG_CAMPUS', campus: '主校区' } })!, /another campus/);
 });
+
+test('report refusals in English, read from the server message where it varies', (t) => {
+  t.is(englishErrorText({ status: 400, code: 'REPORT_RANGE_TOO_LONG', message: '日期范围最长 366 天' }), 'The date range can be at most 366 days');
+  t.is(englishErrorText({ status: 400, code: 'REPORT_FILTER_INVALID', message: '该部门不在所选校区' }), 'The chosen department does not belong to this campus');
+  t.is(englishErrorText({ status: 400, code: 'REPORT_FILTER_INVALID', message: '别的话' }), undefined, 'an unknown message stays Chinese');
+  t.is(englishErrorText({ status: 403, code: 'REPORT_DEPARTMENT_FORBIDDEN', message: '只能查看本部门的报表' }), "You can only see your own department's reports");
+});

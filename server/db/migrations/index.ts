@@ -11,6 +11,7 @@ import * as m009 from './009_sms_params.ts';
 import * as m010wechat from './010_staff_wechat_openid.ts';
 import * as m011watch from './011_watch_list.ts';
 import * as m012sso from './012_staff_sso_subject.ts';
+import * as m013reports from './013_report_indexes.ts';
 import * as m014gates from './014_gates_on_campus.ts';
 import * as m016integrations from './016_integration_settings.ts';
 
@@ -36,6 +37,7 @@ const migrations: Array<[string, Migration]> = [
   ['010_staff_wechat_openid', m010wechat],
   ['011_watch_list', m011watch],
   ['012_staff_sso_subject', m012sso],
+  ['013_report_indexes', m013reports],
   ['014_gates_on_campus', m014gates],
   ['016_integration_settings', m016integrations],
 ];

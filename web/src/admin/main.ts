@@ -9,7 +9,7 @@ import { currentLang, setLang } from '../lib/i18n.ts';
 // so adding this page does not split an extra request off the visitor's first load.
 import '../lib/kv.ts';
 import { type AdminKey, at } from './i18n.ts';
-import { type Admin, currentAdmin, failed, go, session, setAdmin } from './ui.ts';
+import { type Admin, currentAdmin, failed, go, needsLogin, session, setAdmin } from './ui.ts';
 
 export type Cleanup = (() => void) | void;
 export type View = (main: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<Cleanup> | Cleanup;
@@ -33,6 +33,8 @@ const routes: [string, () => Promise<View>][] = [
   ['/audit', async () => (await import('./audit.ts')).auditLog],
   ['/watch-list', async () => (await import('./watchlist.ts')).watchList],
   ['/on-campus', async () => (await import('./on-campus.ts')).onCampusPage],
+  // Chart.js comes with this screen's chunk only.
+  ['/reports', async () => (await import('./reports.ts')).reportsView({ route: '#/reports', go, needsLogin })],
 ];
 
 const NAV: [string, AdminKey][] = [
@@ -45,6 +47,7 @@ const NAV: [string, AdminKey][] = [
   ['#/messages', 'nav.messages'],
   ['#/watch-list', 'nav.watchList'],
   ['#/on-campus', 'nav.onCampus'],
+  ['#/reports', 'nav.reports'],
   ['#/audit', 'nav.audit'],
 ];
 

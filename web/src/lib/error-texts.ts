@@ -193,6 +193,19 @@ export const errorTextsEn: Record<string, Entry> = {
   LEADER_NOT_ALLOWED: "Choose a leader of the application's department",
   OPTION_NOT_ALLOWED: (e) => formMessage(e.message),
 
+  // Reports (leaders on the staff page)
+  REPORT_RANGE_INVALID: 'The start date must not be later than the end date',
+  REPORT_RANGE_TOO_LONG: (e) => {
+    const days = /最长 (\d+) 天/.exec(e.message)?.[1];
+    return days ? `The date range can be at most ${days} days` : undefined;
+  },
+  REPORT_FILTER_INVALID: (e) =>
+    ({ 校区不存在: 'The chosen campus does not exist', 部门不存在: 'The chosen department does not exist', 该部门不在所选校区: 'The chosen department does not belong to this campus' })[
+      e.message
+    ],
+  REPORT_DEPARTMENT_FORBIDDEN: (e) =>
+    e.message === '只能查看本部门的报表' ? "You can only see your own department's reports" : 'You belong to no department, so there is no department report for you',
+
   // Uploads
   UPLOAD_TOO_LARGE: (e) => {
     const max = Number(record(e.details).maxBytes);

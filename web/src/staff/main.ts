@@ -15,6 +15,9 @@ interface Staff {
 }
 
 const session = createSession<Staff>({ me: '/api/staff/me', key: 'staff', logout: '/api/staff/logout', go });
+/** Who is signed in, for the header (drawn synchronously): leaders (and admins) get the Reports link. */
+let signedInStaff: Staff | null = null;
+const readsReports = () => session.signedIn() && Boolean(signedInStaff?.roles.some((r) => r === 'leader' || r === 'admin'));
 
 /** One-shot message for the next screen (e.g. "decision sent" on the list). */
 let flash: string | null = null;
@@ -28,6 +31,7 @@ const login: View = (main, _p, query) => {
   main.classList.remove('vf-wide');
   staffLoginForm<Staff>(main, (staff) => {
     session.set(staff);
+    signedInStaff = staff;
     const next = query.get('next');
     go(next?.startsWith('/') && next !== '/login' ? `#${next}` : '#/tasks');
   });
@@ -380,6 +384,21 @@ const taskView: View = async (main, { id }) => {
   return () => form.destroy?.(true);
 };
 
+const reports: View = async (main, params, query) => {
+  let staff: Staff | null;
+  try {
+    staff = await session.current();
+  } catch (err) {
+    failed(main, err);
+    return;
+  }
+  if (!staff) return session.toLogin();
+  signedInStaff = staff;
+  renderHeader();
+  const { reportsView } = await import('../admin/reports.ts');
+  return reportsView({ route: '#/reports', go, needsLogin: (err) => session.needsLogin(err) })(main, params, query);
+};
+
 const home: View = async () => {
   try {
     go((await session.current()) ? '#/tasks' : '#/login');
@@ -395,9 +414,16 @@ startApp({
     { path: '/login', view: login },
     { path: '/tasks', view: tasks },
     { path: '/task/:id', view: taskView },
+    // A leader's department figures; the screen and Chart.js load only when it opens.
+    { path: '/reports', view: reports },
   ],
   nav: [
+    { href: '#/tasks', label: 'nav.tasks', show: readsReports },
+    { href: '#/reports', label: 'nav.reports', show: readsReports },
     session.logoutLink('#/login'),
   ],
 });
-void session.current().then(renderHeader, () => {});
+void session.current().then((staff) => {
+  signedInStaff = staff;
+  renderHeader();
+}, () => {});
