@@ -5,6 +5,7 @@ import type { WorkflowEngine } from '../../engine-adapter/contract.ts';
 import type { Config } from '../config.ts';
 import type { AuditService } from './audit.service.ts';
 import type { SettingsService } from './settings.service.ts';
+import { PeriodicTask } from '../shared/periodic-task.ts';
 
 export const FINISHED_STATUSES = ['approved', 'refused', 'expired', 'withdrawn'];
 const DAY_MS = 86_400_000;
@@ -25,8 +26,10 @@ export interface PurgeResult {
  * counted in the transaction that deletes them, so nothing is counted twice.
  */
 export class RetentionService {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly schedule = new PeriodicTask(
+    () => this.purge(),
+    (err) => this.deps.logger.error({ err }, 'retention purge failed'),
+  );
 
   constructor(
     private readonly deps: {
@@ -156,27 +159,11 @@ export class RetentionService {
 
   /** Purges once a day (first a few minutes after start); one failed run is logged and retried the next day. */
   start(options: { firstDelayMs?: number; intervalMs?: number } = {}): void {
-    if (this.timer) return;
-    const run = () => {
-      this.running ??= this.purge()
-        .catch((err) => this.deps.logger.error({ err }, 'retention purge failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    };
-    this.timer = setTimeout(() => {
-      run();
-      this.timer = setInterval(run, options.intervalMs ?? DAY_MS);
-      this.timer.unref();
-    }, options.firstDelayMs ?? 5 * 60_000);
-    this.timer.unref();
+    this.schedule.start({ firstDelayMs: options.firstDelayMs ?? 5 * 60_000, intervalMs: options.intervalMs ?? DAY_MS });
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { maskText } from '../admin/mask.ts';
 import { campusDate, campusInstant } from '../shared/campus-time.ts';
+import { PeriodicTask } from '../shared/periodic-task.ts';
 
 /**
  * The daily pre-aggregation of the reports. A campus day is "closed" CLOSE_DAYS after it ends: by then its visits
@@ -67,8 +68,10 @@ const earlier = (a: string, b: string) => (a < b ? a : b);
 export const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 
 export class ReportRollup {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly schedule = new PeriodicTask(
+    () => this.refresh(),
+    (err) => this.deps.logger?.error({ err }, 'report rollup failed'),
+  );
 
   constructor(private readonly deps: { knex: Knex; clock: Clock; timeZone: string; logger?: Logger }) {}
 
@@ -309,26 +312,10 @@ export class ReportRollup {
 
   /** Every hour (first a minute after start); a failed run is logged and tried again the next hour. */
   start(options: { firstDelayMs?: number; intervalMs?: number } = {}): void {
-    if (this.timer) return;
-    const run = () => {
-      this.running ??= this.refresh()
-        .catch((err) => this.deps.logger?.error({ err }, 'report rollup failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    };
-    this.timer = setTimeout(() => {
-      run();
-      this.timer = setInterval(run, options.intervalMs ?? 3_600_000);
-      this.timer.unref();
-    }, options.firstDelayMs ?? 60_000);
-    this.timer.unref();
+    this.schedule.start({ firstDelayMs: options.firstDelayMs ?? 60_000, intervalMs: options.intervalMs ?? 3_600_000 });
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 }
