@@ -12,6 +12,7 @@ import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { integrationRoutes } from './integrations/integration-settings.routes.ts';
+import { invitationRoutes } from './invitations/invitation.routes.ts';
 import { jsonBodyMiddleware } from './http/json-body.middleware.ts';
 import { openApiRoutes } from './http/openapi.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
@@ -84,6 +85,7 @@ export function createApp(services: Services): Koa<AppState> {
     applicationRoutes(services.applications, services.visitors),
     passRoutes(services.passes),
     taskRoutes(services.tasks),
+    invitationRoutes(services.invitations, services.visitors),
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),
     smsAdminRoutes(services.sms),
     integrationRoutes(services.integrations, services.wechat),

@@ -544,7 +544,7 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'admin',
     summary: 'An SMS template filled with sample data',
     access: admin,
-    body: object({ key: { type: 'string', enum: ['approved', 'refused', 'expired', 'taskAssigned'] }, template: str(500) }, ['key']),
+    body: object({ key: { type: 'string', enum: ['approved', 'refused', 'expired', 'taskAssigned', 'invitation'] }, template: str(500) }, ['key']),
   },
   'GET /api/admin/instances': {
     tag: 'admin',
