@@ -42,8 +42,14 @@ export interface InvitedVisit {
    * mobile is among them in clear only to pass the form's own check; the application keeps it masked.
    */
   fixed: Record<string, string>;
-  /** Marks the invitation used in the submission's transaction; throws when another submission used it first. */
-  claim(trx: Knex, applicationId: number): Promise<void>;
+  /**
+   * Marks the invitation used in the submission's transaction, before the insert (a second submission then
+   * waits on the invitation's row and is refused, instead of failing on the unique invitation_id); throws when
+   * another submission used it first.
+   */
+  claim(trx: Knex): Promise<void>;
+  /** The timeline entry that tells how the application came. */
+  event: TimelineEvent;
 }
 
 export interface TimelineEvent {
@@ -241,8 +247,9 @@ export class ApplicationService {
     if (uploadIds.length || invited) {
       // Linking checks each upload and the invitation is used once (either may refuse the submission): a transaction.
       row = await knex.transaction(async (trx) => {
+        if (invited) await invited.claim(trx);
         const [inserted] = await insert(trx);
-        if (invited) await invited.claim(trx, inserted.id);
+        if (invited) await this.addEvent(trx, inserted.id, { ...invited.event, at: now });
         if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, inserted.id);
         await this.addEvent(trx, inserted.id, submitted);
         return inserted;

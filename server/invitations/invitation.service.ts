@@ -402,7 +402,8 @@ export class InvitationService {
       id: row.id,
       leaderStaffId: row.leader_staff_id,
       fixed,
-      claim: async (trx, applicationId) => {
+      event: { kind: 'invited', title: '接待人预先邀请，免接待人审核', actor: fixed.hostName },
+      claim: async (trx) => {
         const now = clock.now();
         // The conditional update is the single use: of two submissions with one token, the second finds no row.
         const claimed = await trx('invitations')
@@ -410,7 +411,6 @@ export class InvitationService {
           .where('window_end', '>', now)
           .update({ status: 'used', used_at: now, updated_at: now });
         if (!claimed) throw conflict('INVITATION_USED', '该邀请已使用，申请已提交；请在“我的申请”中查看进度');
-        await this.deps.applications.addEvent(trx, applicationId, { kind: 'invited', title: '接待人预先邀请，免接待人审核', actor: fixed.hostName, at: now });
       },
     });
   }
