@@ -335,3 +335,26 @@ for (const kind of await testBackends()) {
     }
   });
 }
+
+test('with a vendor that has no invitation template, a host is told at once and nothing is stored', async (t) => {
+  const server = await startTestServer('pglite', {
+    env: {
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
+      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
+      ALIYUN_SMS_SIGN_NAME: '示例大学',
+      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004' }),
+    },
+  });
+  try {
+    const { client: host } = await staffClient(server, 'host-cs');
+    const res = await host.post('/api/invitations', await invitationInput(host));
+    t.is(res.status, 409);
+    t.is(res.body.error.code, 'INVITATION_SMS_UNAVAILABLE');
+    t.regex(res.body.error.message, /短信服务未配置邀请短信模板/);
+    t.is((await server.db.knex('invitations')).length, 0);
+    t.is((await server.db.knex('sms_outbox').where({ template: 'invitation' })).length, 0);
+  } finally {
+    await server.close();
+  }
+});

@@ -227,6 +227,7 @@ const zh = {
   'sms.refused': '未通过',
   'sms.expired': '已过期',
   'sms.taskAssigned': '待办提醒（工作人员）',
+  'sms.invitation': '访客邀请（接待人预先邀请，含申请链接）',
   'inst.title': '申请与流程实例',
   'inst.flow': '流程号',
   'inst.visitor': '访客',
