@@ -330,6 +330,14 @@ for (const kind of await testBackends()) {
       t.is(refusedLate.status, 409);
       t.is(refusedLate.body.error.code, 'INVITATION_EXPIRED');
       t.is((await new ApiClient(server.url).post('/api/invitations/preview', { token: late.token })).body.error.code, 'INVITATION_EXPIRED');
+
+      // The retention period removes unused invitations (and their SMS) once past; the used one stays with its application
+      await server.settle();
+      server.clock.advance(181 * 86_400_000);
+      const purged = await server.services.admin.retention.purge(server.clock.now());
+      t.is(purged.invitations, 2);
+      t.deepEqual((await knex('invitations').select('id')).map((r: any) => r.id), [race.invitation.id]);
+      t.deepEqual((await knex('sms_outbox').where({ template: 'invitation' }).select('dedupe_key')).map((r: any) => r.dedupe_key), [`invitation:${race.invitation.id}`]);
     } finally {
       await server.close();
     }
