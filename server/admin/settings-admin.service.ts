@@ -12,7 +12,7 @@ export const TEMPLATE_PLACEHOLDERS: Record<keyof SmsTemplates, string[]> = {
   refused: ['university', 'name', 'visitDate', 'visitTime', 'flowNumber', 'opinion'],
   expired: ['university', 'name', 'visitDate', 'visitTime', 'flowNumber', 'opinion'],
   taskAssigned: ['university', 'staffName', 'flowNumber', 'visitDate', 'link'],
-  invitation: ['university', 'name', 'hostName', 'campus', 'department', 'visitDate', 'visitTime', 'link'],
+  invitation: ['university', 'name', 'hostName', 'campus', 'department', 'visitDate', 'visitTime', 'link', 'token'],
 };
 
 const TEMPLATE_KEYS = Object.keys(TEMPLATE_PLACEHOLDERS) as Array<keyof SmsTemplates>;
@@ -95,6 +95,7 @@ export class SettingsAdminService {
       hostName: '王老师',
       campus: '主校区',
       department: '计算机学院',
+      token: '示例链接',
     };
     const vars = Object.fromEntries(TEMPLATE_PLACEHOLDERS[input.key].map((k) => [k, sample[k]]));
     const { text: rendered, missing } = renderTemplateChecked(text, vars);

@@ -165,6 +165,8 @@ export class InvitationService {
       visitDate: window.visitDate,
       visitTime: `${window.start}-${window.end}`,
       link: `${this.deps.publicUrl}/?invite=${token}`,
+      // For a vendor template that holds the address itself (vendors refuse links in variables): only the token.
+      token,
     };
     const row: InvitationRow = await knex.transaction(async (trx) => {
       const [inserted] = await trx('invitations')

@@ -6,6 +6,8 @@
 const SECRET_PARAMS = /([?&](?:invite)=)[A-Za-z0-9_-]+/g;
 
 export const BLOT = '***';
+/** Template values that are a secret by themselves (the invitation token, for a template holding the address). */
+const SECRET_VALUES = new Set(['token']);
 
 /** The text with every secret link parameter replaced by ***. */
 export function blotSecrets(text: string): string {
@@ -16,5 +18,5 @@ export function blotSecrets(text: string): string {
 export function blotSecretsJson(json: string | null): string | null {
   if (json === null) return null;
   const values = JSON.parse(json) as Record<string, string>;
-  return JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, blotSecrets(String(v))])));
+  return JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, SECRET_VALUES.has(k) ? BLOT : blotSecrets(String(v))])));
 }

@@ -304,7 +304,8 @@ export class SmsService {
   /** A row's body and params without secret link parameters, once the vendor needs them no more; {} when there are none. */
   private blotted(row: Claimed): { body?: string; params?: string | null } {
     const body = blotSecrets(row.body);
-    return body === row.body ? {} : { body, params: blotSecretsJson(row.params) };
+    const params = blotSecretsJson(row.params);
+    return body === row.body && params === row.params ? {} : { body, params };
   }
 
   /** Polls in the background until stop(); a batch that came back full is followed at once by the next. */

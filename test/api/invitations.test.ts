@@ -112,6 +112,7 @@ for (const kind of await testBackends()) {
       await server.settle();
       const sent = await knex('sms_outbox').where({ id: sms[0].id }).first();
       t.is(sent.status, 'sent');
+      t.is(JSON.parse(sms[0].params).token, token, 'the vendor gets the token as a value too');
       t.false(JSON.stringify(sent).includes(token), 'the sent SMS no longer holds the token');
       t.true(sent.body.includes('?invite=***'));
       t.false(JSON.stringify(server.logs).includes(token), 'no log line holds the token');

@@ -61,6 +61,7 @@ test('secret link parameters are blotted for logs and lists, other links are lef
   t.is(blotSecrets('https://v.example.edu.cn/staff/#/tasks/12'), 'https://v.example.edu.cn/staff/#/tasks/12');
   t.is(blotSecretsJson(JSON.stringify({ link: 'https://x/?a=1&invite=zzz', name: '张三' })), JSON.stringify({ link: 'https://x/?a=1&invite=***', name: '张三' }));
   t.is(blotSecretsJson(null), null);
+  t.is(blotSecretsJson(JSON.stringify({ token: 'zzz', name: '张三' })), JSON.stringify({ token: '***', name: '张三' }), 'a bare token value too');
 });
 
 test('the console provider never logs an invitation link token', async (t) => {

@@ -32,7 +32,7 @@ const SMS_VALUES: Record<string, string> = {
   refused: 'university name visitDate visitTime flowNumber opinion',
   expired: 'university name visitDate visitTime flowNumber opinion',
   taskAssigned: 'university staffName flowNumber visitDate link',
-  invitation: 'university name hostName campus department visitDate visitTime link',
+  invitation: 'university name hostName campus department visitDate visitTime link token',
   test: 'university code',
 };
 const WECHAT_VALUES = 'university staffName taskName flowNumber visitDate visitTime link';

@@ -11,7 +11,7 @@ const PLACEHOLDERS: Record<string, string> = {
   refused: '{university} {name} {visitDate} {visitTime} {flowNumber} {opinion}',
   expired: '{university} {name} {visitDate} {visitTime} {flowNumber} {opinion}',
   taskAssigned: '{university} {staffName} {flowNumber} {visitDate} {link}',
-  invitation: '{university} {name} {hostName} {campus} {department} {visitDate} {visitTime} {link}',
+  invitation: '{university} {name} {hostName} {campus} {department} {visitDate} {visitTime} {link} {token}',
 };
 
 export const settings: View = async (main) => {
