@@ -99,6 +99,11 @@ test('a host pre-invites a visitor; the visitor applies from the SMS link with t
     const lp = leader.page;
     await staffLogin(lp, server.url, '/staff/', 'leader-cs');
     await lp.waitForSelector(`tr[data-flow="${flowNumber}"]`);
+    await lp.click(`tr[data-flow="${flowNumber}"] a.btn`);
+    await lp.waitForSelector('.vf-kv');
+    t.regex((await lp.textContent('main'))!, /接待人王老师预先邀请（免接待人审核）/, 'the leader sees how it came');
+    await lp.click('a:has-text("返回")');
+    await lp.waitForSelector('#task-filters');
     await decideTask(lp, flowNumber, '同意', { opinion: '欢迎来访', shotName: 'invite-06-leader' });
     await server.settle();
 

@@ -256,6 +256,7 @@ const taskView: View = async (main, { id }) => {
           [t('detail.campus'), a.campus?.name],
           [t('detail.department'), a.department?.name],
           [t('detail.host'), a.hostName],
+          [t('detail.invited'), a.invitedByHost ? t('detail.invitedYes', { host: a.hostName ?? '' }) : null],
           [t('detail.window'), visitWindow(a)],
           [t('detail.plate'), a.plateNumber],
           [t('detail.step'), task.name],
