@@ -334,8 +334,10 @@ export class ApplicationService {
           campusId: String(app.campus_id),
           departmentId: String(app.department_id),
           visitDate: dateString(app.visit_date),
-          // For a process that routes listed visitors to a security review (an exclusive gateway on it).
+          // The default flow routes listed visitors to the security office's review (gateway watch-decision).
           watchHit: Boolean(app.watch_hit),
+          // Set for an application made from a host's invitation: the flow skips the host's review.
+          invitedByHost: false,
         },
         { version: app.process_version ?? undefined },
       );

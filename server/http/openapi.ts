@@ -69,7 +69,7 @@ const formSchemaBody = object({ schema: { description: 'Form.io form JSON' }, re
 const anonymous: Access = { who: 'anonymous' };
 const visitor: Access = { who: 'visitor' };
 const admin: Access = { who: 'staff', roles: ['admin'] };
-const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin'] };
+const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin', 'security'] };
 const guard: Access = { who: 'staff', roles: ['guard', 'admin'] };
 const reportReader: Access = { who: 'staff', roles: ['admin', 'leader'] };
 const reportFilter = {
@@ -467,7 +467,7 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'admin',
     summary: 'Staff, filtered (mobiles masked)',
     access: admin,
-    query: { departmentId: id, role: { type: 'string', enum: ['host', 'leader', 'admin', 'guard'] }, q: str(100), active: { type: 'string', enum: ['true', 'false'] } },
+    query: { departmentId: id, role: { type: 'string', enum: ['host', 'leader', 'admin', 'guard', 'security'] }, q: str(100), active: { type: 'string', enum: ['true', 'false'] } },
   },
   'POST /api/admin/staff': {
     tag: 'admin',
