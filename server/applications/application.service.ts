@@ -35,7 +35,7 @@ export interface ApplicationHooks {
    * Group visits (server/companions): the start form's companions are checked, watched and stored with the
    * application. Optional: without it a companions grid is ignored like any other field.
    */
-  companions?: Pick<CompanionService, 'component' | 'check' | 'maskedData' | 'watch' | 'insert' | 'column' | 'fromJson'>;
+  companions?: Pick<CompanionService, 'component' | 'withoutMissingRows' | 'check' | 'maskedData' | 'watch' | 'insert' | 'column' | 'fromJson'>;
 }
 
 export interface TimelineEvent {
@@ -150,7 +150,7 @@ export class ApplicationService {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
-    const { data, errors } = validateSubmission(form.schema, input ?? {});
+    const { data, errors } = validateSubmission(form.schema, this.deps.hooks.companions?.withoutMissingRows(form.schema, input ?? {}) ?? input ?? {});
     if (errors.length) throw badRequest('FORM_INVALID', errors[0].message, errors);
 
     // Fields the server fills are set here, whatever the client sent (Form.io does not protect disabled fields).

@@ -67,6 +67,16 @@ export class CompanionService {
   }
 
   /**
+   * The input with an empty companions list where none was sent: Form.io fills a missing grid with one blank row
+   * and then requires its fields, so an applicant who comes alone would be refused (a grid added in the form
+   * builder may lack the shipped form's `defaultValue: []`).
+   */
+  withoutMissingRows(schema: FormSchema, input: Record<string, unknown>): Record<string, unknown> {
+    const grid = this.component(schema);
+    return grid && (input[grid.key] === undefined || input[grid.key] === null) ? { ...input, [grid.key]: [] } : input;
+  }
+
+  /**
    * The companions of a validated submission, each checked; every problem is reported with its field path
    * (companions[1].idNumber) and the first one's code. Empty rows (added and left blank) are dropped.
    */
