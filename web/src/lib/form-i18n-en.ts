@@ -54,6 +54,9 @@ export const formStringsEn: Record<string, string> = {
   '与您同行入校的人员（选填，最多20人）：每人单独获得通行码，通行码链接以短信发送到其手机':
     'People who come in with you (optional, up to 20): each gets a pass of his own, sent to his mobile as a link by SMS',
   添加同行人员: 'Add a companion',
+  同行人员姓名: "Companion's name",
+  同行人员身份证号: "Companion's resident ID number",
+  同行人员手机号: "Companion's mobile number",
   同行人员最多20人: 'At most 20 companions',
   请填写同行人员姓名: "Enter the companion's name",
   姓名不能超过50个字: 'The name can be at most 50 characters',

@@ -305,6 +305,12 @@ export async function renderForm(el: HTMLElement, schema: any, options: RenderOp
     hooks: {
       beforeSubmit: (submission: any, next: (err?: any) => void) => {
         if (!options.onSubmit) return next();
+        // Form.io validates after this hook and clears the last answer's server errors only where it finds the
+        // component by path: one inside a data grid row (companions[1].idNumber) stayed and blocked a submission
+        // the server had accepted. This answer decides anew.
+        form.everyComponent?.((c: any) => {
+          if (c.serverErrors?.length) c.serverErrors = [];
+        });
         options.onSubmit(submission.data).then(
           () => next(),
           (err: any) => next(err),
