@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
+import type { CompanionService } from '../companions/companion.service.ts';
 import type { WorkflowEngine } from '../../engine-adapter/contract.ts';
 import type { DeploymentService } from '../admin/deployment.service.ts';
 import type { Config } from '../config.ts';
@@ -30,6 +31,11 @@ export interface ApplicationHooks {
    * `review` hits the application keeps, or null. Optional so that a service built without it accepts all.
    */
   watchCheck?(visitor: Visitor, plate: string | null): Promise<WatchHit | null>;
+  /**
+   * Group visits (server/companions): the start form's companions are checked, watched and stored with the
+   * application. Optional: without it a companions grid is ignored like any other field.
+   */
+  companions?: Pick<CompanionService, 'component' | 'withoutMissingRows' | 'check' | 'maskedData' | 'watch' | 'insert' | 'column' | 'fromJson'>;
 }
 
 export interface TimelineEvent {
@@ -144,7 +150,7 @@ export class ApplicationService {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
-    const { data, errors } = validateSubmission(form.schema, input ?? {});
+    const { data, errors } = validateSubmission(form.schema, this.deps.hooks.companions?.withoutMissingRows(form.schema, input ?? {}) ?? input ?? {});
     if (errors.length) throw badRequest('FORM_INVALID', errors[0].message, errors);
 
     // Fields the server fills are set here, whatever the client sent (Form.io does not protect disabled fields).
@@ -196,16 +202,24 @@ export class ApplicationService {
     if (windowStart.getTime() <= clock.now().getTime()) {
       throw badRequest('VISIT_WINDOW_PAST', '到访时间应晚于当前时间', [{ field: 'visitDate', message: '到访时间应晚于当前时间' }]);
     }
+    const group = this.deps.hooks.companions;
+    const grid = group?.component(form.schema);
+    const companions = grid ? group!.check(form.schema, data, visitor) : [];
     const plate = typeof data.plateNumber === 'string' && data.plateNumber.trim() ? data.plateNumber.trim().toUpperCase() : null;
     const uploadIds = uploadIdsFromFormValue(data.attachments);
     // Last of the checks, so that a listed visitor's refusal looks like no other answer to a valid application.
-    const watchHit = this.deps.hooks.watchCheck ? await this.deps.hooks.watchCheck(visitor, plate) : null;
+    const watchHit = mergeWatchHits(
+      this.deps.hooks.watchCheck ? await this.deps.hooks.watchCheck(visitor, plate) : null,
+      companions.length ? await group!.watch(visitor.id, companions) : null,
+    );
 
     const now = clock.now();
     // VF + campus date + a sequence number, made by the insert itself (one round trip less per submission).
     const flowNumber = knex.raw("? || lpad(nextval('application_flow_seq')::text, 6, '0')", [`VF${campusDate(now, config.TIMEZONE).replaceAll('-', '')}`]);
     // hostMobile is a staff member's number: the application keeps the staff id, not the number.
     const { hostMobile: _dropped, ...kept } = data;
+    // Companions are kept in their own table, encrypted: the form data holds their names and masked numbers only.
+    if (grid && kept[grid.key] !== undefined) kept[grid.key] = group!.maskedData(companions);
     const insert = (db: Knex) =>
       db('applications')
         .insert({
@@ -235,11 +249,12 @@ export class ApplicationService {
         .returning('*');
     const submitted = { kind: 'submitted', title: '提交申请', actor: visitor.name, at: now };
     let row: any;
-    if (uploadIds.length) {
-      // Linking checks each upload (and may refuse the submission): a transaction around the three.
+    if (uploadIds.length || companions.length) {
+      // Linking checks each upload (and may refuse the submission), companions go to their own table: a transaction.
       row = await knex.transaction(async (trx) => {
         const [inserted] = await insert(trx);
-        await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, inserted.id);
+        if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, inserted.id);
+        if (companions.length) await group!.insert(trx, inserted.id, companions);
         await this.addEvent(trx, inserted.id, submitted);
         return inserted;
       });
@@ -492,6 +507,7 @@ export class ApplicationService {
         ),
         knex.raw('? as uploads', [this.deps.hooks.uploads.column(knex, app.id)]),
       );
+    if (detailed && this.deps.hooks.companions) columns.push(knex.raw('? as companions', [this.deps.hooks.companions.column(knex, app.id)]));
     const row = await knex.select(columns).first();
     const campus = row?.campus ?? undefined;
     const department = row?.department ?? undefined;
@@ -521,6 +537,18 @@ export class ApplicationService {
       data: app.data,
       timeline: (row.timeline as any[]).map((e) => ({ at: new Date(e.at), kind: e.kind, title: e.title, actor: e.actor, opinion: e.opinion })),
       attachments: this.deps.hooks.uploads.fromJson(row.uploads),
+      // A group visit: each companion (masked) and the state of every pass of the group; null for one visitor.
+      group: groupOf(this.deps.hooks.companions?.fromJson(row.companions)),
     };
   }
+}
+
+/** The applicant's and the companions' watch-list hits as the application keeps them (null: none). */
+function mergeWatchHits(...hits: Array<WatchHit | null>): WatchHit | null {
+  const entries = hits.flatMap((h) => h?.entries ?? []);
+  return entries.length ? { entries } : null;
+}
+
+function groupOf<T extends { companions: unknown[] }>(group: T | undefined): T | null {
+  return group?.companions.length ? group : null;
 }

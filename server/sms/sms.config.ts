@@ -7,8 +7,13 @@ import { type SmsTemplateMap, templateMapSchema } from './sms.template-map.ts';
 import { TencentSmsProvider } from './tencent.provider.ts';
 import { type SettingIssue, settingIssues, zhText } from '../shared/setting-issues.ts';
 
+/**
+ * Templates sent only when a feature is used (a group visit's companion links): a vendor mapping may leave them
+ * out, so that a deployment mapped before the feature existed keeps starting.
+ */
+export const OPTIONAL_TEMPLATES = ['companionPass'];
 /** The templates the server sends (process `sms` jobs and task notices): each needs a vendor template id. */
-export const SENT_TEMPLATES = Object.keys(TEMPLATE_PLACEHOLDERS);
+export const SENT_TEMPLATES = Object.keys(TEMPLATE_PLACEHOLDERS).filter((name) => !OPTIONAL_TEMPLATES.includes(name));
 /** The admin "send test" template: mapped optionally; without it the test sends the `approved` template with sample values. */
 export const TEST_TEMPLATE = 'test';
 /** The values of the test SMS (a verification-code template fits: {code} is six digits). */
@@ -74,7 +79,7 @@ export function checkSmsTemplates(vendor: SmsVendor, raw: unknown): { templates:
   for (const [name, mapping] of Object.entries(templates)) {
     const known = name === TEST_TEMPLATE ? TEST_TEMPLATE_PLACEHOLDERS : (TEMPLATE_PLACEHOLDERS as Record<string, string[]>)[name];
     if (!known) {
-      const all = [...SENT_TEMPLATES, TEST_TEMPLATE].join(', ');
+      const all = [...SENT_TEMPLATES, ...OPTIONAL_TEMPLATES, TEST_TEMPLATE].join(', ');
       issues.push({ path: [name], message: `unknown template; known: ${all}`, zh: `没有这种短信；可用：${all}` });
       continue;
     }
