@@ -213,9 +213,11 @@ for (const kind of await testBackends()) {
       const yes = await client.post('/api/applications', { data: await applicationData(client, { companions: [reviewed] }) });
       t.is(yes.status, 201, JSON.stringify(yes.body));
       await server.settle();
-      const { client: host } = await staffClient(server, 'host-cs');
-      const task = (await onlyTask(host)).tasks[0];
-      const view = await host.get(`/api/tasks/${task.id}`);
+      // A companion's review hit sends the application to the security office's review first.
+      const { client: security } = await staffClient(server, 'security');
+      const task = (await onlyTask(security, 'unclaimed')).tasks[0];
+      t.is(task.elementId, 'security-review');
+      const view = await security.get(`/api/tasks/${task.id}`);
       const entries = view.body.application.watchHit.entries;
       t.is(entries.length, 1);
       t.deepEqual(entries[0].person, { role: 'companion', name: '孙八', index: 0 });
