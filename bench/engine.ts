@@ -32,6 +32,8 @@ const variables = (i: number) => ({
   campusId: 'c1',
   departmentId: 'd1',
   visitDate: '2026-12-03',
+  watchHit: false,
+  invitedByHost: false,
 });
 const hostAnswer = { decision: 'approve', opinion: '同意', leaderStaffId: 'leader-1' };
 const leaderAnswer = { decision: 'approve', opinion: '同意' };

@@ -11,6 +11,7 @@ import { admissionMiddleware } from './http/admission.middleware.ts';
 import type { AppState } from './http/context.ts';
 import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { companionRoutes } from './companions/companion.routes.ts';
 import { integrationRoutes } from './integrations/integration-settings.routes.ts';
 import { invitationRoutes } from './invitations/invitation.routes.ts';
 import { jsonBodyMiddleware } from './http/json-body.middleware.ts';
@@ -84,6 +85,7 @@ export function createApp(services: Services): Koa<AppState> {
     directoryRoutes(services.directory),
     applicationRoutes(services.applications, services.visitors),
     passRoutes(services.passes),
+    companionRoutes(services.passes),
     taskRoutes(services.tasks),
     invitationRoutes(services.invitations, services.visitors),
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),

@@ -8,6 +8,7 @@ import { AuditService } from './admin/audit.service.ts';
 import { DeploymentService } from './admin/deployment.service.ts';
 import { SettingsService } from './admin/settings.service.ts';
 import { ApplicationService } from './applications/application.service.ts';
+import { CompanionService } from './companions/companion.service.ts';
 import { registerProcessWorkers } from './applications/process-workers.ts';
 import { AccessService } from './auth/access.service.ts';
 import { SessionService } from './auth/session.service.ts';
@@ -90,6 +91,19 @@ export function createServices(deps: Deps) {
     universityName: config.UNIVERSITY_NAME,
   });
   const wechat = new WechatNotifier({ knex, clock, logger, runtime: () => integrations.wechatRuntime() });
+  const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  const companions = new CompanionService({
+    knex,
+    clock,
+    fieldCrypto,
+    passes,
+    sms,
+    settings,
+    watchCheck: (applicantId, people) => watchList.checkCompanions(applicantId, people),
+    renderTemplate: (template, vars) => renderTemplate(template, vars),
+    publicUrl,
+    universityName: config.UNIVERSITY_NAME,
+  });
   const applications = new ApplicationService({
     knex,
     clock,
@@ -104,9 +118,9 @@ export function createServices(deps: Deps) {
       uploads: { column: (k, applicationId) => uploads.attachmentsColumn(k, applicationId), fromJson: (value) => uploads.attachmentsFromJson(value) },
       revokePass: (trx, applicationId) => passes.revokeForApplication(trx, applicationId),
       watchCheck: (visitor, plate) => watchList.checkApplication(visitor, plate),
+      companions,
     },
   });
-  const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
   const tasks = new TaskService({
     knex,
     clock,
@@ -130,6 +144,7 @@ export function createServices(deps: Deps) {
     applications,
     tasks,
     passes,
+    companions,
     sms,
     settings,
     fieldCrypto,
@@ -192,6 +207,7 @@ export function createServices(deps: Deps) {
     wechat,
     integrations,
     applications,
+    companions,
     tasks,
     invitations,
     watchList,

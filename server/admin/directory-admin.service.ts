@@ -26,6 +26,8 @@ const ROLE_NAMES: Record<string, StaffRole> = {
   管理员: 'admin',
   guard: 'guard',
   门卫: 'guard',
+  security: 'security',
+  保卫处: 'security',
 };
 
 export const campusInput = z
@@ -48,7 +50,7 @@ export const departmentInput = z
 const staffNo = z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, '工号只能包含字母、数字、点、短横线和下划线（最多 64 个字符）');
 const email = z.email('邮箱格式不正确').max(254, '邮箱不能超过 254 个字符');
 const password = z.string().min(8, '密码至少 8 个字符').max(128, '密码不能超过 128 个字符');
-const roles = z.array(z.enum(STAFF_ROLES as [StaffRole, ...StaffRole[]], { error: '角色只能是 host、leader、admin、guard' })).min(1, '请至少选择一个角色');
+const roles = z.array(z.enum(STAFF_ROLES as [StaffRole, ...StaffRole[]], { error: '角色只能是 host、leader、admin、guard、security' })).min(1, '请至少选择一个角色');
 
 export const staffCreateInput = z
   .object({

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
+import type { CompanionService } from '../companions/companion.service.ts';
 import type { WorkflowEngine } from '../../engine-adapter/contract.ts';
 import type { DeploymentService } from '../admin/deployment.service.ts';
 import type { Config } from '../config.ts';
@@ -31,6 +32,11 @@ export interface ApplicationHooks {
    * `review` hits the application keeps, or null. Optional so that a service built without it accepts all.
    */
   watchCheck?(visitor: Visitor, plate: string | null): Promise<WatchHit | null>;
+  /**
+   * Group visits (server/companions): the start form's companions are checked, watched and stored with the
+   * application. Optional: without it a companions grid is ignored like any other field.
+   */
+  companions?: Pick<CompanionService, 'component' | 'withoutMissingRows' | 'check' | 'maskedData' | 'watch' | 'insert' | 'column' | 'fromJson'>;
 }
 
 /** A host's pre-invitation a visitor applies with (server/invitations): what it fixes, and its claim. */
@@ -170,7 +176,8 @@ export class ApplicationService {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
-    const { data, errors } = validateSubmission(form.schema, { ...(input ?? {}), ...invited?.fixed });
+    const sent = { ...(input ?? {}), ...invited?.fixed };
+    const { data, errors } = validateSubmission(form.schema, this.deps.hooks.companions?.withoutMissingRows(form.schema, sent) ?? sent);
     if (errors.length) throw badRequest('FORM_INVALID', errors[0].message, errors);
 
     // Fields the server fills are set here, whatever the client sent (Form.io does not protect disabled fields).
@@ -204,16 +211,24 @@ export class ApplicationService {
     }
 
     const { visitDate, start, end, windowStart, windowEnd } = checkVisitWindow(campus, data, clock.now(), config.TIMEZONE);
+    const group = this.deps.hooks.companions;
+    const grid = group?.component(form.schema);
+    const companions = grid ? group!.check(form.schema, data, visitor) : [];
     const plate = typeof data.plateNumber === 'string' && data.plateNumber.trim() ? data.plateNumber.trim().toUpperCase() : null;
     const uploadIds = uploadIdsFromFormValue(data.attachments);
     // Last of the checks, so that a listed visitor's refusal looks like no other answer to a valid application.
-    const watchHit = this.deps.hooks.watchCheck ? await this.deps.hooks.watchCheck(visitor, plate) : null;
+    const watchHit = mergeWatchHits(
+      this.deps.hooks.watchCheck ? await this.deps.hooks.watchCheck(visitor, plate) : null,
+      companions.length ? await group!.watch(visitor.id, companions) : null,
+    );
 
     const now = clock.now();
     // VF + campus date + a sequence number, made by the insert itself (one round trip less per submission).
     const flowNumber = knex.raw("? || lpad(nextval('application_flow_seq')::text, 6, '0')", [`VF${campusDate(now, config.TIMEZONE).replaceAll('-', '')}`]);
     // hostMobile is a staff member's number: the application keeps the staff id, not the number.
     const { hostMobile: _dropped, ...kept } = data;
+    // Companions are kept in their own table, encrypted: the form data holds their names and masked numbers only.
+    if (grid && kept[grid.key] !== undefined) kept[grid.key] = group!.maskedData(companions);
     const insert = (db: Knex) =>
       db('applications')
         .insert({
@@ -244,13 +259,15 @@ export class ApplicationService {
         .returning('*');
     const submitted = { kind: 'submitted', title: '提交申请', actor: visitor.name, at: now };
     let row: any;
-    if (uploadIds.length || invited) {
-      // Linking checks each upload and the invitation is used once (either may refuse the submission): a transaction.
+    if (uploadIds.length || companions.length || invited) {
+      // Linking checks each upload (and may refuse the submission), companions go to their own table, the
+      // invitation is used once: a transaction.
       row = await knex.transaction(async (trx) => {
         if (invited) await invited.claim(trx);
         const [inserted] = await insert(trx);
         if (invited) await this.addEvent(trx, inserted.id, { ...invited.event, at: now });
         if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, inserted.id);
+        if (companions.length) await group!.insert(trx, inserted.id, companions);
         await this.addEvent(trx, inserted.id, submitted);
         return inserted;
       });
@@ -345,9 +362,9 @@ export class ApplicationService {
           campusId: String(app.campus_id),
           departmentId: String(app.department_id),
           visitDate: dateString(app.visit_date),
-          // For a process that routes listed visitors to a security review (an exclusive gateway on it).
+          // The default flow routes listed visitors to the security office's review (gateway watch-decision).
           watchHit: Boolean(app.watch_hit),
-          // A host's pre-invitation skips the host review (a gateway on it) and names the leader who signs.
+          // A host's pre-invitation skips the host review (gateway invited-decision) and names the leader who signs.
           invitedByHost: Boolean(app.invitation_id),
           ...(app.invitation_id ? { leaderStaffId: String(app.leader_staff_id) } : {}),
         },
@@ -504,6 +521,7 @@ export class ApplicationService {
         ),
         knex.raw('? as uploads', [this.deps.hooks.uploads.column(knex, app.id)]),
       );
+    if (detailed && this.deps.hooks.companions) columns.push(knex.raw('? as companions', [this.deps.hooks.companions.column(knex, app.id)]));
     const row = await knex.select(columns).first();
     const campus = row?.campus ?? undefined;
     const department = row?.department ?? undefined;
@@ -536,6 +554,18 @@ export class ApplicationService {
       data: app.data,
       timeline: (row.timeline as any[]).map((e) => ({ at: new Date(e.at), kind: e.kind, title: e.title, actor: e.actor, opinion: e.opinion })),
       attachments: this.deps.hooks.uploads.fromJson(row.uploads),
+      // A group visit: each companion (masked) and the state of every pass of the group; null for one visitor.
+      group: groupOf(this.deps.hooks.companions?.fromJson(row.companions)),
     };
   }
+}
+
+/** The applicant's and the companions' watch-list hits as the application keeps them (null: none). */
+function mergeWatchHits(...hits: Array<WatchHit | null>): WatchHit | null {
+  const entries = hits.flatMap((h) => h?.entries ?? []);
+  return entries.length ? { entries } : null;
+}
+
+function groupOf<T extends { companions: unknown[] }>(group: T | undefined): T | null {
+  return group?.companions.length ? group : null;
 }

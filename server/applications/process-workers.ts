@@ -14,6 +14,8 @@ export interface ProcessWorkerDeps {
   applications: ApplicationService;
   tasks: TaskService;
   passes: { issue(knex: Knex, applicationId: number, options: { skipWithdrawn: true }): Promise<unknown> };
+  /** Group visits (server/companions): a pass and an SMS link for each companion, after the applicant's pass. */
+  companions?: { issuePasses(applicationId: number): Promise<unknown> };
   sms: SmsOutbox & { wake?(): void };
   settings: SettingsService;
   fieldCrypto: FieldCrypto;
@@ -44,7 +46,8 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
 
   engine.registerWorker('issue-pass', async (job) => {
     const applicationId = applicationIdOf(job);
-    await deps.passes.issue(knex, applicationId, { skipWithdrawn: true });
+    const pass = await deps.passes.issue(knex, applicationId, { skipWithdrawn: true });
+    if (pass && deps.companions) await deps.companions.issuePasses(applicationId);
     return {};
   });
 

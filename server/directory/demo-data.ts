@@ -50,6 +50,7 @@ export function demoLogins(): DemoLogin[] {
   logins.push(
     { role: 'admin', username: 'admin', password: DEMO_STAFF_PASSWORD, name: '系统管理员', mobile: '13900000001' },
     { role: 'guard', username: 'guard', password: DEMO_STAFF_PASSWORD, name: '门卫值班', mobile: '13900000002' },
+    { role: 'security', username: 'security', password: DEMO_STAFF_PASSWORD, name: '保卫处审核', mobile: '13900000003' },
   );
   return logins;
 }

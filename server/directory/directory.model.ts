@@ -19,8 +19,9 @@ export class Department extends Model {
   active!: boolean;
 }
 
-export type StaffRole = 'host' | 'leader' | 'admin' | 'guard';
-export const STAFF_ROLES: StaffRole[] = ['host', 'leader', 'admin', 'guard'];
+// security: the security office (保卫处), who reviews applications that hit the watch list.
+export type StaffRole = 'host' | 'leader' | 'admin' | 'guard' | 'security';
+export const STAFF_ROLES: StaffRole[] = ['host', 'leader', 'admin', 'guard', 'security'];
 
 export class Staff extends Model {
   static tableName = 'staff';

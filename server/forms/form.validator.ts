@@ -96,8 +96,10 @@ export function validateSubmission(form: FormSchema, input: Record<string, unkno
   const byKey = new Map(dataComponents(form.components).map((c) => [c.key, c]));
   const errors: FieldError[] = interpolateErrors(context.scope.errors).map((e: any) => {
     const key = String(e.context?.key ?? e.path?.[0] ?? '');
-    const component = byKey.get(key);
-    const custom = component?.validate?.customMessage;
+    // A field inside a data grid (companions[1].idNumber) is not a top-level key: its own texts apply.
+    const nested = Array.isArray(e.path) && e.path.length > 1 ? byKey.get(String(e.path[0]))?.components?.find((c) => c.key === key) : undefined;
+    const component = nested ?? byKey.get(key);
+    const custom = component?.validate?.customMessage ?? (nested?.errors as Record<string, string> | undefined)?.[String(e.context?.validator)];
     const label = String(e.context?.label ?? component?.label ?? key);
     const make = MESSAGES[String(e.context?.validator)];
     const message = custom ? String(e.message) : make ? make(label, e.context?.setting) : `${label}填写有误`;

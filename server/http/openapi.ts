@@ -7,6 +7,7 @@ import { smsSettingsInput, wechatSettingsInput } from '../integrations/integrati
 import { applyBody, invitationInput, tokenBody } from '../invitations/invitation.service.ts';
 import { onCampusExitSchema } from '../passes/on-campus.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
+import { passLinkSchema } from '../companions/companion.routes.ts';
 import { loginSchema, registrationSchema } from '../visitors/visitor.service.ts';
 import { watchEntryInput } from '../watchlist/watchlist.service.ts';
 import type { AppState } from './context.ts';
@@ -68,9 +69,11 @@ const csvBody = object({ csv: { type: 'string', description: 'CSV file content' 
 const formSchemaBody = object({ schema: { description: 'Form.io form JSON' }, redeploy: { type: 'boolean' } }, ['schema']);
 
 const anonymous: Access = { who: 'anonymous' };
+/** The refusals of a group visit's companions (server/companions). */
+const COMPANION_ERRORS = ['COMPANIONS_TOO_MANY', 'COMPANION_NAME_INVALID', 'COMPANION_ID_INVALID', 'COMPANION_MOBILE_INVALID', 'COMPANION_DUPLICATE', 'COMPANION_IS_APPLICANT'];
 const visitor: Access = { who: 'visitor' };
 const admin: Access = { who: 'staff', roles: ['admin'] };
-const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin'] };
+const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin', 'security'] };
 const guard: Access = { who: 'staff', roles: ['guard', 'admin'] };
 const reportReader: Access = { who: 'staff', roles: ['admin', 'leader'] };
 const host: Access = { who: 'staff', roles: ['host'] };
@@ -137,7 +140,7 @@ export const OPERATIONS: Record<string, Operation> = {
     body: formData,
     ok: 201,
     errors: {
-      400: ['FORM_INVALID', 'FORM_MISSING', 'CAMPUS_NOT_FOUND', 'DEPARTMENT_NOT_IN_CAMPUS', 'HOST_NOT_FOUND', 'VISIT_WINDOW_INVALID', 'VISIT_WINDOW_PAST', 'VISIT_WINDOW_OUTSIDE_HOURS', 'UPLOAD_NOT_FOUND'],
+      400: ['FORM_INVALID', 'FORM_MISSING', 'CAMPUS_NOT_FOUND', 'DEPARTMENT_NOT_IN_CAMPUS', 'HOST_NOT_FOUND', 'VISIT_WINDOW_INVALID', 'VISIT_WINDOW_PAST', 'VISIT_WINDOW_OUTSIDE_HOURS', 'UPLOAD_NOT_FOUND', ...COMPANION_ERRORS],
       403: ['APPLICATION_NOT_ACCEPTED'],
       404: ['VISITOR_NOT_FOUND', 'PROCESS_NOT_DEPLOYED'],
     },
@@ -155,6 +158,13 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'The pass of an approved application: short code and a rotating signed QR payload',
     access: visitor,
     errors: { 404: ['PASS_NOT_AVAILABLE'] },
+  },
+  'POST /api/pass-link': {
+    tag: 'passes',
+    summary: "A companion's pass (group visit) by the token of his SMS link, without login: short code, rotating QR payload, masked name",
+    access: anonymous,
+    body: fromZod(passLinkSchema),
+    errors: { 404: ['PASS_LINK_INVALID'] },
   },
 
   // Uploads
@@ -532,7 +542,7 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'admin',
     summary: 'Staff, filtered (mobiles masked)',
     access: admin,
-    query: { departmentId: id, role: { type: 'string', enum: ['host', 'leader', 'admin', 'guard'] }, q: str(100), active: { type: 'string', enum: ['true', 'false'] } },
+    query: { departmentId: id, role: { type: 'string', enum: ['host', 'leader', 'admin', 'guard', 'security'] }, q: str(100), active: { type: 'string', enum: ['true', 'false'] } },
   },
   'POST /api/admin/staff': {
     tag: 'admin',
@@ -870,6 +880,13 @@ export const ERROR_CODES: Record<string, string> = {
   PASS_INPUT_REQUIRED: 'send a scanned payload or a short code',
   PASS_NOT_FOUND: 'no such pass',
   PASS_NOT_AVAILABLE: 'no pass issued (yet) for the application',
+  PASS_LINK_INVALID: "no pass for this link token (a companion's SMS link of a group visit)",
+  COMPANIONS_TOO_MANY: 'a group visit lists more companions than allowed (`details[0].max`)',
+  COMPANION_NAME_INVALID: "a companion's name is missing or too long; `details` lists the rows",
+  COMPANION_ID_INVALID: "a companion's resident ID number is not valid (GB 11643); `details` lists the rows",
+  COMPANION_MOBILE_INVALID: "a companion's mobile number is not valid; `details` lists the rows",
+  COMPANION_DUPLICATE: 'two companions have the same resident ID number',
+  COMPANION_IS_APPLICANT: 'the applicant listed himself as a companion',
   PASS_NOT_VALID: 'the pass is revoked, outside its window or for another campus; `details` tells',
   UPLOAD_MISSING: 'no file in the request',
   UPLOAD_EMPTY: 'the file is empty',

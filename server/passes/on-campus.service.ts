@@ -158,6 +158,8 @@ export class OnCampusService {
       .join('passes', 'passes.id', 'pp.pass_id')
       .join('applications', 'applications.id', 'passes.application_id')
       .join('visitors', 'visitors.id', 'applications.visitor_id')
+      // A companion's pass (group visit) is that person inside, under his own name.
+      .leftJoin('application_companions as companions', 'companions.id', 'passes.companion_id')
       .join('departments', 'departments.id', 'applications.department_id')
       .join('campuses', 'campuses.id', 'pp.campus_id')
       .leftJoin('gates', 'gates.id', 'pp.gate_id')
@@ -176,9 +178,9 @@ export class OnCampusService {
         'applications.id as application_id',
         'departments.id as department_id',
         'departments.name as department_name',
-        'visitors.name as visitor_name',
+        knex.raw('coalesce(companions.name, visitors.name) as visitor_name'),
         'visitors.organisation',
-        'visitors.mobile_masked',
+        knex.raw('coalesce(companions.mobile_masked, visitors.mobile_masked) as mobile_masked'),
       );
     const visitors = found.map((r: any): OnCampusRow => {
       const overdueMs = now.getTime() - time(r.valid_until);

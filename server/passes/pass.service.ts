@@ -1,9 +1,10 @@
-import type crypto from 'node:crypto';
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import { generateShortCode, normaliseShortCode, passClaims, signPassPayload, verifyPassPayload } from './pass-token.ts';
 import type { WatchSubject, WatchWarning } from '../watchlist/watchlist.service.ts';
+import { maskName } from './on-campus.service.ts';
 
 export interface PassRow {
   id: number;
@@ -16,7 +17,30 @@ export interface PassRow {
   status: 'active' | 'revoked';
   revoked_at: Date | null;
   created_at: Date;
+  /** The companion of a group visit this pass is for; null: the applicant's own pass. */
+  companion_id: number | null;
+  /** SHA-256 of the token in a companion's SMS link (linkTokenHash); null for the applicant's pass. */
+  link_token_hash: string | null;
 }
+
+/** A companion's pass just issued, with the token of its link: known only now, stored only as its hash. */
+export interface IssuedCompanionPass {
+  pass: PassRow;
+  companionId: number;
+  linkToken: string;
+}
+
+/** The hash a companion's link token is stored and looked up by (the token is random: no salt or stretching needed). */
+export function linkTokenHash(token: string): string {
+  return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** 16 random bytes: unguessable, and short enough for an SMS link. */
+export function newLinkToken(): string {
+  return crypto.randomBytes(16).toString('base64url');
+}
+
+const LINK_TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
 export type PassEventKind = 'entry' | 'exit';
 
@@ -43,6 +67,8 @@ export interface GatePassDetails {
   validUntil: string;
   campus: { id: number; name: string };
   flowNumber: string;
+  /** Set on a companion's pass (group visit): the applicant he came with; the name above is the companion's. */
+  companionOf?: string;
 }
 
 export interface PassEventView {
@@ -89,6 +115,12 @@ export interface VisitorPassView {
   campus: { id: number; name: string };
   plateNumber: string | null;
   status: 'active' | 'expired' | 'revoked';
+}
+
+/** A companion's pass opened by the link in his SMS (no login): the pass, and whose it is (name masked). */
+export interface LinkPassView extends VisitorPassView {
+  holderName: string;
+  flowNumber: string;
 }
 
 export interface RecordResult {
@@ -138,6 +170,8 @@ interface PassContext {
   idNumberMasked: string;
   mobileMasked: string;
   flowNumber: string;
+  /** The applicant's name on a companion's pass (the name fields above are the companion's). */
+  applicantName: string | null;
 }
 
 type Check = { reason: VerifyReason; text: string; params?: Record<string, string | number> } | null;
@@ -191,10 +225,10 @@ export class PassService {
         'window_end',
         'plate_number',
         'status',
-        trx.raw('exists (select 1 from passes where passes.application_id = applications.id) as has_pass'),
+        trx.raw('exists (select 1 from passes where passes.application_id = applications.id and passes.companion_id is null) as has_pass'),
       );
     if (app?.status === 'withdrawn' && options?.skipWithdrawn) return undefined;
-    if (app?.has_pass) return trx('passes').where({ application_id: applicationId }).first();
+    if (app?.has_pass) return trx('passes').where({ application_id: applicationId }).whereNull('companion_id').first();
     if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
     const now = this.clock.now();
     const closed = CLOSED_APPLICATION_STATUSES.has(app.status);
@@ -218,10 +252,60 @@ export class PassService {
         .ignore()
         .returning('*');
       if (row) return row;
-      const raced = await trx('passes').where({ application_id: applicationId }).first();
+      const raced = await trx('passes').where({ application_id: applicationId }).whereNull('companion_id').first();
       if (raced) return raced;
     }
     throw new Error(`could not find a free short code for application ${applicationId}`);
+  }
+
+  /**
+   * Issues a pass to each companion of a group visit who has none yet (at-least-once jobs: a second run issues
+   * nothing), each with its own short code and link token. Call inside the transaction that also queues the
+   * links' SMS: the tokens are returned once and only their hashes are kept. The window, campus and plate are
+   * the application's, as for the applicant's pass; an application that can no longer lead to a visit gets
+   * revoked passes, as issue() does.
+   */
+  async issueForCompanions(trx: Knex, applicationId: number): Promise<IssuedCompanionPass[]> {
+    const app = await trx('applications').where({ id: applicationId }).first('id', 'campus_id', 'window_start', 'window_end', 'plate_number', 'status');
+    if (!app || app.status === 'withdrawn') return [];
+    const waiting: Array<{ id: number }> = await trx('application_companions as c')
+      .where('c.application_id', applicationId)
+      .whereNotExists(trx('passes').select(trx.raw('1')).whereRaw('passes.companion_id = c.id'))
+      .orderBy('c.position')
+      .select('c.id');
+    const now = this.clock.now();
+    const closed = CLOSED_APPLICATION_STATUSES.has(app.status);
+    const issued: IssuedCompanionPass[] = [];
+    for (const companion of waiting) {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt === 5) throw new Error(`could not find a free short code for application ${applicationId}`);
+        const linkToken = newLinkToken();
+        const [row] = await trx('passes')
+          .insert({
+            application_id: applicationId,
+            companion_id: companion.id,
+            link_token_hash: linkTokenHash(linkToken),
+            short_code: generateShortCode(),
+            campus_id: app.campus_id,
+            valid_from: app.window_start,
+            valid_until: app.window_end,
+            plate_number: app.plate_number ?? null,
+            status: closed ? 'revoked' : 'active',
+            revoked_at: closed ? now : null,
+            created_at: now,
+          })
+          .onConflict()
+          .ignore()
+          .returning('*');
+        if (row) {
+          issued.push({ pass: row, companionId: companion.id, linkToken });
+          break;
+        }
+        // A concurrent run issued this companion's pass (its token went with that run's SMS): nothing to add.
+        if (await trx('passes').where({ companion_id: companion.id }).first('id')) break;
+      }
+    }
+    return issued;
   }
 
   async revokeForApplication(trx: Knex, applicationId: number): Promise<void> {
@@ -234,6 +318,17 @@ export class PassService {
   async forVisitor(visitorId: number, applicationId: number): Promise<VisitorPassView> {
     const ctx = Number.isSafeInteger(applicationId) ? await this.load({ applicationId }) : undefined;
     if (!ctx || ctx.visitorId !== visitorId) throw notFound('PASS_NOT_AVAILABLE', '通行码尚未签发或不可用');
+    return this.passView(ctx);
+  }
+
+  /** A companion's pass by the token of his SMS link; an unknown or malformed token looks like no pass. */
+  async forLink(token: string): Promise<LinkPassView> {
+    const ctx = LINK_TOKEN.test(token) ? await this.load({ linkTokenHash: linkTokenHash(token) }) : undefined;
+    if (!ctx) throw notFound('PASS_LINK_INVALID', '通行码链接无效，请核对短信中的链接');
+    return { ...this.passView(ctx), holderName: maskName(ctx.visitorName), flowNumber: ctx.flowNumber };
+  }
+
+  private passView(ctx: PassContext): VisitorPassView {
     const { pass } = ctx;
     const now = this.clock.now();
     const validUntil = toDate(pass.valid_until);
@@ -434,6 +529,7 @@ export class PassService {
       validUntil: iso(ctx.pass.valid_until),
       campus: { id: ctx.pass.campus_id, name: ctx.campusName },
       flowNumber: ctx.flowNumber,
+      ...(ctx.applicantName !== null ? { companionOf: ctx.applicantName } : {}),
     };
   }
 
@@ -442,26 +538,31 @@ export class PassService {
     return row ? { kind: row.kind as PassEventKind, at: iso(row.at) } : undefined;
   }
 
-  // Only masked identifier columns are selected: the clear values are never decrypted on this path.
-  private async load(by: { passId?: number; applicationId?: number; shortCode?: string }): Promise<PassContext | undefined> {
-    const q = this.knex('passes')
+  // Only masked identifier columns are selected: the clear values are never decrypted on this path. A companion's
+  // pass (group visit) carries the companion's name and identifiers; the organisation is the applicant's.
+  private async load(by: { passId?: number; applicationId?: number; shortCode?: string; linkTokenHash?: string }): Promise<PassContext | undefined> {
+    const k = this.knex;
+    const q = k('passes')
       .join('applications', 'applications.id', 'passes.application_id')
       .join('visitors', 'visitors.id', 'applications.visitor_id')
       .join('campuses', 'campuses.id', 'passes.campus_id')
+      .leftJoin('application_companions as companions', 'companions.id', 'passes.companion_id')
       .first(
         'passes.*',
         'campuses.name as campus_name',
         'applications.visitor_id as visitor_id_',
         'applications.flow_number as flow_number_',
-        'visitors.name as visitor_name_',
+        k.raw('coalesce(companions.name, visitors.name) as visitor_name_'),
         'visitors.organisation as organisation_',
-        'visitors.id_number_masked as id_number_masked_',
-        'visitors.id_number_bidx as id_number_bidx_',
-        'visitors.mobile_masked as mobile_masked_',
+        k.raw('coalesce(companions.id_number_masked, visitors.id_number_masked) as id_number_masked_'),
+        k.raw('coalesce(companions.id_number_bidx, visitors.id_number_bidx) as id_number_bidx_'),
+        k.raw('coalesce(companions.mobile_masked, visitors.mobile_masked) as mobile_masked_'),
+        k.raw('case when companions.id is null then null else visitors.name end as applicant_name_'),
       );
     if (by.passId !== undefined) q.where('passes.id', by.passId);
-    else if (by.applicationId !== undefined) q.where('passes.application_id', by.applicationId);
+    else if (by.applicationId !== undefined) q.where('passes.application_id', by.applicationId).whereNull('passes.companion_id');
     else if (by.shortCode !== undefined) q.where('passes.short_code', by.shortCode);
+    else if (by.linkTokenHash !== undefined) q.where('passes.link_token_hash', by.linkTokenHash);
     else return undefined;
     const row = await q;
     if (!row) return undefined;
@@ -474,6 +575,7 @@ export class PassService {
       id_number_masked_,
       id_number_bidx_,
       mobile_masked_,
+      applicant_name_,
       ...pass
     } = row;
     return {
@@ -486,6 +588,7 @@ export class PassService {
       idNumberBidx: id_number_bidx_,
       mobileMasked: mobile_masked_,
       flowNumber: flow_number_,
+      applicantName: applicant_name_ ?? null,
     };
   }
 }

@@ -97,7 +97,7 @@ const WORDS = {
 
 const minutes = (s: number | null) => (s === null ? null : Math.round(s / 6) / 10);
 const ratio = (x: number) => Math.round(x * 10_000) / 10_000;
-const STEP_NAMES_EN: Record<string, string> = { 'host-review': 'Host review', 'leader-review': 'Leader review' };
+const STEP_NAMES_EN: Record<string, string> = { 'security-review': 'Security review', 'host-review': 'Host review', 'leader-review': 'Leader review' };
 
 /** Each report as a table: what the CSV holds and one sheet of the XLSX. Aggregates only: no person appears. */
 export async function exportTable(reports: ReportService, report: ReportName, range: Parameters<ReportService['visits']>[0], lang: ExportLang): Promise<ExportTable> {

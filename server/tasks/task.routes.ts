@@ -19,7 +19,7 @@ const listSchema = z.object({
 const dataSchema = z.object({ data: z.record(z.string(), z.unknown(), { error: '表单内容格式不正确' }) });
 
 // Reviewers of any kind hold one of these roles; a guard only checks passes at the gate.
-const TASK_ROLES = ['host', 'leader', 'admin'];
+const TASK_ROLES = ['host', 'leader', 'admin', 'security'];
 
 export function taskRoutes(tasks: TaskService) {
   const router = new Router<AppState>({ prefix: '/api/tasks' });

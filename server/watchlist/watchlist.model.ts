@@ -28,5 +28,13 @@ export class WatchEntry extends Model {
 
 /** What an application that hit `review` entries keeps (applications.watch_hit), and what staff see. */
 export interface WatchHit {
-  entries: Array<{ id: number; kind: WatchKind; reason: string; mode: WatchMode }>;
+  /** `person`: set when the hit is a companion of a group visit (his name and place in the form; never his ID number). */
+  entries: Array<{ id: number; kind: WatchKind; reason: string; mode: WatchMode; person?: WatchPerson }>;
+}
+
+export interface WatchPerson {
+  role: 'companion';
+  name: string;
+  /** 0-based row of the companion in the application form */
+  index: number;
 }

@@ -222,6 +222,31 @@ export class WatchListService {
     return { entries };
   }
 
+  /**
+   * The check at apply for the companions of a group visit, each like the applicant (ID number by its blind index,
+   * name): one `refuse` hit refuses the whole application with the same neutral message; `review` hits come back
+   * tagged with the companion they concern (name and row, no identifier).
+   */
+  async checkCompanions(applicantId: number, companions: Array<{ index: number; name: string; idNumberBidx: string }>): Promise<WatchHit | null> {
+    const entries: WatchHit['entries'] = [];
+    for (const c of companions) {
+      // A companion has no organisation of his own: a name entry limited to an organisation does not match him.
+      const hits = await this.match({ idNumberBidx: c.idNumberBidx, name: c.name, organisation: null });
+      for (const e of hits) entries.push({ id: e.id, kind: e.kind, reason: e.reason, mode: e.mode, person: { role: 'companion', name: c.name, index: c.index } });
+    }
+    if (!entries.length) return null;
+    if (entries.some((e) => e.mode === 'refuse')) {
+      await this.deps.audit.record(this.deps.knex, null, {
+        action: 'watchlist.refused',
+        targetType: 'visitor',
+        targetId: applicantId,
+        after: { entries },
+      });
+      throw new AppError(403, 'APPLICATION_NOT_ACCEPTED', WATCH_REFUSED_MESSAGE);
+    }
+    return { entries };
+  }
+
   /** The check at the gate: a warning for the guard, or null. */
   async gateWarning(subject: WatchSubject): Promise<WatchWarning | null> {
     const hits = await this.match(subject);

@@ -102,6 +102,8 @@ const ROWS: Row[] = [
   r('GET', '/api/applications/:id', OWNER, { url: (f) => `/api/applications/${f.app1}` }),
   r('POST', '/api/applications/:id/withdraw', OWNER, { url: (f) => `/api/applications/${f.app3}/withdraw`, ok: [200, 409] }),
   r('GET', '/api/applications/:id/pass', OWNER, { url: (f) => `/api/applications/${f.app2}/pass` }),
+  // A companion's pass page (group visits): anyone may ask, only the token of an SMS link opens a pass.
+  r('POST', '/api/pass-link', ALL, { ok: [400] }),
   r('POST', '/api/gate/verify', GATE, { ok: [400] }),
   r('POST', '/api/gate/passes/:id/entry', GATE, { url: (f) => `/api/gate/passes/${f.passId}/entry`, ok: [400] }),
   r('POST', '/api/gate/passes/:id/exit', GATE, { url: (f) => `/api/gate/passes/${f.passId}/exit`, ok: [400] }),

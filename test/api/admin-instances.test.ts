@@ -7,8 +7,8 @@ import { startTestServer } from '../helpers/server.ts';
 /** The default process with a service step before the host review whose worker the test controls. */
 const withFlakyStep = () =>
   bundledProcessXml()
-    .replace('<bpmn:sequenceFlow id="f-start" sourceRef="start" targetRef="host-review" />', '<bpmn:sequenceFlow id="f-start" sourceRef="start" targetRef="check" />\n    <bpmn:sequenceFlow id="f-check" sourceRef="check" targetRef="host-review" />')
-    .replace('<bpmn:incoming>f-start</bpmn:incoming>\n      <bpmn:outgoing>f-host-gw</bpmn:outgoing>', '<bpmn:incoming>f-check</bpmn:incoming>\n      <bpmn:outgoing>f-host-gw</bpmn:outgoing>')
+    .replace('<bpmn:sequenceFlow id="f-start" sourceRef="start" targetRef="watch-decision" />', '<bpmn:sequenceFlow id="f-start" sourceRef="start" targetRef="check" />\n    <bpmn:sequenceFlow id="f-check" sourceRef="check" targetRef="watch-decision" />')
+    .replace('<bpmn:incoming>f-start</bpmn:incoming>\n      <bpmn:outgoing>watch-review-flow</bpmn:outgoing>', '<bpmn:incoming>f-check</bpmn:incoming>\n      <bpmn:outgoing>watch-review-flow</bpmn:outgoing>')
     .replace(
       '</bpmn:process>',
       `<bpmn:serviceTask id="check" name="黑名单核验">

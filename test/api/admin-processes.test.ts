@@ -33,7 +33,7 @@ for (const kind of await testBackends()) {
       t.is(visit.latestVersion, 1);
       t.deepEqual(
         visit.versions[0].forms.map((f: any) => `${f.formKey}@${f.version}`),
-        ['host-review@1', 'leader-review@1', 'visit-application@1'],
+        ['host-review@1', 'leader-review@1', 'security-review@1', 'visit-application@1'],
       );
       const version = await ok(admin.get('/api/admin/processes/visit-pass/versions/1'));
       t.false(version.process.xml.includes('visitflow:forms'), 'the form stamp is internal');
@@ -141,7 +141,7 @@ for (const kind of await testBackends()) {
       t.is(waiting.status, 'pending');
       t.regex(waiting.currentStep, /校园保卫处意见/);
       const detail = await ok(admin.get(`/api/admin/instances/${fresh.id}`));
-      t.deepEqual(detail.instance.currentElementIds, ['security-review']);
+      t.deepEqual(detail.instance.currentElementIds, ['office-review']);
       t.true(detail.instance.completedElementIds.includes('leader-review'));
       t.is(detail.process.version, 2);
       await approveThrough(server, fresh.id, ['sec-officer']);

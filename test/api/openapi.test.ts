@@ -112,7 +112,7 @@ test('the document tells who may call and answers errors in the documented shape
     t.deepEqual(op('/api/directory/campuses', 'get').security, [], 'anonymous');
     t.deepEqual(op('/api/applications/{id}', 'get').security, [{ visitorSession: [] }]);
     t.deepEqual(op('/api/tasks/{id}/complete', 'post').security, [{ staffSession: [], csrfToken: [] }]);
-    t.deepEqual(op('/api/tasks/{id}/complete', 'post')['x-roles'], ['host', 'leader', 'admin']);
+    t.deepEqual(op('/api/tasks/{id}/complete', 'post')['x-roles'], ['host', 'leader', 'admin', 'security']);
     t.deepEqual(op('/api/admin/staff/{id}', 'put')['x-roles'], ['admin']);
     t.deepEqual(op('/api/gate/verify', 'post')['x-roles'], ['guard', 'admin']);
     t.is(op('/api/visitors/register', 'post').requestBody.content['application/json'].schema.properties.idNumber.type, 'string');

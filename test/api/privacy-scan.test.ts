@@ -98,6 +98,10 @@ for (const kind of await testBackends()) {
         secrets.push({ label: `visitor ${who} mobile`, needles: variants('mobile', v.identity.mobile) });
       }
       secrets.push({ label: 'host mobile', needles: variants('mobile', hostMobile) });
+      // A comes with a companion (group visit): his ID number and mobile are secrets like A's
+      const companion = { name: '隐私丁', idNumber: idNumberEndingInX('19910403'), mobile: makeMobile() };
+      secrets.push({ label: 'companion ID number', needles: variants('id', companion.idNumber) });
+      secrets.push({ label: 'companion mobile', needles: variants('mobile', companion.mobile) });
       // the matcher itself finds each form (a scan that cannot find anything proves nothing)
       t.true(findLeaks('self-check', `x ${a.identity.idNumber.slice(0, 6)} ${a.identity.idNumber.slice(6, 14)} ${a.identity.idNumber.slice(14).toLowerCase()} y`, secrets).length > 0);
       t.true(findLeaks('self-check', `密码 ${a.identity.idNumber.slice(-8)}`, secrets).length > 0);
@@ -126,6 +130,7 @@ for (const kind of await testBackends()) {
         withVehicle: true,
         plateNumber: '京A12345',
         attachments: [{ storage: 'url', name: upload.body.name, url: upload.body.url, data: upload.body }],
+        companions: [companion],
       });
       const appB = await submit(b.client, { visitDate: '2026-12-04' });
       const appC = await submit(c.client, { visitDate: '2026-12-05' });
@@ -205,6 +210,16 @@ for (const kind of await testBackends()) {
         t.is(res.status, 200, JSON.stringify(res.body));
         staffAnswers.push([`POST /api/gate/passes/:id/${step}`, JSON.stringify(res.body)]);
       }
+      // the companion opens his pass by his SMS link and the guard checks it; he stays on campus for the list
+      const link = (await knex('sms_outbox').where({ template: 'companionPass' }).first()).body as string;
+      const companionPass = await stranger.post('/api/pass-link', { token: /[?&]pass=([A-Za-z0-9_-]+)/.exec(link)![1] });
+      t.is(companionPass.status, 200, JSON.stringify(companionPass.body));
+      staffAnswers.push(['POST /api/pass-link', JSON.stringify(companionPass.body)]);
+      const companionChecked = await guard.post('/api/gate/verify', { payload: companionPass.body.pass.qr.payload, campusId });
+      t.true(companionChecked.body.valid, JSON.stringify(companionChecked.body));
+      staffAnswers.push(['POST /api/gate/verify (companion)', JSON.stringify(companionChecked.body)]);
+      t.is((await guard.post(`/api/gate/passes/${companionChecked.body.pass.id}/entry`, { campusId })).status, 200);
+      await answers(guard, [`/api/gate/on-campus?campusId=${campusId}`], staffAnswers);
 
       const { client: admin } = await staffClient(server, 'admin');
       // an administrator adds a host and changes their mobile: the audit log keeps both (masked)
@@ -258,7 +273,8 @@ for (const kind of await testBackends()) {
       // the dump does hold the people (masked), so a clear value would have been seen
       const all = [...dump.values()].flatMap((d) => d.rows).join('\n');
       t.true(all.includes(`${a.identity.mobile.slice(0, 3)}****${a.identity.mobile.slice(-4)}`), 'the dump holds A masked');
-      for (const table of ['visitors', 'applications', 'tasks', 'passes', 'uploads', 'sms_outbox', 'audit_log', 'engine_instances', 'invitations']) {
+      t.true(all.includes(`${companion.idNumber.slice(0, 3)}***********${companion.idNumber.slice(-4)}`), 'the dump holds the companion masked');
+      for (const table of ['visitors', 'applications', 'application_companions', 'tasks', 'passes', 'uploads', 'sms_outbox', 'audit_log', 'engine_instances', 'invitations']) {
         if (dump.has(table)) t.true(dump.get(table)!.rows.length > 0, `${table} has rows`);
       }
       // 2. every line the server logged

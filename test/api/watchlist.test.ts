@@ -133,7 +133,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: a hit with mode review is accepted and flagged for the host and the admin, not shown to the visitor`, async (t) => {
+  test(`${kind}: a hit with mode review goes to the security office first, flagged for them and the admin, not shown to the visitor`, async (t) => {
     const server = await startTestServer(kind);
     try {
       const { client: admin } = await staffClient(server, 'admin');
@@ -147,22 +147,81 @@ for (const kind of await testBackends()) {
       t.false(JSON.stringify(app).includes('滋事'));
       const mine = await listed.client.get(`/api/applications/${app.id}`);
       t.false(JSON.stringify(mine.body).includes('滋事'));
+      t.is(mine.body.application.currentStep, '入校安全审核', 'a neutral step name: the visitor does not learn he is listed');
+      t.false(JSON.stringify(mine.body).includes('名单'));
       const other = await submitApplication(server, sameNameOtherOrg.client);
 
+      // The listed visitor's application waits for the security office; the other goes to the host as always.
       const { client: host } = await staffClient(server, 'host-cs');
-      const tasks = await onlyTask(host);
-      const taskOf = (id: number) => tasks.tasks.find((x: any) => x.application?.id === id);
-      const flaggedTask = taskOf(app.id);
-      t.truthy(flaggedTask, JSON.stringify(tasks));
-      const view = await host.get(`/api/tasks/${flaggedTask.id}`);
+      const hostTasks = await onlyTask(host);
+      t.deepEqual(
+        hostTasks.tasks.map((x: any) => x.application?.id),
+        [other.id],
+      );
+      t.is((await host.get(`/api/tasks/${hostTasks.tasks[0].id}`)).body.application.watchHit, null);
+
+      const { client: security } = await staffClient(server, 'security');
+      const review = await onlyTask(security, 'unclaimed');
+      t.deepEqual(
+        review.tasks.map((x: any) => [x.application?.id, x.elementId, x.name]),
+        [[app.id, 'security-review', '入校安全审核']],
+      );
+      const view = await security.get(`/api/tasks/${review.tasks[0].id}`);
+      t.is(view.status, 200, JSON.stringify(view.body));
       t.deepEqual(view.body.application.watchHit, { entries: [{ id: entry.body.entry.id, kind: 'name', reason: '曾在实验室滋事', mode: 'review' }] });
-      const otherView = await host.get(`/api/tasks/${taskOf(other.id).id}`);
-      t.is(otherView.body.application.watchHit, null);
 
       const instance = await admin.get(`/api/admin/instances/${app.id}`);
       t.is(instance.body.application.watchHit.entries[0].reason, '曾在实验室滋事');
-      // The process gets the flag as a variable, for a model that routes flagged applications elsewhere.
       t.is(instance.body.instance.variables.watchHit, true);
+
+      // The security office clears the visitor: the application goes on to the host as any other.
+      t.is((await security.post(`/api/tasks/${review.tasks[0].id}/claim`)).status, 200);
+      const cleared = await security.post(`/api/tasks/${review.tasks[0].id}/complete`, { data: { decision: 'approve', opinion: '已核实，同意入校' } });
+      t.is(cleared.status, 200, JSON.stringify(cleared.body));
+      await server.settle();
+      const hostNow = await onlyTask(host);
+      const flagged = hostNow.tasks.find((x: any) => x.application?.id === app.id);
+      t.truthy(flagged, JSON.stringify(hostNow));
+      const hostView = await host.get(`/api/tasks/${flagged.id}`);
+      t.is(hostView.body.application.watchHit.entries[0].reason, '曾在实验室滋事', 'the host still sees why it was reviewed');
+      const timeline = (await listed.client.get(`/api/applications/${app.id}`)).body;
+      t.false(JSON.stringify(timeline).includes('滋事'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${kind}: the security office refuses a listed visitor: refused, told by SMS, no host task`, async (t) => {
+    const server = await startTestServer(kind);
+    try {
+      const { client: admin } = await staffClient(server, 'admin');
+      await admin.post('/api/admin/watch-list', { kind: 'plate', plate: '粤B12345', reason: '车辆曾冲卡', mode: 'review' });
+      const driver = await newVisitor(server, { name: '冯十三' });
+      const app = await submitApplication(server, driver.client, { withVehicle: true, plateNumber: '粤B12345' });
+
+      const { client: security } = await staffClient(server, 'security');
+      const [task] = (await onlyTask(security, 'unclaimed')).tasks;
+      t.is(task.application.id, app.id);
+      // Nobody else can work (or even see) the security office's task.
+      const { client: host } = await staffClient(server, 'host-cs');
+      t.is((await host.post(`/api/tasks/${task.id}/claim`)).status, 404);
+      t.is((await onlyTask(host)).tasks.length, 0);
+
+      await security.post(`/api/tasks/${task.id}/claim`);
+      const noOpinion = await security.post(`/api/tasks/${task.id}/complete`, { data: { decision: 'refuse' } });
+      t.is(noOpinion.status, 400);
+      t.is(noOpinion.body.error.code, 'FORM_INVALID');
+      const refused = await security.post(`/api/tasks/${task.id}/complete`, { data: { decision: 'refuse', opinion: '不符合入校条件' } });
+      t.is(refused.status, 200, JSON.stringify(refused.body));
+      await server.settle();
+
+      const mine = (await driver.client.get(`/api/applications/${app.id}`)).body.application;
+      t.is(mine.status, 'refused');
+      t.false(JSON.stringify(mine).includes('冲卡'));
+      const sms = (await server.db.knex('sms_outbox').where({ application_id: app.id })).map((r: any) => r.template);
+      t.true(sms.includes('refused'), JSON.stringify(sms));
+      t.is((await onlyTask(host)).tasks.length, 0);
+      t.is((await onlyTask(host, 'unclaimed')).tasks.length, 0);
     } finally {
       await server.close();
     }

@@ -61,24 +61,24 @@ test('an administrator adds a security review step and a required field in the b
       const moddle = m.get('moddle');
       const right = ['issue-pass', 'status-approved', 'sms-approved', 'end-approved', 'status-leader-refused', 'sms-leader-refused', 'end-leader-refused'].map((id) => registry.get(id));
       modeling.moveElements(right, { x: 300, y: 0 });
-      const task = modeling.createShape(factory.createShape({ type: 'bpmn:UserTask' }), { x: 790, y: 240 }, registry.get('leader-approved-flow'));
-      const gateway = modeling.createShape(factory.createShape({ type: 'bpmn:ExclusiveGateway' }), { x: 950, y: 240 }, task.outgoing[0]);
+      const task = modeling.createShape(factory.createShape({ type: 'bpmn:UserTask' }), { x: 1090, y: 340 }, registry.get('leader-approved-flow'));
+      const gateway = modeling.createShape(factory.createShape({ type: 'bpmn:ExclusiveGateway' }), { x: 1250, y: 340 }, task.outgoing[0]);
       const values = [
         moddle.create('zeebe:FormDefinition', { formKey: 'leader-review' }),
         moddle.create('zeebe:AssignmentDefinition', { candidateGroups: `=["${candidateGroup}"]` }),
         moddle.create('zeebe:IoMapping', {
           outputParameters: [
-            moddle.create('zeebe:Output', { source: '=decision', target: 'securityDecision' }),
+            moddle.create('zeebe:Output', { source: '=decision', target: 'officeDecision' }),
             moddle.create('zeebe:Output', { source: '=opinion', target: 'lastOpinion' }),
           ],
         }),
       ];
-      modeling.updateProperties(task, { id: 'security-review', extensionElements: moddle.create('bpmn:ExtensionElements', { values }) });
-      modeling.updateProperties(gateway, { id: 'security-decision', name: '保卫处意见' });
+      modeling.updateProperties(task, { id: 'office-review', extensionElements: moddle.create('bpmn:ExtensionElements', { values }) });
+      modeling.updateProperties(gateway, { id: 'office-decision', name: '保卫处意见' });
       const approved = gateway.outgoing[0];
       modeling.updateProperties(approved, {
         name: '同意',
-        conditionExpression: moddle.create('bpmn:FormalExpression', { body: '=securityDecision = "approve"' }),
+        conditionExpression: moddle.create('bpmn:FormalExpression', { body: '=officeDecision = "approve"' }),
       });
       const refused = modeling.connect(gateway, registry.get('status-leader-refused'));
       modeling.updateProperties(refused, { name: '否决' });
@@ -89,7 +89,7 @@ test('an administrator adds a security review step and a required field in the b
     const nameInput = p.locator('#bio-properties-panel-name');
     if (!(await nameInput.isVisible())) await p.click('#bpmn-properties [data-group-id="group-general"] .bio-properties-panel-group-header');
     await nameInput.fill('保卫处审核');
-    await p.waitForFunction(() => (window as any).vfModeler.get('elementRegistry').get('security-review').businessObject.name === '保卫处审核');
+    await p.waitForFunction(() => (window as any).vfModeler.get('elementRegistry').get('office-review').businessObject.name === '保卫处审核');
     t.true(await p.isVisible('#proc-dirty'), 'unsaved changes are flagged');
     await p.click('#proc-validate');
     await p.waitForSelector('#proc-messages .alert');
@@ -147,7 +147,7 @@ test('an administrator adds a security review step and a required field in the b
     await p.goto(`${server.url}/admin/#/instances`);
     await p.click(`tr[data-flow="${fresh.flowNumber}"] a.btn`);
     await p.waitForSelector('#instance-diagram .djs-element.vf-current');
-    t.deepEqual(await p.$$eval('#instance-diagram .djs-element.vf-current', (els) => els.map((e) => e.getAttribute('data-element-id'))), ['security-review']);
+    t.deepEqual(await p.$$eval('#instance-diagram .djs-element.vf-current', (els) => els.map((e) => e.getAttribute('data-element-id'))), ['office-review']);
     const done = await p.$$eval('#instance-diagram .djs-element.vf-done', (els) => els.map((e) => e.getAttribute('data-element-id')));
     t.true(done.includes('leader-review') && done.includes('host-review'), JSON.stringify(done));
     await shot(p, 'admin-08-instance-current-step');

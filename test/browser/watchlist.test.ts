@@ -8,7 +8,7 @@ test.before(async () => {
   await ensureWebBuild();
 });
 
-test('an admin lists a visitor and a person on the watch list; the listed visitor is refused, the other is flagged for the host and at the gate', async (t) => {
+test('an admin lists a visitor and a person on the watch list; the listed visitor is refused, the other is reviewed by the security office, flagged for the host and at the gate', async (t) => {
   t.timeout(240_000);
   const server = await startTestServer('pglite');
   const { browser, close } = await launchBrowser();
@@ -83,6 +83,22 @@ test('an admin lists a visitor and a person on the watch list; the listed visito
     t.false((await v2.page.textContent('main'))!.includes('滋事'));
     await server.settle();
 
+    // It goes to the security office first: the reviewer claims it, sees why, and clears the visitor.
+    const security = await openPage(browser, server.url, PHONE);
+    await staffLogin(security.page, server.url, '/staff/', 'security');
+    await security.page.waitForSelector('#task-filters');
+    await security.page.goto(`${server.url}/staff/#/tasks?list=unclaimed`);
+    await security.page.click(`tr[data-flow="${flowNumber}"] button[data-action=claim]`);
+    await security.page.waitForSelector('#task-watch');
+    t.regex((await security.page.textContent('#task-watch'))!, /关注名单.*曾在实验室滋事/s);
+    await security.page.waitForSelector('.formio-component-opinion textarea');
+    await security.page.fill('.formio-component-opinion textarea', '已核实身份，同意入校');
+    await security.page.click('.formio-component-decision label:has-text("同意")');
+    await shot(security.page, 'watch-03a-security-review');
+    await security.page.click('.formio-component-submit button');
+    await security.page.waitForSelector('#task-filters');
+    await server.settle();
+
     const host = await openPage(browser, server.url, PC);
     await staffLogin(host.page, server.url, '/staff/', 'host-cs');
     await host.page.waitForSelector(`tr[data-flow="${flowNumber}"]`);
@@ -132,7 +148,7 @@ test('an admin lists a visitor and a person on the watch list; the listed visito
     await gp.waitForSelector('#gate-verdict[data-valid="true"]');
     await gp.waitForFunction(() => !document.querySelector('#gate-watch'));
 
-    for (const p of [admin, v1, v2, host, guard]) noCspViolation(t, p);
+    for (const p of [admin, v1, v2, security, host, guard]) noCspViolation(t, p);
   } finally {
     await close();
     await server.close();

@@ -130,6 +130,8 @@ export function applicationVariables(overrides: Variables = {}): Variables {
     visitorNameMasked: '张*',
     idNumberMasked: '410***********123X',
     phoneMasked: '138****5678',
+    watchHit: false,
+    invitedByHost: false,
     ...overrides,
   };
 }

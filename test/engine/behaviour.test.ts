@@ -87,7 +87,7 @@ for (const backend of backends) {
       await engine.deploy('visit-pass.bpmn', visitPassXml);
       const recorder = new Recorder(engine).visitWorkers(engine);
       const ended = new Promise<void>((resolve) => engine.onInstanceEnded(() => resolve()));
-      const { instanceKey } = await engine.start('visit-pass', { applicationId: 'a', hostStaffId: 'h', departmentGroup: 'g' });
+      const { instanceKey } = await engine.start('visit-pass', { applicationId: 'a', hostStaffId: 'h', departmentGroup: 'g', watchHit: false, invitedByHost: false });
       const until = async (check: () => boolean) => {
         for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
       };

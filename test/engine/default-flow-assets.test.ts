@@ -25,7 +25,7 @@ function validate(name: string, data: Record<string, unknown>): Record<string, s
 test('every form key of the default flow has a form', async (t) => {
   const compiled = await compileBpmn(visitPassXml);
   const keys = [...new Set([compiled.model.startFormKey, ...[...compiled.model.elements.values()].map((e) => e.formKey)])].filter(Boolean);
-  t.deepEqual(keys.sort(), ['host-review', 'leader-review', 'visit-application']);
+  t.deepEqual(keys.sort(), ['host-review', 'leader-review', 'security-review', 'visit-application']);
   for (const key of keys) {
     const f = form(key!);
     t.is(f.name, key);

@@ -121,6 +121,29 @@ const cases: Array<{ title: string; xml: string; start: Variables; steps: Step[]
     ends: true,
   },
   {
+    title: 'default flow, a watch-list hit refused by the security office',
+    xml: visitPassXml,
+    start: applicationVariables({ watchHit: true }),
+    steps: [
+      { complete: 'security-review', variables: { decision: 'refuse', opinion: '不符合' } },
+      { complete: 'status-security-refused' },
+      { complete: 'sms-security-refused' },
+    ],
+    ends: true,
+  },
+  {
+    title: 'default flow, a watch-list hit cleared, then an invited visitor goes straight to the leader',
+    xml: visitPassXml,
+    start: applicationVariables({ watchHit: true, invitedByHost: true, leaderStaffId: 'leader-1' }),
+    steps: [
+      { complete: 'security-review', variables: { decision: 'approve', opinion: '已核实' } },
+      { complete: 'leader-review', variables: { decision: 'refuse', opinion: '不同意' } },
+      { complete: 'status-leader-refused' },
+      { complete: 'sms-leader-refused' },
+    ],
+    ends: true,
+  },
+  {
     title: 'default flow, the 72 h timer interrupts the host review',
     xml: visitPassXml,
     start: applicationVariables(),

@@ -30,35 +30,35 @@ export async function ok<T = any>(res: Promise<{ status: number; body: T }>): Pr
  */
 export function processWithSecurityStep(candidateGroup: string): string {
   const xml = bundledProcessXml();
-  const task = `<bpmn:userTask id="security-review" name="校园保卫处意见">
+  const task = `<bpmn:userTask id="office-review" name="校园保卫处意见">
       <bpmn:extensionElements>
         <zeebe:formDefinition formKey="leader-review" />
         <zeebe:assignmentDefinition candidateGroups="=[&#34;${candidateGroup}&#34;]" />
         <zeebe:ioMapping>
-          <zeebe:output source="=decision" target="securityDecision" />
+          <zeebe:output source="=decision" target="officeDecision" />
           <zeebe:output source="=opinion" target="lastOpinion" />
         </zeebe:ioMapping>
       </bpmn:extensionElements>
       <bpmn:incoming>leader-approved-flow</bpmn:incoming>
-      <bpmn:outgoing>f-security-gw</bpmn:outgoing>
+      <bpmn:outgoing>f-office-gw</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:exclusiveGateway id="security-decision" name="保卫处意见" default="security-refused-flow">
-      <bpmn:incoming>f-security-gw</bpmn:incoming>
-      <bpmn:outgoing>security-approved-flow</bpmn:outgoing>
-      <bpmn:outgoing>security-refused-flow</bpmn:outgoing>
+    <bpmn:exclusiveGateway id="office-decision" name="保卫处意见" default="office-refused-flow">
+      <bpmn:incoming>f-office-gw</bpmn:incoming>
+      <bpmn:outgoing>office-approved-flow</bpmn:outgoing>
+      <bpmn:outgoing>office-refused-flow</bpmn:outgoing>
     </bpmn:exclusiveGateway>
-    <bpmn:sequenceFlow id="f-security-gw" sourceRef="security-review" targetRef="security-decision" />
-    <bpmn:sequenceFlow id="security-approved-flow" sourceRef="security-decision" targetRef="issue-pass">
-      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=securityDecision = "approve"</bpmn:conditionExpression>
+    <bpmn:sequenceFlow id="f-office-gw" sourceRef="office-review" targetRef="office-decision" />
+    <bpmn:sequenceFlow id="office-approved-flow" sourceRef="office-decision" targetRef="issue-pass">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=officeDecision = "approve"</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="security-refused-flow" sourceRef="security-decision" targetRef="status-leader-refused" />
+    <bpmn:sequenceFlow id="office-refused-flow" sourceRef="office-decision" targetRef="status-leader-refused" />
 `;
   const changed = xml
-    .replace('sourceRef="leader-decision" targetRef="issue-pass"', 'sourceRef="leader-decision" targetRef="security-review"')
-    .replace('<bpmn:incoming>leader-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>', '<bpmn:incoming>security-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>')
-    .replace('<bpmn:incoming>leader-refused-flow</bpmn:incoming>', '<bpmn:incoming>leader-refused-flow</bpmn:incoming>\n      <bpmn:incoming>security-refused-flow</bpmn:incoming>')
+    .replace('sourceRef="leader-decision" targetRef="issue-pass"', 'sourceRef="leader-decision" targetRef="office-review"')
+    .replace('<bpmn:incoming>leader-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>', '<bpmn:incoming>office-approved-flow</bpmn:incoming>\n      <bpmn:outgoing>f-issue</bpmn:outgoing>')
+    .replace('<bpmn:incoming>leader-refused-flow</bpmn:incoming>', '<bpmn:incoming>leader-refused-flow</bpmn:incoming>\n      <bpmn:incoming>office-refused-flow</bpmn:incoming>')
     .replace('</bpmn:process>', `${task}\n  </bpmn:process>`);
-  if (changed.split('security-').length < 8) throw new Error('the bundled process changed: update processWithSecurityStep');
+  if (changed.split('office-').length < 8) throw new Error('the bundled process changed: update processWithSecurityStep');
   return changed;
 }
 

@@ -44,3 +44,23 @@ test('report refusals in English, read from the server message where it varies',
   t.is(englishErrorText({ status: 400, code: 'REPORT_FILTER_INVALID', message: '别的话' }), undefined, 'an unknown message stays Chinese');
   t.is(englishErrorText({ status: 403, code: 'REPORT_DEPARTMENT_FORBIDDEN', message: '只能查看本部门的报表' }), "You can only see your own department's reports");
 });
+
+test('group visits: each companion row problem in English, whatever the first problem was', (t) => {
+  const e = {
+    status: 400,
+    code: 'COMPANION_ID_INVALID',
+    message: '身份证号校验位不正确，请核对后重新输入',
+    details: [
+      { field: 'companions[0].idNumber', message: '身份证号校验位不正确，请核对后重新输入' },
+      { field: 'companions[2].idNumber', message: '与第2位同行人员的身份证号重复' },
+      { field: 'companions[3].mobile', message: '请填写正确的11位手机号' },
+    ],
+  };
+  t.regex(englishErrorText(e)!, /check digit/);
+  t.deepEqual(
+    e.details.map((d) => englishFieldText(e, d)),
+    ['The check digit of the resident ID number is wrong. Check the number and enter it again.', 'Same resident ID number as companion 2', 'Enter a valid 11-digit mobile number'],
+  );
+  t.is(englishErrorText({ status: 400, code: 'COMPANIONS_TOO_MANY', message: '同行人员最多20人', details: [{ field: 'companions', message: '同行人员最多20人', max: 20 }] }), 'At most 20 companions');
+  t.is(englishErrorText({ status: 400, code: 'COMPANIONS_TOO_MANY', message: '同行人员最多20人' }), undefined, 'without the value the server text stays');
+});

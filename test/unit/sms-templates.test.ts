@@ -34,6 +34,9 @@ test('the shipped templates render completely with the variables the flow provid
     flowNumber: 'FK20261201000001',
     opinion: '不同意，请改期申请',
     link: 'https://visit.example.edu.cn/tasks/1',
+    // a group visit's companion SMS (companionPass)
+    applicantName: '李四',
+    visitTime: '09:00-11:00',
   };
   const { invitation, ...flowTemplates } = DEFAULT_SETTINGS.smsTemplates;
   for (const [key, template] of Object.entries(flowTemplates)) {

@@ -15,6 +15,7 @@ import * as m013reports from './013_report_indexes.ts';
 import * as m014gates from './014_gates_on_campus.ts';
 import * as m016integrations from './016_integration_settings.ts';
 import * as m017invitations from './017_invitations.ts';
+import * as m018groups from './018_group_visits.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Array<[string, Migration]> = [
   ['014_gates_on_campus', m014gates],
   ['016_integration_settings', m016integrations],
   ['017_invitations', m017invitations],
+  ['018_group_visits', m018groups],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

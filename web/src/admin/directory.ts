@@ -8,7 +8,7 @@ import { button, download, failed, go, labelled, needsLogin, panel, roleName, sa
 
 const TABS = ['campuses', 'gates', 'departments', 'staff', 'import'] as const;
 type Tab = (typeof TABS)[number];
-const ROLES = ['host', 'leader', 'admin', 'guard'];
+const ROLES = ['host', 'leader', 'admin', 'guard', 'security'];
 
 interface Field {
   name: string;

@@ -141,6 +141,16 @@ export const instanceDetail: View = async (main, params) => {
               ['表单版本', app.formKey ? `${app.formKey} v${app.formVersion}` : null],
             ]),
           ),
+          app.group?.companions?.length
+            ? panel(
+                at('inst.companions', { count: app.group.companions.length }),
+                table(
+                  [at('inst.visitor'), '身份证号', '手机号'],
+                  app.group.companions.map((c: any) => h('tr', null, h('td', null, c.name), h('td', null, c.idNumber), h('td', null, c.mobile))),
+                  { id: 'inst-companions' },
+                ),
+              )
+            : null,
           panel(
             at('inst.history'),
             h(

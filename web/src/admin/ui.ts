@@ -78,7 +78,7 @@ export function labelled(label: string, control: HTMLElement, cls = 'col-md') {
   return h('div', { class: cls }, h('label', { class: 'form-label small mb-1', for: id }, label), control);
 }
 
-export const roleName = (r: string) => (['host', 'leader', 'admin', 'guard'].includes(r) ? at(`role.${r}` as AdminKey) : r);
+export const roleName = (r: string) => (['host', 'leader', 'admin', 'guard', 'security'].includes(r) ? at(`role.${r}` as AdminKey) : r);
 
 /** Downloads text (an exported .bpmn) without a round trip. */
 export function download(name: string, content: Blob) {

@@ -124,6 +124,8 @@ const gate: View = async (main) => {
             { class: 'card-body' },
             kv([
               [t('task.visitor'), p.visitorName],
+              // A companion of a group visit: his own pass, and the applicant he came with.
+              [t('group.companionOf'), p.companionOf ? h('span', { id: 'gate-companion-of' }, p.companionOf) : null],
               [t('task.organisation'), p.organisation],
               [t('task.idNumber'), p.idNumber],
               [t('task.mobile'), p.mobile],

@@ -110,6 +110,23 @@ const validationTexts: Record<string, string> = {
   邀请链接无效: 'The invitation link is not valid',
 };
 
+/** The field messages of a group visit's companions (server/companions). */
+const companionTexts: Record<string, string> = {
+  请填写同行人员姓名: "Enter the companion's name",
+  姓名不能超过50个字: 'The name can be at most 50 characters',
+  身份证号应为18位: 'The resident ID number has 18 characters',
+  '身份证号格式不正确：前17位应为数字，最后一位为数字或X': 'The resident ID number is not valid: 17 digits, then a digit or X',
+  身份证号中的出生日期无效: 'The birth date in the resident ID number is not valid',
+  '身份证号校验位不正确，请核对后重新输入': 'The check digit of the resident ID number is wrong. Check the number and enter it again.',
+  请填写正确的11位手机号: 'Enter a valid 11-digit mobile number',
+  同行人员不能是申请人本人: 'You cannot list yourself as a companion',
+};
+
+function companionText(message: string): string | undefined {
+  const duplicate = /^与第(\d+)位同行人员的身份证号重复$/.exec(message);
+  return duplicate ? `Same resident ID number as companion ${duplicate[1]}` : companionTexts[message];
+}
+
 const formLabel = (label: string) => formStringsEn[label];
 
 /**
@@ -245,6 +262,17 @@ export const errorTextsEn: Record<string, Entry> = {
 
   // Passes and the gate
   PASS_NOT_AVAILABLE: 'The pass has not been issued yet or is not available',
+  PASS_LINK_INVALID: 'This pass link is not valid. Check the link in the SMS.',
+  // Group visits: the companions of an application (each field message is translated by companionTexts)
+  COMPANIONS_TOO_MANY: (e) => {
+    const max = Number(record(Array.isArray(e.details) ? e.details[0] : undefined).max);
+    return Number.isInteger(max) ? `At most ${max} companions` : undefined;
+  },
+  COMPANION_NAME_INVALID: (e) => companionTexts[e.message],
+  COMPANION_ID_INVALID: (e) => companionTexts[e.message],
+  COMPANION_MOBILE_INVALID: (e) => companionTexts[e.message],
+  COMPANION_DUPLICATE: (e) => companionText(e.message),
+  COMPANION_IS_APPLICANT: 'You cannot list yourself as a companion',
   PASS_INPUT_REQUIRED: 'Scan the QR code or type the pass code',
   PASS_NOT_FOUND: 'The pass code does not exist',
   PASS_NOT_VALID: (e) => {
@@ -298,6 +326,13 @@ export function englishFieldText(e: ErrorInput, field: { field: string; message:
       return field.message === '结束时间应晚于开始时间' ? formStringsEn.结束时间须晚于开始时间 : undefined;
     case 'OPTION_NOT_ALLOWED':
       return field.message === '不是可选的值' ? 'Not one of the choices' : undefined;
+    case 'COMPANION_NAME_INVALID':
+    case 'COMPANION_ID_INVALID':
+    case 'COMPANION_MOBILE_INVALID':
+    case 'COMPANION_DUPLICATE':
+    case 'COMPANION_IS_APPLICANT':
+      // One refusal lists every row's problem, whatever its kind.
+      return companionText(field.message);
   }
   return field.message === e.message ? englishErrorText(e) : undefined;
 }

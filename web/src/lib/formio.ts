@@ -22,6 +22,7 @@ import NestedComponent from '@formio/js/lib/mjs/components/_classes/nested/Neste
 import NestedArrayComponent from '@formio/js/lib/mjs/components/_classes/nestedarray/NestedArrayComponent';
 import NestedDataComponent from '@formio/js/lib/mjs/components/_classes/nesteddata/NestedDataComponent';
 import Components from '@formio/js/lib/mjs/components/Components';
+import DataGridComponent from '@formio/js/lib/mjs/components/datagrid/DataGrid';
 import DateTimeComponent from '@formio/js/lib/mjs/components/datetime/DateTime';
 import FileComponent from '@formio/js/lib/mjs/components/file/File';
 import PanelComponent from '@formio/js/lib/mjs/components/panel/Panel';
@@ -78,6 +79,8 @@ const registered: Record<string, unknown> = {
   unknown: UnknownComponent,
   button: ButtonComponent,
   checkbox: CheckBoxComponent,
+  // The application form's companions (group visits).
+  datagrid: DataGridComponent,
   datetime: DateTimeComponent,
   file: FileComponent,
   panel: PanelComponent,
@@ -302,6 +305,12 @@ export async function renderForm(el: HTMLElement, schema: any, options: RenderOp
     hooks: {
       beforeSubmit: (submission: any, next: (err?: any) => void) => {
         if (!options.onSubmit) return next();
+        // Form.io validates after this hook and clears the last answer's server errors only where it finds the
+        // component by path: one inside a data grid row (companions[1].idNumber) stayed and blocked a submission
+        // the server had accepted. This answer decides anew.
+        form.everyComponent?.((c: any) => {
+          if (c.serverErrors?.length) c.serverErrors = [];
+        });
         options.onSubmit(submission.data).then(
           () => next(),
           (err: any) => next(err),

@@ -192,6 +192,20 @@ const zh = {
   'status.active': '待使用',
   'status.used': '已使用',
   'status.canceled': '已取消',
+  // Group visits (companions): the visitor's status page and a companion's pass page, the staff task view
+  'group.title': '同行人员及通行码（共{count}人）',
+  'group.applicant': '申请人',
+  'group.companion': '同行人员',
+  'group.noPass': '审批通过后签发',
+  'group.passActive': '通行码有效',
+  'group.onCampus': '已入校',
+  'group.passExpired': '通行码已过期',
+  'group.passRevoked': '通行码已作废',
+  'group.note': '每位同行人员的通行码链接已以短信发送到其本人手机，凭各自的通行码入校。',
+  'group.holder': '持码人：{name}',
+  'group.noLink': '未找到通行码链接，请重新打开短信中的链接。',
+  'group.staffTitle': '同行人员（{count}人）',
+  'group.companionOf': '同行申请人',
 };
 
 export type Key = keyof typeof zh;
@@ -384,6 +398,19 @@ const en: Record<Key, string> = {
   'status.active': 'Unused',
   'status.used': 'Used',
   'status.canceled': 'Cancelled',
+  'group.title': 'Companions and passes ({count} people)',
+  'group.applicant': 'Applicant',
+  'group.companion': 'Companion',
+  'group.noPass': 'Issued once approved',
+  'group.passActive': 'Pass valid',
+  'group.onCampus': 'On campus',
+  'group.passExpired': 'Pass expired',
+  'group.passRevoked': 'Pass revoked',
+  'group.note': 'Each companion got the link to his own pass by SMS on his own mobile; everyone enters with his own pass.',
+  'group.holder': 'Holder: {name}',
+  'group.noLink': 'No pass link found. Open the link in the SMS again.',
+  'group.staffTitle': 'Companions ({count})',
+  'group.companionOf': 'Companion of',
 };
 
 const tables: Record<Lang, Record<Key, string>> = { zh, en };

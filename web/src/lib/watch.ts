@@ -10,6 +10,8 @@ export interface WatchEntryHit {
   kind: 'id_number' | 'plate' | 'name';
   reason: string;
   mode: string;
+  /** A companion of a group visit (never his ID number). */
+  person?: { role: 'companion'; name: string; index: number };
 }
 
 const TEXT = {
@@ -18,12 +20,14 @@ const TEXT = {
     review: '关注名单提示：该访客（{kinds}）在关注名单中，请审慎审核，必要时联系保卫处。',
     gate: '注意：该访客（{kinds}）在关注名单中，请核实身份并联系保卫处。',
     reason: '原因：',
+    companion: '同行人员 {name}',
   },
   en: {
     kinds: { id_number: 'ID number', plate: 'plate', name: 'name' },
     review: 'Watch list: this visitor ({kinds}) is on the watch list. Review with care and consult the security office if needed.',
     gate: 'Caution: this visitor ({kinds}) is on the watch list. Check the identity and call the security office.',
     reason: 'Reason: ',
+    companion: 'Companion {name}',
   },
 };
 
@@ -35,6 +39,6 @@ export function watchWarningBox(entries: WatchEntryHit[], where: 'review' | 'gat
     'div',
     { class: 'alert alert-danger', role: 'alert', id, dataset: { entries: entries.map((e) => e.id).join(',') } },
     h('div', { class: 'fw-semibold' }, tx[where].replace('{kinds}', kinds)),
-    h('ul', { class: 'mb-0 mt-1' }, ...entries.map((e) => h('li', null, `${tx.kinds[e.kind] ?? e.kind} · ${tx.reason}${e.reason}`))),
+    h('ul', { class: 'mb-0 mt-1' }, ...entries.map((e) => h('li', null, `${e.person ? `${tx.companion.replace('{name}', e.person.name)} · ` : ''}${tx.kinds[e.kind] ?? e.kind} · ${tx.reason}${e.reason}`))),
   );
 }

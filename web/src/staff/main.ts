@@ -219,6 +219,20 @@ function attachmentList(attachments: any[]) {
   );
 }
 
+/** The companions of a group visit, masked as the server sends them; nothing for a single visitor. */
+function companionsCard(group: { companions: Array<{ name: string; idNumber: string; mobile: string }> } | null) {
+  if (!group?.companions?.length) return '';
+  return card(
+    t('group.staffTitle', { count: group.companions.length }),
+    h(
+      'table',
+      { class: 'table table-sm mb-0', id: 'task-companions' },
+      h('thead', null, h('tr', null, h('th', null, t('task.visitor')), h('th', null, t('task.idNumber')), h('th', null, t('task.mobile')))),
+      h('tbody', null, ...group.companions.map((c) => h('tr', null, h('td', null, c.name), h('td', null, c.idNumber), h('td', null, c.mobile)))),
+    ),
+  );
+}
+
 const taskView: View = async (main, { id }) => {
   main.classList.add('vf-wide');
   main.append(loading(t('state.loading')));
@@ -263,6 +277,7 @@ const taskView: View = async (main, { id }) => {
           ['备注 / Remark', a.data?.remark],
         ]),
       ),
+      companionsCard(a.group),
       card(t('detail.attachments'), attachmentList(res.attachments)),
     );
     if (a.timeline?.length) {

@@ -2,11 +2,12 @@ import 'bootstrap/dist/css/bootstrap.min.css';
 import '../lib/app.css';
 import { ApiError, errorMessage, get, post } from '../lib/api.ts';
 import { authForm, card, field, go, render, renderHeader, startApp, type View } from '../lib/app.ts';
-import { alertBox, append, busy, clear, empty, fmtDateTime, fmtRange, h, loading } from '../lib/dom.ts';
+import { alertBox, append, busy, clear, empty, fmtDateTime, h, loading } from '../lib/dom.ts';
 import { t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
 import { type ApplySource, invitedSource, inviteLanding, takeInviteFromUrl } from './invite.ts';
+import { groupCard, linkPass, type PassAnswer, passScreen, takePassLinkFromUrl } from './group.ts';
 
 interface Visitor {
   id: number;
@@ -283,6 +284,7 @@ const detail: View = async (main, { id }) => {
         ]),
         actions,
       ),
+      groupCard(a.group, a.data?.visitorName ?? ''),
       card(
         t('detail.timeline'),
         a.timeline?.length
@@ -313,57 +315,14 @@ const detail: View = async (main, { id }) => {
   }
 };
 
-const pass: View = async (main, { id }) => {
-  main.append(loading(t('state.loading')));
-  const QR = import('qrcode');
-  let timer: number | undefined;
-  let stopped = false;
-  const canvas = h('canvas', { class: 'vf-qr', id: 'pass-qr', 'aria-label': t('pass.title') });
-  const status = h('div', { class: 'small text-center text-secondary mt-2' });
-  const draw = async () => {
-    try {
-      const { pass: p } = await get(`/api/applications/${encodeURIComponent(id)}/pass`);
-      if (stopped) return;
-      await (await QR).toCanvas(canvas, p.qr.payload, { margin: 2, width: 288, errorCorrectionLevel: 'M' });
-      if (!canvas.isConnected) {
-        clear(main).append(
-          card(
-            t('pass.title'),
-            canvas,
-            status,
-            h('div', { class: 'text-center text-secondary small mt-3' }, t('pass.code')),
-            h('div', { class: 'vf-code', id: 'pass-code' }, p.shortCode),
-            kv([
-              [t('pass.campus'), p.campus?.name],
-              [t('pass.window'), fmtRange(p.validFrom, p.validUntil)],
-              [t('detail.plate'), p.plateNumber],
-            ]),
-          ),
-        );
-      }
-      status.textContent = t('pass.refresh', { seconds: p.rotateSeconds });
-      status.classList.remove('text-danger');
-      timer = window.setTimeout(draw, Math.max(5, p.rotateSeconds - 5) * 1000);
-    } catch (err) {
-      if (session.needsLogin(err) || stopped) return;
-      if (canvas.isConnected) {
-        // Keep the last code on screen and try again: the gate may have a weak signal.
-        status.textContent = errorMessage(err);
-        status.classList.add('text-danger');
-        timer = window.setTimeout(draw, 5000);
-      } else {
-        clear(main).append(card(t('pass.unavailable'), alertBox(errorMessage(err), 'warning', () => void render(), t('state.retry'))));
-      }
-    }
-  };
-  await draw();
-  return () => {
-    stopped = true;
-    window.clearTimeout(timer);
-  };
-};
+const pass: View = (main, params, query) =>
+  passScreen(
+    async () => (await get<{ pass: PassAnswer }>(`/api/applications/${encodeURIComponent(params.id)}/pass`)).pass,
+    (err) => session.needsLogin(err),
+  )(main, params, query);
 
 takeInviteFromUrl();
+takePassLinkFromUrl();
 startApp({
   title: 'app.title',
   routes: [
@@ -377,6 +336,7 @@ startApp({
     { path: '/pass/:id', view: pass },
     { path: '/invite', view: inviteLanding(session) },
     { path: '/invite/apply', view: applyWith(() => invitedSource(session)) },
+    { path: '/group-pass', view: linkPass },
   ],
   nav: [
     { href: '#/applications', label: 'nav.mine', show: session.signedIn },

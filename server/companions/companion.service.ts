@@ -1,0 +1,250 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine-adapter/clock.ts';
+import { DEFAULT_SETTINGS, type SettingsService } from '../admin/settings.service.ts';
+import { type FieldCrypto, maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
+import { dateString } from '../applications/application.model.ts';
+import { badRequest } from '../errors.ts';
+import type { FormComponent, FormSchema } from '../forms/form.validator.ts';
+import type { PassService } from '../passes/pass.service.ts';
+import type { SmsOutbox } from '../tasks/task.service.ts';
+import { normaliseMobile, parseResidentId, residentIdMessages } from '../visitors/resident-id.ts';
+import type { Visitor } from '../visitors/visitor.model.ts';
+import type { WatchHit } from '../watchlist/watchlist.model.ts';
+import {
+  type CheckedCompanion,
+  COMPANION_FIELDS,
+  COMPANIONS_GROUP,
+  type CompanionRow,
+  type CompanionView,
+  MAX_COMPANIONS,
+} from './companion.model.ts';
+
+export interface CompanionDeps {
+  knex: Knex;
+  clock: Clock;
+  fieldCrypto: FieldCrypto;
+  passes: PassService;
+  sms: SmsOutbox & { wake?(): void };
+  settings: SettingsService;
+  /** The watch-list check of the companions (server/watchlist); without it nobody is checked. */
+  watchCheck?: (applicantId: number, companions: Array<{ index: number; name: string; idNumberBidx: string }>) => Promise<WatchHit | null>;
+  renderTemplate: (template: string, vars: Record<string, string | number | undefined>) => string;
+  publicUrl: string;
+  universityName: string;
+}
+
+/** The group of an application as the applicant and staff see it: his pass's state and each companion's. */
+export interface GroupView {
+  applicantPass: CompanionView['pass'];
+  companions: CompanionView[];
+}
+
+const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+
+/**
+ * The companions of a group visit: checked at submission like a visitor's registration (ID number with its check
+ * digit, mobile), stored encrypted, checked against the watch list, and each given a pass and an SMS link to it
+ * when the application is approved.
+ */
+export class CompanionService {
+  constructor(private readonly deps: CompanionDeps) {}
+
+  /** The form's companions grid, if the form (as the administrator left it) has one. */
+  component(schema: FormSchema): FormComponent | undefined {
+    let found: FormComponent | undefined;
+    const walk = (components: FormComponent[] | undefined) => {
+      for (const c of components ?? []) {
+        if (found) return;
+        if (c.type === 'datagrid' && (c.properties?.group === COMPANIONS_GROUP || c.key === COMPANIONS_GROUP)) found = c;
+        else {
+          walk(c.components);
+          for (const col of c.columns ?? []) walk(col.components);
+        }
+      }
+    };
+    walk(schema.components);
+    return found;
+  }
+
+  /**
+   * The input with an empty companions list where none was sent: Form.io fills a missing grid with one blank row
+   * and then requires its fields, so an applicant who comes alone would be refused (a grid added in the form
+   * builder may lack the shipped form's `defaultValue: []`).
+   */
+  withoutMissingRows(schema: FormSchema, input: Record<string, unknown>): Record<string, unknown> {
+    const grid = this.component(schema);
+    return grid && (input[grid.key] === undefined || input[grid.key] === null) ? { ...input, [grid.key]: [] } : input;
+  }
+
+  /**
+   * The companions of a validated submission, each checked; every problem is reported with its field path
+   * (companions[1].idNumber) and the first one's code. Empty rows (added and left blank) are dropped.
+   */
+  check(schema: FormSchema, data: Record<string, unknown>, visitor: Pick<Visitor, 'id_number_bidx'>): CheckedCompanion[] {
+    const grid = this.component(schema);
+    if (!grid) return [];
+    const raw = data[grid.key];
+    if (raw === undefined || raw === null || raw === '') return [];
+    if (!Array.isArray(raw)) throw badRequest('FORM_INVALID', '同行人员格式不正确', [{ field: grid.key, message: '同行人员格式不正确' }]);
+    const rows = raw.map((r, index) => ({ index, row: r && typeof r === 'object' ? (r as Record<string, unknown>) : {} }));
+    const filled = rows.filter(({ row }) => Object.values(COMPANION_FIELDS).some((k) => text(row[k]) !== ''));
+    const formMax = Number(grid.validate?.maxLength);
+    const limit = Number.isInteger(formMax) && formMax > 0 ? Math.min(formMax, MAX_COMPANIONS) : MAX_COMPANIONS;
+    if (filled.length > limit) {
+      const message = `同行人员最多${limit}人`;
+      throw badRequest('COMPANIONS_TOO_MANY', message, [{ field: grid.key, message, max: limit }]);
+    }
+    const problems: Array<{ code: string; field: string; message: string }> = [];
+    const problem = (code: string, index: number, field: string, message: string) =>
+      problems.push({ code, field: `${grid.key}[${index}].${field}`, message });
+    const checked: CheckedCompanion[] = [];
+    const seen = new Map<string, number>();
+    const now = this.deps.clock.now();
+    for (const { index, row } of filled) {
+      const name = text(row[COMPANION_FIELDS.name]).replace(/\s+/g, ' ');
+      if (!name) problem('COMPANION_NAME_INVALID', index, COMPANION_FIELDS.name, '请填写同行人员姓名');
+      else if ([...name].length > 50) problem('COMPANION_NAME_INVALID', index, COMPANION_FIELDS.name, '姓名不能超过50个字');
+      const id = parseResidentId(text(row[COMPANION_FIELDS.idNumber]), now);
+      let bidx: string | undefined;
+      if (typeof id === 'string') {
+        problem('COMPANION_ID_INVALID', index, COMPANION_FIELDS.idNumber, residentIdMessages[id]);
+      } else {
+        bidx = this.deps.fieldCrypto.blindIndex('id', id.value);
+        if (bidx === visitor.id_number_bidx) {
+          problem('COMPANION_IS_APPLICANT', index, COMPANION_FIELDS.idNumber, '同行人员不能是申请人本人');
+        } else if (seen.has(bidx)) {
+          problem('COMPANION_DUPLICATE', index, COMPANION_FIELDS.idNumber, `与第${seen.get(bidx)! + 1}位同行人员的身份证号重复`);
+        } else {
+          seen.set(bidx, index);
+        }
+      }
+      const mobile = normaliseMobile(text(row[COMPANION_FIELDS.mobile]));
+      if (!mobile) problem('COMPANION_MOBILE_INVALID', index, COMPANION_FIELDS.mobile, '请填写正确的11位手机号');
+      if (name && [...name].length <= 50 && typeof id !== 'string' && bidx && mobile) {
+        checked.push({ position: index, name, idNumber: id.value, idNumberBidx: bidx, mobile });
+      }
+    }
+    if (problems.length) {
+      const details = problems.map(({ field, message }) => ({ field, message }));
+      throw badRequest(problems[0].code, problems[0].message, details);
+    }
+    // Positions are the rows as the form showed them, so that a later message can name "the 2nd companion".
+    return checked.map((c, i) => ({ ...c, position: i }));
+  }
+
+  /** What the application's form data keeps of the companions: names and masked identifiers, never the clear ones. */
+  maskedData(checked: CheckedCompanion[]) {
+    return checked.map((c) => ({
+      [COMPANION_FIELDS.name]: c.name,
+      [COMPANION_FIELDS.idNumber]: maskIdNumber(c.idNumber),
+      [COMPANION_FIELDS.mobile]: maskMobile(c.mobile),
+    }));
+  }
+
+  /** The watch-list check of every companion (throws the neutral refusal on a `refuse` hit). */
+  async watch(applicantId: number, checked: CheckedCompanion[]): Promise<WatchHit | null> {
+    if (!checked.length || !this.deps.watchCheck) return null;
+    return this.deps.watchCheck(
+      applicantId,
+      checked.map((c) => ({ index: c.position, name: c.name, idNumberBidx: c.idNumberBidx })),
+    );
+  }
+
+  /** Stores the companions of a new application, in the transaction that inserts it. */
+  async insert(trx: Knex, applicationId: number, checked: CheckedCompanion[]): Promise<void> {
+    if (!checked.length) return;
+    const { fieldCrypto, clock } = this.deps;
+    const now = clock.now();
+    await trx('application_companions').insert(
+      checked.map((c) => ({
+        application_id: applicationId,
+        position: c.position,
+        name: c.name,
+        id_number_enc: fieldCrypto.encrypt(c.idNumber),
+        id_number_bidx: c.idNumberBidx,
+        id_number_masked: maskIdNumber(c.idNumber),
+        mobile_enc: fieldCrypto.encrypt(c.mobile),
+        mobile_masked: maskMobile(c.mobile),
+        created_at: now,
+      })),
+    );
+  }
+
+  /**
+   * The group of an application as one column of another query (ApplicationService.view makes one round trip):
+   * masked identifiers only, with each person's pass state.
+   */
+  column(knex: Knex, applicationId: number): Knex.Raw {
+    const passState = (p: string, pp: string) =>
+      `case when ${p}.id is null then null else json_build_object('status', ${p}.status, 'validUntil', ${p}.valid_until, 'onCampus', ${pp}.pass_id is not null) end`;
+    return knex.raw(
+      `json_build_object(
+        'applicantPass', (select ${passState('p', 'pp')} from passes p left join pass_presence pp on pp.pass_id = p.id
+                          where p.application_id = ? and p.companion_id is null),
+        'companions', (select coalesce(json_agg(json_build_object('position', c.position, 'name', c.name, 'idNumber', c.id_number_masked,
+                          'mobile', c.mobile_masked, 'pass', ${passState('p', 'pp')}) order by c.position), '[]'::json)
+                       from application_companions c left join passes p on p.companion_id = c.id left join pass_presence pp on pp.pass_id = p.id
+                       where c.application_id = ?))`,
+      [applicationId, applicationId],
+    );
+  }
+
+  /** The value of column() as the API shows it. */
+  fromJson(value: unknown): GroupView {
+    const parsed = (typeof value === 'string' ? JSON.parse(value) : value) as { applicantPass: any; companions: any[] } | null;
+    const now = this.deps.clock.now().getTime();
+    const pass = (p: any): CompanionView['pass'] =>
+      p ? { status: p.status === 'revoked' ? 'revoked' : new Date(p.validUntil).getTime() <= now ? 'expired' : 'active', onCampus: Boolean(p.onCampus) } : null;
+    return {
+      applicantPass: pass(parsed?.applicantPass),
+      companions: (parsed?.companions ?? []).map((c) => ({ position: c.position, name: c.name, idNumber: c.idNumber, mobile: c.mobile, pass: pass(c.pass) })),
+    };
+  }
+
+  /**
+   * After the applicant's pass (the issue-pass job): a pass for each companion and an SMS with the link to it, in
+   * one transaction per run, since the link's token exists only until the SMS is queued. A job delivered again
+   * finds every companion with a pass and sends nothing.
+   */
+  async issuePasses(applicationId: number): Promise<number> {
+    const { knex, fieldCrypto, sms } = this.deps;
+    const templates = { ...DEFAULT_SETTINGS.smsTemplates, ...(await this.deps.settings.get('smsTemplates')) };
+    const sent = await knex.transaction(async (trx) => {
+      const issued = await this.deps.passes.issueForCompanions(trx, applicationId);
+      const active = issued.filter((i) => i.pass.status === 'active');
+      if (!active.length) return 0;
+      const app = await trx('applications')
+        .join('visitors', 'visitors.id', 'applications.visitor_id')
+        .where('applications.id', applicationId)
+        .first('applications.visit_date', 'applications.visit_start', 'applications.visit_end', 'applications.flow_number', 'visitors.name as applicant_name');
+      const companions: CompanionRow[] = await trx('application_companions').whereIn(
+        'id',
+        active.map((i) => i.companionId),
+      );
+      const byId = new Map(companions.map((c) => [c.id, c]));
+      for (const { pass, companionId, linkToken } of active) {
+        const companion = byId.get(companionId)!;
+        const params = {
+          university: this.deps.universityName,
+          name: companion.name,
+          applicantName: app.applicant_name,
+          visitDate: dateString(app.visit_date),
+          visitTime: `${app.visit_start}-${app.visit_end}`,
+          flowNumber: app.flow_number,
+          link: `${this.deps.publicUrl}/?pass=${linkToken}`,
+        };
+        await sms.enqueue(trx, {
+          dedupeKey: `companion-pass:${pass.id}`,
+          to: fieldCrypto.decrypt(companion.mobile_enc),
+          template: 'companionPass',
+          body: this.deps.renderTemplate(templates.companionPass, params),
+          params,
+          applicationId,
+        });
+      }
+      return active.length;
+    });
+    if (sent) sms.wake?.();
+    return sent;
+  }
+}
