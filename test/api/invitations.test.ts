@@ -298,6 +298,40 @@ for (const kind of await testBackends()) {
     }
   });
 
+  test(`${kind}: an invited visitor on the watch list (review) goes to the security office first, then straight to the leader`, async (t) => {
+    const server = await startTestServer(kind);
+    try {
+      const knex = server.db.knex;
+      const { client: admin } = await staffClient(server, 'admin');
+      t.is((await admin.post('/api/admin/watch-list', { kind: 'name', name: '周九', organisation: '某科技公司', reason: '曾在实验室滋事', mode: 'review' })).status, 201);
+      const { client: host } = await staffClient(server, 'host-cs');
+      const identity = makeVisitor({ name: '周九', organisation: '某科技公司' });
+      const { token } = await invite(server, host, { visitorMobile: identity.mobile });
+      const visitor = new ApiClient(server.url);
+      t.is((await visitor.post('/api/visitors/register', identity)).status, 201);
+      const submitted = await visitor.post('/api/invitations/apply', { token, data: ownFields });
+      t.is(submitted.status, 201, JSON.stringify(submitted.body));
+      t.false(JSON.stringify(submitted.body).includes('滋事'));
+      await server.settle();
+      const app = submitted.body.application;
+      const elements = async () => (await knex('tasks').where({ application_id: app.id }).orderBy('id')).map((x: any) => [x.element_id, x.status]);
+      t.deepEqual(await elements(), [['security-review', 'open']]);
+
+      const { client: security } = await staffClient(server, 'security');
+      const [task] = (await onlyTask(security, 'unclaimed')).tasks;
+      t.is((await security.post(`/api/tasks/${task.id}/claim`)).status, 200);
+      t.is((await security.post(`/api/tasks/${task.id}/complete`, { data: { decision: 'approve', opinion: '已核实' } })).status, 200);
+      await server.settle();
+      t.deepEqual(await elements(), [
+        ['security-review', 'completed'],
+        ['leader-review', 'open'],
+      ]);
+      t.is((await onlyTask(host)).tasks.length, 0, 'still no host review');
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${kind}: expired and cancelled links are refused; two submissions with one link make one application`, async (t) => {
     const server = await startTestServer(kind);
     try {
