@@ -239,14 +239,7 @@ export class PassService {
       const [row] = await trx('passes')
         .insert({
           application_id: applicationId,
-          short_code: generateShortCode(),
-          campus_id: app.campus_id,
-          valid_from: app.window_start,
-          valid_until: app.window_end,
-          plate_number: app.plate_number ?? null,
-          status: closed ? 'revoked' : 'active',
-          revoked_at: closed ? now : null,
-          created_at: now,
+          ...newPassFields(app, closed, now),
         })
         .onConflict()
         .ignore()
@@ -285,14 +278,7 @@ export class PassService {
             application_id: applicationId,
             companion_id: companion.id,
             link_token_hash: linkTokenHash(linkToken),
-            short_code: generateShortCode(),
-            campus_id: app.campus_id,
-            valid_from: app.window_start,
-            valid_until: app.window_end,
-            plate_number: app.plate_number ?? null,
-            status: closed ? 'revoked' : 'active',
-            revoked_at: closed ? now : null,
-            created_at: now,
+            ...newPassFields(app, closed, now),
           })
           .onConflict()
           .ignore()
@@ -602,5 +588,27 @@ function eventView(row: any): PassEventView {
     campusId: row.campus_id ?? null,
     gateId: row.gate_id ?? null,
     guardId: row.guard_id ?? null,
+  };
+}
+
+/**
+ * The columns every new pass takes from its application (the applicant's and each companion's alike): a new
+ * short code, the campus, the window and the plate; revoked at once when the application can no longer lead to
+ * a visit.
+ */
+function newPassFields(
+  app: { campus_id: number; window_start: Date | string; window_end: Date | string; plate_number?: string | null },
+  closed: boolean,
+  now: Date,
+) {
+  return {
+    short_code: generateShortCode(),
+    campus_id: app.campus_id,
+    valid_from: app.window_start,
+    valid_until: app.window_end,
+    plate_number: app.plate_number ?? null,
+    status: closed ? 'revoked' : 'active',
+    revoked_at: closed ? now : null,
+    created_at: now,
   };
 }

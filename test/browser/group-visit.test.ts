@@ -1,26 +1,13 @@
 import test from 'ava';
-import jsQRImport from 'jsqr';
-import { decideTask, ensureWebBuild, fillApplication, launchBrowser, openPage, PC, PHONE, registerVisitor, shot, staffLogin, type WatchedPage } from '../helpers/browser.ts';
+import { decideTask, ensureWebBuild, fillApplication, launchBrowser, openPage, PC, PHONE, registerVisitor, shot, staffLogin, jsQR, offOrigin } from '../helpers/browser.ts';
 import { makeIdNumber, makeMobile, makeVisitor } from '../helpers/identities.ts';
 import { startTestServer } from '../helpers/server.ts';
 
-// jsqr is CommonJS with an ES-style default export: whichever shape the loader hands over.
-const jsQR = ((jsQRImport as any).default ?? jsQRImport) as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
 
 test.before(async () => {
   await ensureWebBuild();
 });
 
-function offOrigin(t: any, pages: WatchedPage[]) {
-  for (const p of pages) {
-    t.deepEqual(p.foreign, [], 'no request leaves the origin');
-    t.deepEqual(
-      p.errors.filter((e) => /Content Security Policy|EvalError|Refused to/i.test(e)),
-      [],
-      'no CSP violation',
-    );
-  }
-}
 
 test('a visitor applies with two companions; after approval a companion opens his own pass by the SMS link and the guard checks it', async (t) => {
   t.timeout(240_000);

@@ -1,5 +1,4 @@
 import test from 'ava';
-import jsQRImport from 'jsqr';
 import {
   decideTask,
   ensureWebBuild,
@@ -10,30 +9,19 @@ import {
   PHONE,
   registerVisitor,
   shot,
+  jsQR,
+  offOrigin,
   staffLogin,
-  type WatchedPage,
 } from '../helpers/browser.ts';
 import { tinyPng } from '../helpers/flow.ts';
 import { makeVisitor } from '../helpers/identities.ts';
 import { startTestServer } from '../helpers/server.ts';
 
-// jsqr is CommonJS with an ES-style default export: whichever shape the loader hands over.
-const jsQR = ((jsQRImport as any).default ?? jsQRImport) as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
 
 test.before(async () => {
   await ensureWebBuild();
 });
 
-function offOrigin(t: any, pages: WatchedPage[]) {
-  for (const p of pages) {
-    t.deepEqual(p.foreign, [], 'no request leaves the origin');
-    t.deepEqual(
-      p.errors.filter((e) => /Content Security Policy|EvalError|Refused to/i.test(e)),
-      [],
-      'no CSP violation',
-    );
-  }
-}
 
 test('a visitor applies on a phone, the host and the leader approve, the guard admits the pass', async (t) => {
   t.timeout(180_000);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import jsQRImport from 'jsqr';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -177,4 +178,19 @@ export async function decideTask(
   if (options.shotName) await shot(page, options.shotName);
   await page.click('.formio-component-submit button');
   await page.waitForSelector('#task-filters');
+}
+
+// jsqr is CommonJS with an ES-style default export: whichever shape the loader hands over.
+export const jsQR = ((jsQRImport as any).default ?? jsQRImport) as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+
+/** Every page stayed on the origin (no CDN, no beacon) and met no Content Security Policy refusal. */
+export function offOrigin(t: any, pages: WatchedPage[]) {
+  for (const p of pages) {
+    t.deepEqual(p.foreign, [], 'no request leaves the origin');
+    t.deepEqual(
+      p.errors.filter((e) => /Content Security Policy|EvalError|Refused to/i.test(e)),
+      [],
+      'no CSP violation',
+    );
+  }
 }
