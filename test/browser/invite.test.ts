@@ -1,22 +1,11 @@
 import test from 'ava';
-import { decideTask, ensureWebBuild, launchBrowser, openPage, PC, PHONE, shot, staffLogin, type WatchedPage } from '../helpers/browser.ts';
+import { decideTask, ensureWebBuild, launchBrowser, offOrigin, openPage, PC, PHONE, shot, staffLogin } from '../helpers/browser.ts';
 import { makeVisitor } from '../helpers/identities.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 test.before(async () => {
   await ensureWebBuild();
 });
-
-function offOrigin(t: any, pages: WatchedPage[]) {
-  for (const p of pages) {
-    t.deepEqual(p.foreign, [], 'no request leaves the origin');
-    t.deepEqual(
-      p.errors.filter((e) => /Content Security Policy|EvalError|Refused to/i.test(e)),
-      [],
-      'no CSP violation',
-    );
-  }
-}
 
 test('a host pre-invites a visitor; the visitor applies from the SMS link with the form filled in, the leader approves, the visitor gets the pass', async (t) => {
   t.timeout(180_000);
