@@ -13,6 +13,7 @@ import { errorMiddleware } from './http/error.middleware.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { companionRoutes } from './companions/companion.routes.ts';
 import { integrationRoutes } from './integrations/integration-settings.routes.ts';
+import { invitationRoutes } from './invitations/invitation.routes.ts';
 import { jsonBodyMiddleware } from './http/json-body.middleware.ts';
 import { openApiRoutes } from './http/openapi.ts';
 import { requestLogMiddleware } from './http/request-log.middleware.ts';
@@ -86,6 +87,7 @@ export function createApp(services: Services): Koa<AppState> {
     passRoutes(services.passes),
     companionRoutes(services.passes),
     taskRoutes(services.tasks),
+    invitationRoutes(services.invitations, services.visitors),
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),
     smsAdminRoutes(services.sms),
     integrationRoutes(services.integrations, services.wechat),

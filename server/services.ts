@@ -20,6 +20,7 @@ import { FieldCrypto } from './crypto/field-crypto.ts';
 import { IntegrationSettingsService } from './integrations/integration-settings.service.ts';
 import { DirectoryService } from './directory/directory.service.ts';
 import { FormService } from './forms/form.service.ts';
+import { InvitationService } from './invitations/invitation.service.ts';
 import { GateService } from './gates/gate.service.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { OnCampusService } from './passes/on-campus.service.ts';
@@ -167,6 +168,21 @@ export function createServices(deps: Deps) {
     applications,
     publicUrl,
   });
+  const invitations = new InvitationService({
+    knex,
+    clock,
+    config,
+    logger,
+    fieldCrypto,
+    directory,
+    applications,
+    settings,
+    sms,
+    audit: new AuditService(knex, clock),
+    renderTemplate: (template, vars) => renderTemplate(template, vars),
+    publicUrl,
+    universityName: config.UNIVERSITY_NAME,
+  });
   const sso = new SsoService({ knex, clock, config, logger, audit: admin.audit });
   const reportRollup = new ReportRollup({ knex, clock, timeZone: config.TIMEZONE, logger });
   const reports = new ReportService({ knex, clock, timeZone: config.TIMEZONE, settings, rollup: reportRollup });
@@ -193,6 +209,7 @@ export function createServices(deps: Deps) {
     applications,
     companions,
     tasks,
+    invitations,
     watchList,
     admin,
     sso,

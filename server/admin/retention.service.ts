@@ -16,6 +16,8 @@ export interface PurgeResult {
   applications: number;
   uploads: number;
   visitors: number;
+  /** Hosts' pre-invitations past their window and the period, with no application left (their SMS go too). */
+  invitations: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class RetentionService {
     const { knex } = this.deps;
     const days = await this.deps.settings.get('retentionDays');
     const cutoff = new Date(now.getTime() - days * DAY_MS);
-    const result: PurgeResult = { cutoff, applications: 0, uploads: 0, visitors: 0 };
+    const result: PurgeResult = { cutoff, applications: 0, uploads: 0, visitors: 0, invitations: 0 };
     const due = (q: Knex.QueryBuilder) =>
       q.whereIn('status', FINISHED_STATUSES).where('updated_at', '<', cutoff).where('window_end', '<', cutoff);
 
@@ -113,11 +115,35 @@ export class RetentionService {
       return ids.length;
     });
 
-    if (result.applications || result.visitors || result.uploads) {
+    result.invitations = await knex.transaction(async (trx) => {
+      const rows = await trx('invitations')
+        .where('window_end', '<', cutoff)
+        .where('updated_at', '<', cutoff)
+        .whereNotExists((q) => q.select(trx.raw('1')).from('applications').whereRaw('applications.invitation_id = invitations.id'))
+        .forUpdate()
+        .skipLocked()
+        .limit(1000)
+        .select('id');
+      const ids = rows.map((r: any) => r.id);
+      if (!ids.length) return 0;
+      // An invitation's SMS has no application id: it goes by the invitation's dedupe key.
+      await trx('sms_outbox').whereIn('dedupe_key', ids.map((id: number) => `invitation:${id}`)).delete();
+      await trx('invitations').whereIn('id', ids).delete();
+      return ids.length;
+    });
+
+    if (result.applications || result.visitors || result.uploads || result.invitations) {
       await this.deps.audit.record(knex, null, {
         action: 'retention.purge',
         targetType: 'retention',
-        after: { retentionDays: days, cutoff: cutoff.toISOString(), applications: result.applications, uploads: result.uploads, visitors: result.visitors },
+        after: {
+          retentionDays: days,
+          cutoff: cutoff.toISOString(),
+          applications: result.applications,
+          uploads: result.uploads,
+          visitors: result.visitors,
+          invitations: result.invitations,
+        },
       });
       this.deps.logger.info({ ...result }, 'retention purge');
     }

@@ -12,6 +12,7 @@ export const TEMPLATE_PLACEHOLDERS: Record<keyof SmsTemplates, string[]> = {
   refused: ['university', 'name', 'visitDate', 'visitTime', 'flowNumber', 'opinion'],
   expired: ['university', 'name', 'visitDate', 'visitTime', 'flowNumber', 'opinion'],
   taskAssigned: ['university', 'staffName', 'flowNumber', 'visitDate', 'link'],
+  invitation: ['university', 'name', 'hostName', 'campus', 'department', 'visitDate', 'visitTime', 'link', 'token'],
   companionPass: ['university', 'name', 'applicantName', 'visitDate', 'visitTime', 'flowNumber', 'link'],
 };
 
@@ -26,7 +27,7 @@ export const settingsInput = z
       .array(z.string().trim().min(1, '常用意见不能为空').max(200, '每条常用意见不能超过 200 个字符'))
       .min(1, '请至少保留一条常用意见')
       .max(30, '常用意见最多 30 条'),
-    smsTemplates: z.object({ approved: template, refused: template, expired: template, taskAssigned: template, companionPass: template.optional() }).strict(),
+    smsTemplates: z.object({ approved: template, refused: template, expired: template, taskAssigned: template, companionPass: template.optional(), invitation: template.optional() }).strict(),
     retentionDays: z.number({ error: '保存期限应为天数' }).int('保存期限应为整数天').min(7, '保存期限至少 7 天').max(3650, '保存期限最多 3650 天'),
   })
   .partial()
@@ -91,8 +92,17 @@ export class SettingsAdminService {
       visitTime: '09:00-11:00',
       flowNumber: 'VF20261201000123',
       opinion: '同意，请按约定时间到访',
-      link: input.key === 'companionPass' ? `${this.deps.publicUrl}/?pass=Yq3vN8kT2mWcR5xZ0aB7dE` : `${this.deps.publicUrl}/staff/#/tasks/123`,
+      link:
+        input.key === 'companionPass'
+          ? `${this.deps.publicUrl}/?pass=Yq3vN8kT2mWcR5xZ0aB7dE`
+          : input.key === 'invitation'
+            ? `${this.deps.publicUrl}/?invite=示例链接`
+            : `${this.deps.publicUrl}/staff/#/tasks/123`,
       applicantName: '李四',
+      hostName: '王老师',
+      campus: '主校区',
+      department: '计算机学院',
+      token: '示例链接',
     };
     const vars = Object.fromEntries(TEMPLATE_PLACEHOLDERS[input.key].map((k) => [k, sample[k]]));
     const { text: rendered, missing } = renderTemplateChecked(text, vars);

@@ -7,6 +7,8 @@ export interface SmsTemplates {
   refused: string;
   expired: string;
   taskAssigned: string;
+  /** A host's pre-invitation to the visitor, with the link to apply (server/invitations). */
+  invitation: string;
   /** A companion of a group visit: the link to his own pass (server/companions). */
   companionPass: string;
 }
@@ -29,6 +31,7 @@ export const DEFAULT_SETTINGS: Settings = {
     refused: '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）未获批准。审核意见：{opinion}',
     expired: '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）因超时未审核已失效，如需来访请重新申请。',
     taskAssigned: '【{university}】{staffName}，您有一条访客入校申请待审核（流程号{flowNumber}，来访日期{visitDate}），请登录处理：{link}',
+    invitation: '【{university}】{name}，{hostName}邀请您于{visitDate} {visitTime}到访{campus}{department}。请打开链接登记并提交入校申请（仅限本手机号使用）：{link}',
     companionPass:
       '【{university}】{name}，您作为{applicantName}的同行人员于{visitDate} {visitTime}入校的申请（流程号{flowNumber}）已审核通过。请在校门口打开您本人的通行码链接出示（请勿转发）：{link}',
   },

@@ -34,6 +34,8 @@ export class Application extends Model {
   data!: Record<string, unknown>;
   /** The watch-list `review` entries the visitor or plate matched at apply (staff only; never shown to the visitor). */
   watch_hit!: WatchHit | null;
+  /** The host's pre-invitation this application was made with (server/invitations), if any. */
+  invitation_id!: number | null;
   status!: ApplicationStatus;
   process_id!: string;
   process_version!: number | null;

@@ -10,12 +10,13 @@ import type { DirectoryService } from '../directory/directory.service.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, mapComponents, validateSubmission } from '../forms/form.validator.ts';
-import { campusDate, campusInstant, normaliseDate, normaliseTime } from '../shared/campus-time.ts';
+import { campusDate } from '../shared/campus-time.ts';
 import { RateMeter } from '../shared/rate-meter.ts';
 import { uploadIdsFromFormValue } from '../uploads/upload.service.ts';
 import type { Visitor } from '../visitors/visitor.model.ts';
 import type { WatchHit } from '../watchlist/watchlist.model.ts';
 import { Application, type ApplicationStatus, dateString, STATUS_TEXT } from './application.model.ts';
+import { checkVisitWindow } from './visit-window.ts';
 
 /** What other modules do when an application changes; passed in to keep this module free of them. */
 export interface ApplicationHooks {
@@ -36,6 +37,25 @@ export interface ApplicationHooks {
    * application. Optional: without it a companions grid is ignored like any other field.
    */
   companions?: Pick<CompanionService, 'component' | 'withoutMissingRows' | 'check' | 'maskedData' | 'watch' | 'insert' | 'column' | 'fromJson'>;
+}
+
+/** A host's pre-invitation a visitor applies with (server/invitations): what it fixes, and its claim. */
+export interface InvitedVisit {
+  id: number;
+  leaderStaffId: number;
+  /**
+   * Form values the invitation fixes, whatever the visitor sent (campus, department, host, window). The host's
+   * mobile is among them in clear only to pass the form's own check; the application keeps it masked.
+   */
+  fixed: Record<string, string>;
+  /**
+   * Marks the invitation used in the submission's transaction, before the insert (a second submission then
+   * waits on the invitation's row and is refused, instead of failing on the unique invitation_id); throws when
+   * another submission used it first.
+   */
+  claim(trx: Knex): Promise<void>;
+  /** The timeline entry that tells how the application came. */
+  event: TimelineEvent;
 }
 
 export interface TimelineEvent {
@@ -146,11 +166,18 @@ export class ApplicationService {
     return this.accept(visitor, input);
   }
 
-  private async accept(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
+  /** submit() for a visitor a host invited: the invitation's fields win, and it is used up with the insert. */
+  async submitInvited(visitor: Visitor, input: Record<string, unknown>, invited: InvitedVisit): Promise<Application> {
+    this.accepted.hit();
+    return this.accept(visitor, input, invited);
+  }
+
+  private async accept(visitor: Visitor, input: Record<string, unknown>, invited?: InvitedVisit): Promise<Application> {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
-    const { data, errors } = validateSubmission(form.schema, this.deps.hooks.companions?.withoutMissingRows(form.schema, input ?? {}) ?? input ?? {});
+    const sent = { ...(input ?? {}), ...invited?.fixed };
+    const { data, errors } = validateSubmission(form.schema, this.deps.hooks.companions?.withoutMissingRows(form.schema, sent) ?? sent);
     if (errors.length) throw badRequest('FORM_INVALID', errors[0].message, errors);
 
     // Fields the server fills are set here, whatever the client sent (Form.io does not protect disabled fields).
@@ -183,25 +210,7 @@ export class ApplicationService {
       ]);
     }
 
-    const visitDate = normaliseDate(data.visitDate, config.TIMEZONE);
-    const start = normaliseTime(data.visitStartTime);
-    const end = normaliseTime(data.visitEndTime);
-    if (!visitDate || !start || !end || start >= end) {
-      throw badRequest('VISIT_WINDOW_INVALID', '请填写有效的到访日期和时间段（结束时间晚于开始时间）', [
-        { field: 'visitEndTime', message: '结束时间应晚于开始时间' },
-      ]);
-    }
-    if (start < campus.opens_at || end > campus.closes_at) {
-      const message = `到访时间应在${campus.name}开放时间${campus.opens_at}至${campus.closes_at}之内`;
-      // The values too, so that a page in another language can say the same.
-      const hours = { campus: campus.name, opensAt: campus.opens_at, closesAt: campus.closes_at };
-      throw badRequest('VISIT_WINDOW_OUTSIDE_HOURS', message, [{ field: 'visitStartTime', message, ...hours }]);
-    }
-    const windowStart = campusInstant(visitDate, start, config.TIMEZONE);
-    const windowEnd = campusInstant(visitDate, end, config.TIMEZONE);
-    if (windowStart.getTime() <= clock.now().getTime()) {
-      throw badRequest('VISIT_WINDOW_PAST', '到访时间应晚于当前时间', [{ field: 'visitDate', message: '到访时间应晚于当前时间' }]);
-    }
+    const { visitDate, start, end, windowStart, windowEnd } = checkVisitWindow(campus, data, clock.now(), config.TIMEZONE);
     const group = this.deps.hooks.companions;
     const grid = group?.component(form.schema);
     const companions = grid ? group!.check(form.schema, data, visitor) : [];
@@ -235,6 +244,7 @@ export class ApplicationService {
           window_end: windowEnd,
           plate_number: plate,
           watch_hit: watchHit ? JSON.stringify(watchHit) : null,
+          ...(invited ? { invitation_id: invited.id, leader_staff_id: invited.leaderStaffId } : {}),
           // Attachments are kept as our own upload ids, never the urls or names the browser sent.
           data: JSON.stringify({ ...kept, hostMobile: host.mobile_masked, ...(data.attachments !== undefined ? { attachments: uploadIds } : {}) }),
           status: 'submitted',
@@ -249,10 +259,13 @@ export class ApplicationService {
         .returning('*');
     const submitted = { kind: 'submitted', title: '提交申请', actor: visitor.name, at: now };
     let row: any;
-    if (uploadIds.length || companions.length) {
-      // Linking checks each upload (and may refuse the submission), companions go to their own table: a transaction.
+    if (uploadIds.length || companions.length || invited) {
+      // Linking checks each upload (and may refuse the submission), companions go to their own table, the
+      // invitation is used once: a transaction.
       row = await knex.transaction(async (trx) => {
+        if (invited) await invited.claim(trx);
         const [inserted] = await insert(trx);
+        if (invited) await this.addEvent(trx, inserted.id, { ...invited.event, at: now });
         if (uploadIds.length) await this.deps.hooks.linkUploads(trx, visitor.id, uploadIds, inserted.id);
         if (companions.length) await group!.insert(trx, inserted.id, companions);
         await this.addEvent(trx, inserted.id, submitted);
@@ -351,8 +364,9 @@ export class ApplicationService {
           visitDate: dateString(app.visit_date),
           // The default flow routes listed visitors to the security office's review (gateway watch-decision).
           watchHit: Boolean(app.watch_hit),
-          // Set for an application made from a host's invitation: the flow skips the host's review.
-          invitedByHost: false,
+          // A host's pre-invitation skips the host review (gateway invited-decision) and names the leader who signs.
+          invitedByHost: Boolean(app.invitation_id),
+          ...(app.invitation_id ? { leaderStaffId: String(app.leader_staff_id) } : {}),
         },
         { version: app.process_version ?? undefined },
       );
@@ -524,10 +538,13 @@ export class ApplicationService {
       visitStartTime: app.visit_start,
       visitEndTime: app.visit_end,
       plateNumber: app.plate_number,
+      invitedByHost: Boolean(app.invitation_id),
       createdAt: app.created_at,
       currentStep:
         app.status === 'submitted'
-          ? '正在送交到访部门接待人审核'
+          ? app.invitation_id
+            ? '接待人已邀请，正在送交部门主管领导审核'
+            : '正在送交到访部门接待人审核'
           : openTasks.map((t) => (t.assignee_name ? `${t.name}（${t.assignee_name}）` : t.name)).join('、') || null,
       lastOpinion: app.last_opinion,
     };

@@ -4,6 +4,7 @@ import { campusInput, departmentInput, staffCreateInput, staffUpdateInput } from
 import { settingsInput } from '../admin/settings-admin.service.ts';
 import { gateCreateInput, gateUpdateInput } from '../gates/gate.service.ts';
 import { smsSettingsInput, wechatSettingsInput } from '../integrations/integration-settings.service.ts';
+import { applyBody, invitationInput, tokenBody } from '../invitations/invitation.service.ts';
 import { onCampusExitSchema } from '../passes/on-campus.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
 import { passLinkSchema } from '../companions/companion.routes.ts';
@@ -75,6 +76,7 @@ const admin: Access = { who: 'staff', roles: ['admin'] };
 const reviewer: Access = { who: 'staff', roles: ['host', 'leader', 'admin', 'security'] };
 const guard: Access = { who: 'staff', roles: ['guard', 'admin'] };
 const reportReader: Access = { who: 'staff', roles: ['admin', 'leader'] };
+const host: Access = { who: 'staff', roles: ['host'] };
 const reportFilter = {
   from: { ...date, description: 'YYYY-MM-DD, campus day; default: 29 days before `to`' },
   to: { ...date, description: 'YYYY-MM-DD, campus day; default: today (or 29 days after `from`); at most 366 days in all' },
@@ -269,6 +271,69 @@ export const OPERATIONS: Record<string, Operation> = {
     access: reviewer,
     body: formData,
     errors: { 400: ['FORM_INVALID', 'LEADER_NOT_ALLOWED', 'OPTION_NOT_ALLOWED'], 404: ['TASK_NOT_FOUND'], 409: ['TASK_NOT_CLAIMED_BY_YOU', 'TASK_NOT_OPEN'] },
+  },
+
+  // Hosts' pre-invitations (the link's token only ever in a body)
+  'GET /api/invitations': {
+    tag: 'invitations',
+    summary: "The host's own invitations, newest first, with their status (active, used, canceled, expired)",
+    access: host,
+    query: { status: { type: 'string', enum: ['active', 'used', 'canceled', 'expired'] }, ...paging },
+  },
+  'GET /api/invitations/options': {
+    tag: 'invitations',
+    summary: "What the invitation form offers: the host's department, its campus and opening hours, its leaders",
+    access: host,
+    errors: { 403: ['INVITATION_DEPARTMENT_REQUIRED'] },
+  },
+  'POST /api/invitations': {
+    tag: 'invitations',
+    summary: 'Invite a visitor by mobile to the host\'s department for a window, naming the signing leader; sends the SMS link; audited',
+    access: host,
+    body: fromZod(invitationInput),
+    ok: 201,
+    errors: {
+      400: ['INVITATION_MOBILE_INVALID', 'INVITATION_DEPARTMENT_NOT_OWN', 'INVITATION_LEADER_INVALID', 'VISIT_WINDOW_INVALID', 'VISIT_WINDOW_PAST', 'VISIT_WINDOW_OUTSIDE_HOURS'],
+      403: ['INVITATION_DEPARTMENT_REQUIRED'],
+      409: ['INVITATION_SMS_UNAVAILABLE'],
+    },
+  },
+  'POST /api/invitations/:id/cancel': {
+    tag: 'invitations',
+    summary: 'Cancel one of the host\'s own unused invitations (its link stops working); audited',
+    access: host,
+    errors: { 404: ['INVITATION_NOT_FOUND'], 409: ['INVITATION_NOT_CANCELABLE'] },
+  },
+  'POST /api/invitations/preview': {
+    tag: 'invitations',
+    summary: "What an invitation link shows before login: host, unit, window, the invited mobile masked",
+    access: anonymous,
+    body: fromZod(tokenBody),
+    errors: { 404: ['INVITATION_NOT_FOUND'], 409: ['INVITATION_USED', 'INVITATION_CANCELED', 'INVITATION_EXPIRED'] },
+  },
+  'POST /api/invitations/form': {
+    tag: 'invitations',
+    summary: 'The start form for the invited visitor: campus, department, host and window filled in and locked',
+    access: visitor,
+    body: fromZod(tokenBody),
+    errors: {
+      403: ['INVITATION_MOBILE_MISMATCH'],
+      404: ['INVITATION_NOT_FOUND', 'VISITOR_NOT_FOUND', 'PROCESS_NOT_DEPLOYED', 'FORM_NOT_FOUND'],
+      409: ['INVITATION_USED', 'INVITATION_CANCELED', 'INVITATION_EXPIRED', 'INVITATION_HOST_UNAVAILABLE'],
+    },
+  },
+  'POST /api/invitations/apply': {
+    tag: 'invitations',
+    summary: "Submit the application with the invitation (once): the host review is skipped, the invitation's leader signs",
+    access: visitor,
+    body: fromZod(applyBody),
+    ok: 201,
+    errors: {
+      400: ['FORM_INVALID', 'FORM_MISSING', 'CAMPUS_NOT_FOUND', 'DEPARTMENT_NOT_IN_CAMPUS', 'HOST_NOT_FOUND', 'VISIT_WINDOW_INVALID', 'VISIT_WINDOW_PAST', 'VISIT_WINDOW_OUTSIDE_HOURS', 'UPLOAD_NOT_FOUND'],
+      403: ['INVITATION_MOBILE_MISMATCH', 'APPLICATION_NOT_ACCEPTED'],
+      404: ['INVITATION_NOT_FOUND', 'VISITOR_NOT_FOUND', 'PROCESS_NOT_DEPLOYED'],
+      409: ['INVITATION_USED', 'INVITATION_CANCELED', 'INVITATION_EXPIRED', 'INVITATION_HOST_UNAVAILABLE', 'INVITATION_LEADER_UNAVAILABLE'],
+    },
   },
 
   // Gate (guards)
@@ -554,7 +619,7 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'admin',
     summary: 'An SMS template filled with sample data',
     access: admin,
-    body: object({ key: { type: 'string', enum: ['approved', 'refused', 'expired', 'taskAssigned'] }, template: str(500) }, ['key']),
+    body: object({ key: { type: 'string', enum: ['approved', 'refused', 'expired', 'taskAssigned', 'invitation'] }, template: str(500) }, ['key']),
   },
   'GET /api/admin/instances': {
     tag: 'admin',
@@ -791,6 +856,19 @@ export const ERROR_CODES: Record<string, string> = {
   VISIT_WINDOW_PAST: 'the visit window has passed',
   VISIT_WINDOW_OUTSIDE_HOURS: 'the visit window is outside the campus opening hours',
   APPLICATION_NOT_FOUND: 'no such application (or not yours)',
+  INVITATION_NOT_FOUND: 'no such invitation (a wrong link, or another host\'s)',
+  INVITATION_MOBILE_INVALID: 'the visitor mobile is not an 11-digit mainland mobile',
+  INVITATION_DEPARTMENT_NOT_OWN: 'a host invites only to his own department',
+  INVITATION_DEPARTMENT_REQUIRED: 'the host has no active department',
+  INVITATION_LEADER_INVALID: 'the leader is not a leader of the department',
+  INVITATION_SMS_UNAVAILABLE: 'the SMS provider in use has no template for the invitation SMS',
+  INVITATION_NOT_CANCELABLE: 'the invitation is used, canceled or expired',
+  INVITATION_USED: 'the invitation was used for an application already',
+  INVITATION_CANCELED: 'the host canceled the invitation',
+  INVITATION_EXPIRED: 'the invitation\'s visit window has ended',
+  INVITATION_MOBILE_MISMATCH: 'the visitor logged in with another mobile than the invited one',
+  INVITATION_HOST_UNAVAILABLE: 'the inviting host is no longer active',
+  INVITATION_LEADER_UNAVAILABLE: 'the leader the invitation names can no longer sign',
   APPLICATION_NOT_WITHDRAWABLE: 'the application is decided',
   APPLICATION_NOT_CANCELABLE: 'the application is decided',
   TASK_NOT_FOUND: 'no such task (or not visible to you)',
@@ -968,7 +1046,7 @@ function build(): Record<string, unknown> {
         'x-roles lists the staff roles an operation accepts (any one of them). Every answer carries X-Request-Id.',
     },
     servers: [{ url: '/' }],
-    tags: ['operations', 'session', 'visitors', 'directory', 'applications', 'passes', 'uploads', 'staff', 'tasks', 'gate', 'admin', 'reports'].map((name) => ({ name })),
+    tags: ['operations', 'session', 'visitors', 'directory', 'applications', 'passes', 'uploads', 'staff', 'tasks', 'invitations', 'gate', 'admin', 'reports'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {

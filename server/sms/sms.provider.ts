@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
+import { blotSecrets } from './sms.secrets.ts';
 
 /** One message as the outbox hands it to a provider. */
 export interface SmsSendRequest {
@@ -95,7 +96,7 @@ export class ConsoleSmsProvider implements SmsProvider {
 
   async send({ to, template, body }: SmsSendRequest): Promise<{ messageId: string }> {
     const messageId = `console-${randomUUID()}`;
-    this.logger.info({ sms: { to: maskMobile(to), template, messageId, body: maskPersonalNumbers(body) } }, 'sms sent (console provider)');
+    this.logger.info({ sms: { to: maskMobile(to), template, messageId, body: blotSecrets(maskPersonalNumbers(body)) } }, 'sms sent (console provider)');
     return { messageId };
   }
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
 import { claimNextRow, failAbandonedRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
+import { blotSecrets, blotSecretsJson } from './sms.secrets.ts';
 import type { TemplateVars } from './sms.templates.ts';
 
 export interface OutboxMessage {
@@ -214,6 +215,12 @@ export class SmsService {
     }
   }
 
+  /** Whether the provider in use can send a template (a vendor needs a template id for it; the console sends all). */
+  async canSend(template: string): Promise<boolean> {
+    const provider = await this.providerSource();
+    return !provider.hasTemplate || provider.hasTemplate(template);
+  }
+
   /** Delay before the retry that follows the given (1-based) failed attempt. */
   retryDelayMs(attempt: number): number {
     return retryDelayMs(attempt, this.retryBaseMs, this.retryMaxMs);
@@ -272,7 +279,7 @@ export class SmsService {
         const { messageId } = await withTimeout(provider.send({ to, template: row.template, params, body: row.body, reference: `sms-${row.id}` }), this.sendTimeoutMs);
         await this.knex('sms_outbox')
           .where(mine)
-          .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null });
+          .update({ status: 'sent', sent_at: this.clock.now(), provider_message_id: String(messageId).slice(0, 100), last_error: null, ...this.blotted(row) });
         sent++;
       } catch (err: any) {
         failed++;
@@ -280,11 +287,11 @@ export class SmsService {
         const permanent = classified ? !classified.retryable : false;
         const final = permanent || row.attempts >= this.maxAttempts;
         // provider errors may echo the number back
-        const lastError = maskPersonalNumbers(classified ? classified.describe() : String(err?.message ?? err)).slice(0, 500);
+        const lastError = blotSecrets(maskPersonalNumbers(classified ? classified.describe() : String(err?.message ?? err))).slice(0, 500);
         const retryAt = new Date(this.clock.now().getTime() + this.retryDelayMs(row.attempts));
         await this.knex('sms_outbox')
           .where(mine)
-          .update(final ? { status: 'failed', last_error: lastError } : { status: 'pending', next_attempt_at: retryAt, last_error: lastError });
+          .update(final ? { status: 'failed', last_error: lastError, ...this.blotted(row) } : { status: 'pending', next_attempt_at: retryAt, last_error: lastError });
         this.logger.warn(
           { smsId: Number(row.id), attempts: row.attempts, final, permanent, code: classified?.code, provider: provider.name, error: lastError },
           final ? 'sms failed for good' : 'sms attempt failed, will retry',
@@ -292,6 +299,13 @@ export class SmsService {
       }
     }
     return { sent, failed };
+  }
+
+  /** A row's body and params without secret link parameters, once the vendor needs them no more; {} when there are none. */
+  private blotted(row: Claimed): { body?: string; params?: string | null } {
+    const body = blotSecrets(row.body);
+    const params = blotSecretsJson(row.params);
+    return body === row.body && params === row.params ? {} : { body, params };
   }
 
   /** Polls in the background until stop(); a batch that came back full is followed at once by the next. */
@@ -335,7 +349,7 @@ export class SmsService {
         id: Number(r.id),
         to: r.recipient_masked,
         template: r.template,
-        body: r.body,
+        body: blotSecrets(r.body),
         status: r.status,
         attempts: Number(r.attempts),
         lastError: r.last_error,

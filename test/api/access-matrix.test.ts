@@ -26,6 +26,8 @@ const ADMIN: Role[] = ['admin'];
 /** The reports: admins, and leaders for their own department (hosts and guards are refused). */
 const REPORT_READERS: Role[] = ['leader', 'admin'];
 const OWNER: Role[] = ['visitorA'];
+/** Hosts invite visitors; each sees and cancels only his own invitations. */
+const HOSTS: Role[] = ['hostOther', 'hostDept'];
 /** Who may see A's application under review: A, the host with the task on it, admins. */
 const APP1_READERS: Role[] = ['visitorA', 'hostDept', 'admin'];
 /** Who may see anything of A at all (name, masked numbers, flow numbers, files, pass). */
@@ -42,6 +44,8 @@ interface Fixture {
   scratchDepartment: number;
   scratchStaff: number;
   scratchGate: number;
+  /** An unused invitation of hostDept's. */
+  invitation: number;
 }
 
 interface Row {
@@ -120,6 +124,14 @@ const ROWS: Row[] = [
     body: { data: {} },
     claimedFor: ['leader'],
   }),
+  r('GET', '/api/invitations', HOSTS),
+  r('GET', '/api/invitations/options', HOSTS),
+  r('POST', '/api/invitations', HOSTS, { ok: [400] }),
+  // hostDept's invitation: the other host is answered 404 like a wrong id
+  r('POST', '/api/invitations/:id/cancel', ['hostDept'], { url: (f) => `/api/invitations/${f.invitation}/cancel`, ok: [200, 409] }),
+  r('POST', '/api/invitations/preview', ALL, { ok: [400] }),
+  r('POST', '/api/invitations/form', VISITORS, { ok: [400] }),
+  r('POST', '/api/invitations/apply', VISITORS, { ok: [400] }),
   r('POST', '/api/uploads', VISITORS, { ok: [400] }),
   r('GET', '/api/uploads/:id', APP1_READERS, { url: (f) => `/api/uploads/${f.upload}` }),
   r('GET', '/api/admin/sms', ADMIN),
@@ -212,6 +224,19 @@ function registeredRoutes(server: TestServer): string[] {
   return [...found].sort();
 }
 
+async function inviteAs(host: ApiClient): Promise<number> {
+  const leaders = (await host.get('/api/invitations/options')).body.leaders;
+  const res = await host.post('/api/invitations', {
+    visitorMobile: '13912340000',
+    visitDate: '2026-12-05',
+    visitStartTime: '09:00',
+    visitEndTime: '10:00',
+    leaderStaffId: leaders[0].id,
+  });
+  if (res.status !== 201) throw new Error(`invitation: ${JSON.stringify(res.body)}`);
+  return res.body.invitation.id;
+}
+
 async function fixture(server: TestServer) {
   const knex = server.db.knex;
   const a = await newVisitor(server, { name: '甲访客' });
@@ -259,6 +284,7 @@ async function fixture(server: TestServer) {
     scratchDepartment: scratchDepartment.id,
     scratchStaff: scratchStaff.id,
     scratchGate: scratchGate.id,
+    invitation: await inviteAs(clients.hostDept),
   };
   // Marks of A's data: none may reach a caller outside ENTITLED. Clear numbers reach nobody.
   const aMarks = [

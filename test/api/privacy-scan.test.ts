@@ -137,6 +137,26 @@ for (const kind of await testBackends()) {
 
       const { client: host } = await staffClient(server, 'host-cs');
       const staffAnswers: Array<[string, string]> = [];
+      // D: the host pre-invites A (who applies with the link) and a mobile nobody registered (cancelled); the
+      // links' tokens must not last anywhere either once the SMS are sent
+      const leaders = (await host.get('/api/invitations/options')).body.leaders;
+      const invitedMobile = makeMobile();
+      secrets.push({ label: 'invited mobile', needles: variants('mobile', invitedMobile) });
+      const invite = async (mobile: string, visitDate: string) => {
+        const res = await host.post('/api/invitations', { visitorMobile: mobile, visitorName: '隐私丁', visitDate, visitStartTime: '14:00', visitEndTime: '16:00', leaderStaffId: leaders[0].id });
+        t.is(res.status, 201, JSON.stringify(res.body));
+        staffAnswers.push(['POST /api/invitations', JSON.stringify(res.body)]);
+        const sms = await knex('sms_outbox').where({ dedupe_key: `invitation:${res.body.invitation.id}` }).first();
+        return { id: res.body.invitation.id as number, token: /invite=([A-Za-z0-9_-]+)/.exec(sms.body)![1] };
+      };
+      const forA = await invite(a.identity.mobile, '2026-12-06');
+      const forNobody = await invite(invitedMobile, '2026-12-07');
+      secrets.push({ label: 'invitation tokens', needles: [forA.token, forNobody.token] });
+      const invited = await a.client.post('/api/invitations/apply', { token: forA.token, data: { remark: '按邀请来访' } });
+      t.is(invited.status, 201, JSON.stringify(invited.body));
+      t.is((await host.post(`/api/invitations/${forNobody.id}/cancel`, {})).status, 200);
+      await server.settle();
+      await answers(host, ['/api/invitations'], staffAnswers);
       const taskPaths = async (client: ApiClient) => {
         const lists = ['mine', 'unclaimed', 'done'].map((l) => `/api/tasks?list=${l}`);
         const ids = (await onlyTask(client)).tasks.map((x: any) => `/api/tasks/${x.id}`);
@@ -254,14 +274,14 @@ for (const kind of await testBackends()) {
       const all = [...dump.values()].flatMap((d) => d.rows).join('\n');
       t.true(all.includes(`${a.identity.mobile.slice(0, 3)}****${a.identity.mobile.slice(-4)}`), 'the dump holds A masked');
       t.true(all.includes(`${companion.idNumber.slice(0, 3)}***********${companion.idNumber.slice(-4)}`), 'the dump holds the companion masked');
-      for (const table of ['visitors', 'applications', 'application_companions', 'tasks', 'passes', 'uploads', 'sms_outbox', 'audit_log', 'engine_instances']) {
+      for (const table of ['visitors', 'applications', 'application_companions', 'tasks', 'passes', 'uploads', 'sms_outbox', 'audit_log', 'engine_instances', 'invitations']) {
         if (dump.has(table)) t.true(dump.get(table)!.rows.length > 0, `${table} has rows`);
       }
       // 2. every line the server logged
       for (const line of server.logs) leaks.push(...findLeaks('log', JSON.stringify(line), secrets));
       // 3. every variable of every instance the engine ran
       const instanceKeys = (await knex('applications').whereNotNull('instance_key').select('instance_key')).map((r: any) => String(r.instance_key));
-      t.is(instanceKeys.length, 3);
+      t.is(instanceKeys.length, 4);
       for (const key of instanceKeys) {
         const info = await server.engine.getInstance(key);
         t.truthy(info, `instance ${key}`);

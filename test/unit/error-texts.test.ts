@@ -31,6 +31,13 @@ test('gate verdicts in English carry the values the server sends', (t) => {
   t.regex(englishErrorText({ status: 409, code: 'PASS_NOT_VALID', message: '该通行码不适用于本校区（适用校区：主校区）', details: { reason: 'WRONG_CAMPUS', campus: '主校区' } })!, /another campus/);
 });
 
+test('an invitation sent to another mobile says which one, in English too', (t) => {
+  const e = { status: 403, code: 'INVITATION_MOBILE_MISMATCH', message: '该邀请发给手机号 139****0001，请退出后用该手机号登记或登录' };
+  t.is(englishErrorText(e), 'This invitation was sent to 139****0001. Log out, then register or log in with that mobile number.');
+  t.regex(englishErrorText({ ...e, message: '别的话' })!, /another mobile number/);
+  t.regex(englishErrorText({ status: 409, code: 'INVITATION_USED', message: '该邀请已使用' })!, /has been used/);
+});
+
 test('report refusals in English, read from the server message where it varies', (t) => {
   t.is(englishErrorText({ status: 400, code: 'REPORT_RANGE_TOO_LONG', message: '日期范围最长 366 天' }), 'The date range can be at most 366 days');
   t.is(englishErrorText({ status: 400, code: 'REPORT_FILTER_INVALID', message: '该部门不在所选校区' }), 'The chosen department does not belong to this campus');

@@ -78,4 +78,10 @@ test('SMS_TEMPLATES must be JSON, map every SMS the server sends, and name only 
   // tencent templates are positional: a name map cannot say the order
   t.regex(issues({ ...TENCENT, SMS_TEMPLATES: TEMPLATES }).join('\n'), /SMS_TEMPLATES\.taskAssigned\.params: tencent templates take a list/);
   t.deepEqual(issues({ SMS_TEMPLATES: 'not even json' }), [], 'ignored by the console provider');
+  // The invitation SMS is optional (a mapping made before it existed still starts); mapped, its values are checked
+  t.deepEqual(issues({ ...ALIYUN, SMS_TEMPLATES: JSON.stringify({ ...JSON.parse(TEMPLATES), invitation: { id: 'SMS_1006', params: ['hostName', 'link'] } }) }), []);
+  t.regex(
+    issues({ ...ALIYUN, SMS_TEMPLATES: JSON.stringify({ ...JSON.parse(TEMPLATES), invitation: { id: 'SMS_1006', params: ['flowNumber'] } }) }).join('\n'),
+    /SMS_TEMPLATES\.invitation\.params: "flowNumber" is not a value of this SMS/,
+  );
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { DEFAULT_SETTINGS } from '../../server/admin/settings.service.ts';
 import { createLogger } from '../../server/logger.ts';
 import { ConsoleSmsProvider, maskPersonalNumbers } from '../../server/sms/sms.provider.ts';
+import { blotSecrets, blotSecretsJson } from '../../server/sms/sms.secrets.ts';
 import { renderTemplate, renderTemplateChecked, templatePlaceholders } from '../../server/sms/sms.templates.ts';
 
 test('renderTemplate fills {name} placeholders, numbers included, every occurrence', (t) => {
@@ -37,13 +38,41 @@ test('the shipped templates render completely with the variables the flow provid
     applicantName: '李四',
     visitTime: '09:00-11:00',
   };
-  for (const [key, template] of Object.entries(DEFAULT_SETTINGS.smsTemplates)) {
+  const { invitation, ...flowTemplates } = DEFAULT_SETTINGS.smsTemplates;
+  for (const [key, template] of Object.entries(flowTemplates)) {
     const { text, missing } = renderTemplateChecked(template, vars);
     t.deepEqual(missing, [], key);
     t.notRegex(text, /\{\w+\}/, key);
     t.true(text.includes('FK20261201000001'), key);
   }
   t.deepEqual(templatePlaceholders(DEFAULT_SETTINGS.smsTemplates.refused), ['university', 'name', 'visitDate', 'flowNumber', 'opinion']);
+  // The host's invitation has no flow number yet: it carries the link to apply with.
+  const invited = renderTemplateChecked(invitation, {
+    ...vars,
+    hostName: '王老师',
+    campus: '主校区',
+    department: '计算机学院',
+    visitTime: '09:00-11:00',
+    link: 'https://visit.example.edu.cn/?invite=abc',
+  });
+  t.deepEqual(invited.missing, []);
+  t.is(invited.text, '【示例大学】张三，王老师邀请您于2026-12-03 09:00-11:00到访主校区计算机学院。请打开链接登记并提交入校申请（仅限本手机号使用）：https://visit.example.edu.cn/?invite=abc');
+});
+
+test('secret link parameters are blotted for logs and lists, other links are left alone', (t) => {
+  t.is(blotSecrets('请打开 https://v.example.edu.cn/?invite=AbC-_9x 登记'), '请打开 https://v.example.edu.cn/?invite=*** 登记');
+  t.is(blotSecrets('https://v.example.edu.cn/staff/#/tasks/12'), 'https://v.example.edu.cn/staff/#/tasks/12');
+  t.is(blotSecretsJson(JSON.stringify({ link: 'https://x/?a=1&invite=zzz', name: '张三' })), JSON.stringify({ link: 'https://x/?a=1&invite=***', name: '张三' }));
+  t.is(blotSecretsJson(null), null);
+  t.is(blotSecretsJson(JSON.stringify({ token: 'zzz', name: '张三' })), JSON.stringify({ token: '***', name: '张三' }), 'a bare token value too');
+});
+
+test('the console provider never logs an invitation link token', async (t) => {
+  const lines: string[] = [];
+  const provider = new ConsoleSmsProvider(createLogger('info', { write: (line: string) => lines.push(line) }));
+  await provider.send({ to: '13812345678', template: 'invitation', params: {}, body: '邀请您来访：https://v.example.edu.cn/?invite=SeCrEt0123456789abcdef' });
+  t.false(lines.join('\n').includes('SeCrEt0123456789abcdef'));
+  t.true(JSON.parse(lines[0]).sms.body.includes('?invite=***'));
 });
 
 test('maskPersonalNumbers masks mobiles and resident ID numbers but leaves flow numbers and dates', (t) => {

@@ -14,6 +14,7 @@ import * as m012sso from './012_staff_sso_subject.ts';
 import * as m013reports from './013_report_indexes.ts';
 import * as m014gates from './014_gates_on_campus.ts';
 import * as m016integrations from './016_integration_settings.ts';
+import * as m017invitations from './017_invitations.ts';
 import * as m018groups from './018_group_visits.ts';
 
 interface Migration {
@@ -41,6 +42,7 @@ const migrations: Array<[string, Migration]> = [
   ['013_report_indexes', m013reports],
   ['014_gates_on_campus', m014gates],
   ['016_integration_settings', m016integrations],
+  ['017_invitations', m017invitations],
   ['018_group_visits', m018groups],
 ];
 

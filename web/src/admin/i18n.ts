@@ -228,6 +228,7 @@ const zh = {
   'sms.refused': '未通过',
   'sms.expired': '已过期',
   'sms.taskAssigned': '待办提醒（工作人员）',
+  'sms.invitation': '访客邀请（接待人预先邀请，含申请链接）',
   'sms.companionPass': '同行人员通行码链接',
   'inst.companions': '同行人员（{count}人）',
   'inst.title': '申请与流程实例',

@@ -105,6 +105,9 @@ const validationTexts: Record<string, string> = {
   通行码无效: 'The pass code is not valid',
   '通行码不存在，请核对后重新输入': 'No such pass code. Check it and type it again.',
   输入有误: 'The input is not valid',
+  请填写访客手机号: "Enter the visitor's mobile number",
+  请选择审批的部门主管领导: 'Choose the leader who approves',
+  邀请链接无效: 'The invitation link is not valid',
 };
 
 /** The field messages of a group visit's companions (server/companions). */
@@ -209,6 +212,26 @@ export const errorTextsEn: Record<string, Entry> = {
   TASK_NOT_CLAIMED_BY_YOU: 'You can only give back tasks you claimed',
   LEADER_NOT_ALLOWED: "Choose a leader of the application's department",
   OPTION_NOT_ALLOWED: (e) => formMessage(e.message),
+
+  // Hosts' pre-invitations (the host's form, the visitor's link)
+  INVITATION_MOBILE_INVALID: "Enter the visitor's valid 11-digit mobile number",
+  INVITATION_DEPARTMENT_NOT_OWN: 'You can only invite visitors to your own department',
+  INVITATION_DEPARTMENT_REQUIRED: 'Your account belongs to no active department, so you cannot invite visitors',
+  INVITATION_LEADER_INVALID: "Choose a leader of your department",
+  INVITATION_SMS_UNAVAILABLE: 'The SMS service has no template for invitations yet: invitations cannot be sent. Contact the administrator.',
+  INVITATION_NOT_FOUND: 'The invitation does not exist or the link is wrong',
+  INVITATION_NOT_CANCELABLE: 'Only an unused invitation can be cancelled',
+  INVITATION_USED: 'This invitation has been used: the application is submitted. See "My applications" for its progress.',
+  INVITATION_CANCELED: 'The host has cancelled this invitation',
+  INVITATION_EXPIRED: 'This invitation has expired (the visit time is over)',
+  INVITATION_MOBILE_MISMATCH: (e) => {
+    const masked = /手机号 (\S+?)，/.exec(e.message)?.[1];
+    return masked
+      ? `This invitation was sent to ${masked}. Log out, then register or log in with that mobile number.`
+      : 'This invitation was sent to another mobile number. Log out, then register or log in with that number.';
+  },
+  INVITATION_HOST_UNAVAILABLE: 'The host who invited you can no longer receive visitors. Ask for a new invitation.',
+  INVITATION_LEADER_UNAVAILABLE: 'The leader named in the invitation can no longer approve. Ask the host for a new invitation.',
 
   // Reports (leaders on the staff page)
   REPORT_RANGE_INVALID: 'The start date must not be later than the end date',

@@ -7,6 +7,7 @@ import { type Key, t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
 import { watchWarningBox } from '../lib/watch.ts';
+import { invitationsView } from './invitations.ts';
 
 interface Staff {
   id: number;
@@ -18,6 +19,8 @@ const session = createSession<Staff>({ me: '/api/staff/me', key: 'staff', logout
 /** Who is signed in, for the header (drawn synchronously): leaders (and admins) get the Reports link. */
 let signedInStaff: Staff | null = null;
 const readsReports = () => session.signedIn() && Boolean(signedInStaff?.roles.some((r) => r === 'leader' || r === 'admin'));
+/** Hosts get the Invitations link (pre-invited visitors skip their review). */
+const invites = () => session.signedIn() && Boolean(signedInStaff?.roles.includes('host'));
 
 /** One-shot message for the next screen (e.g. "decision sent" on the list). */
 let flash: string | null = null;
@@ -267,6 +270,7 @@ const taskView: View = async (main, { id }) => {
           [t('detail.campus'), a.campus?.name],
           [t('detail.department'), a.department?.name],
           [t('detail.host'), a.hostName],
+          [t('detail.invited'), a.invitedByHost ? t('detail.invitedYes', { host: a.hostName ?? '' }) : null],
           [t('detail.window'), visitWindow(a)],
           [t('detail.plate'), a.plateNumber],
           [t('detail.step'), task.name],
@@ -431,9 +435,11 @@ startApp({
     { path: '/task/:id', view: taskView },
     // A leader's department figures; the screen and Chart.js load only when it opens.
     { path: '/reports', view: reports },
+    { path: '/invitations', view: invitationsView({ needsLogin: (err) => session.needsLogin(err), render: () => void render() }) },
   ],
   nav: [
-    { href: '#/tasks', label: 'nav.tasks', show: readsReports },
+    { href: '#/tasks', label: 'nav.tasks', show: () => readsReports() || invites() },
+    { href: '#/invitations', label: 'nav.invitations', show: invites },
     { href: '#/reports', label: 'nav.reports', show: readsReports },
     session.logoutLink('#/login'),
   ],

@@ -6,6 +6,7 @@ import { alertBox, append, busy, clear, empty, fmtDateTime, h, loading } from '.
 import { t } from '../lib/i18n.ts';
 import { kv, statusBadge, visitWindow } from '../lib/kv.ts';
 import { createSession } from '../lib/session.ts';
+import { type ApplySource, invitedSource, inviteLanding, takeInviteFromUrl } from './invite.ts';
 import { groupCard, linkPass, type PassAnswer, passScreen, takePassLinkFromUrl } from './group.ts';
 
 interface Visitor {
@@ -87,15 +88,22 @@ const login: View = (main, _p, query) => {
 
 const DRAFT_KEY = 'vf_apply_draft';
 
-const apply: View = async (main) => {
+const ordinary = (): ApplySource => ({
+  title: t('apply.title'),
+  form: () => get('/api/applications/form'),
+  submit: async (data) => (await post('/api/applications', { data })).application,
+});
+
+const applyWith = (source: () => ApplySource): View => async (main) => {
+  const src = source();
   // Both downloads start at once: the renderer chunk is the long pole on a slow network.
   const formio = import('../lib/formio.ts');
-  const formDef = get('/api/applications/form');
+  const formDef = src.form();
   formio.catch(() => {});
   formDef.catch(() => {});
   const slot = h('div', { class: 'vf-form' }, loading(t('state.loading')));
   const messages = h('div');
-  main.append(card(t('apply.title'), messages, slot));
+  main.append(card(src.title, src.note ? alertBox(src.note, 'info') : null, messages, slot));
   // The first Intl.DateTimeFormat of a page loads ICU's locale and time-zone data (~50 ms on a slow phone);
   // Form.io makes one while rendering the date field. Pay for it after this frame, while the page waits for
   // the renderer chunk.
@@ -107,6 +115,8 @@ const apply: View = async (main) => {
   } catch (err) {
     if (session.needsLogin(err)) return;
     clear(slot).append(alertBox(t('apply.formFailed', { message: errorMessage(err) }), 'danger', () => void render(), t('state.retry')));
+    const more = src.formFailed?.(err);
+    if (more) slot.append(more);
     return;
   }
   const prefillKeys = new Set(Object.keys(def.prefill ?? {}));
@@ -123,7 +133,7 @@ const apply: View = async (main) => {
     onSubmit: async (data) => {
       clear(messages);
       try {
-        created = (await post('/api/applications', { data })).application;
+        created = await src.submit(data);
       } catch (err) {
         if (session.needsLogin(err)) throw { silent: true };
         const fieldErrors = err instanceof ApiError ? err.fieldErrors : [];
@@ -146,7 +156,8 @@ const apply: View = async (main) => {
   };
 
   const restore = Object.fromEntries(Object.entries(draft).filter(([k]) => !prefillKeys.has(k)));
-  filterDepartments(restore.campusId, true);
+  // A form with the campus filled in by the server (an invitation) lists that campus's departments at once.
+  filterDepartments(restore.campusId ?? def.prefill?.campusId, true);
   if (Object.keys(restore).length) {
     await form.setSubmission({ data: { ...form.data, ...restore } });
     filterDepartments(restore.campusId, true);
@@ -171,6 +182,7 @@ const apply: View = async (main) => {
     window.clearTimeout(timer);
     sessionStorage.removeItem(DRAFT_KEY);
     if (created) {
+      src.submitted?.();
       sessionStorage.setItem(`vf_next_${created.id}`, created.next ?? '');
       go(`#/submitted/${created.id}`);
     }
@@ -180,6 +192,8 @@ const apply: View = async (main) => {
     form.destroy?.(true);
   };
 };
+
+const apply = applyWith(ordinary);
 
 const submitted: View = async (main, { id }) => {
   main.append(loading(t('state.loading')));
@@ -263,6 +277,7 @@ const detail: View = async (main, { id }) => {
           [t('detail.campus'), a.campus?.name],
           [t('detail.department'), a.department?.name],
           [t('detail.host'), a.hostName],
+          [t('detail.invited'), a.invitedByHost ? h('span', { id: 'invited-by-host' }, t('detail.invitedYes', { host: a.hostName ?? '' })) : null],
           [t('detail.window'), visitWindow(a)],
           [t('detail.plate'), a.plateNumber],
           [t('detail.opinion'), a.lastOpinion],
@@ -306,6 +321,7 @@ const pass: View = (main, params, query) =>
     (err) => session.needsLogin(err),
   )(main, params, query);
 
+takeInviteFromUrl();
 takePassLinkFromUrl();
 startApp({
   title: 'app.title',
@@ -318,6 +334,8 @@ startApp({
     { path: '/applications', view: mine },
     { path: '/applications/:id', view: detail },
     { path: '/pass/:id', view: pass },
+    { path: '/invite', view: inviteLanding(session) },
+    { path: '/invite/apply', view: applyWith(() => invitedSource(session)) },
     { path: '/group-pass', view: linkPass },
   ],
   nav: [
