@@ -1,9 +1,9 @@
 /**
- * Query parameters of our links that open something by themselves (a host's pre-invitation): whoever reads
+ * Query parameters of our links that open something by themselves (a host's pre-invitation, a companion's pass): whoever reads
  * the text can use it. The outbox keeps them only until the vendor has the message; an administrator's list
  * and the log lines never show them.
  */
-const SECRET_PARAMS = /([?&](?:invite)=)[A-Za-z0-9_-]+/g;
+const SECRET_PARAMS = /([?&](?:invite|pass)=)[A-Za-z0-9_-]+/g;
 
 export const BLOT = '***';
 /** Template values that are a secret by themselves (the invitation token, for a template holding the address). */

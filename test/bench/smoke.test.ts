@@ -83,7 +83,8 @@ for (const smoke of smokes) {
   (can ? test.serial : test.serial.skip)(`bench ${smoke.name} runs for a few seconds without a failure`, async (t) => {
     // chaos: a start claim cut off by a kill is taken over after 45 s, and its recovery round comes every 22 s;
     // alone it takes about 70 s, next to the other test files on two cores much longer.
-    const deadlineMs = smoke.name === 'chaos' ? 280_000 : 100_000;
+    // A hang detector, not a speed test: on a loaded 2-core CI machine the engine smoke alone took 70-100 s.
+    const deadlineMs = smoke.name === 'chaos' ? 280_000 : 180_000;
     t.timeout(deadlineMs + 20_000);
     const { code, output, timedOut } = await runBench(smoke.name, smoke.env, deadlineMs);
     t.false(timedOut, `bench ${smoke.name} did not end in ${deadlineMs / 1000} s; what it printed:\n${output.slice(-6000)}`);

@@ -14,6 +14,7 @@ import type { AppState } from '../../server/http/context.ts';
 import { seedDemoData } from '../../server/directory/demo-data.ts';
 import { createLogger } from '../../server/logger.ts';
 import { generateSecrets } from '../../server/secrets.ts';
+import type { SmsSendRequest } from '../../server/sms/sms.provider.ts';
 import { createServices, type Services } from '../../server/services.ts';
 import { zeebeEngineForTests } from '../zeebe/env.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -30,13 +31,18 @@ export interface TestServer {
   settle(): Promise<void>;
   /** Lines the server logged, as parsed JSON. */
   logs: any[];
+  /**
+   * With `recordSms`: what the SMS provider was handed, as the recipient's phone would get it (the outbox blots
+   * link tokens once a message is sent, so tests that follow a link read it here).
+   */
+  smsSent: SmsSendRequest[];
   close(): Promise<void>;
 }
 
 /** A real HTTP server on a random port over a fresh database with the demo directory. */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { env?: Record<string, string>; demo?: boolean } = {},
+  options: { env?: Record<string, string>; demo?: boolean; recordSms?: boolean } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase(kind);
   const clock = new FakeClock('2026-12-01T02:00:00Z');
@@ -52,7 +58,12 @@ export async function startTestServer(
     process.env.VISITFLOW_TEST_ENGINE === 'zeebe'
       ? await zeebeEngineForTests({ knex: db.knex, clock })
       : createEmbeddedEngine({ knex: db.knex, clock, autoPoll: false });
-  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine });
+  const smsSent: SmsSendRequest[] = [];
+  // In place of the configured provider (the console by default): tests of the integration settings keep theirs.
+  const smsProvider = options.recordSms
+    ? { name: 'console', send: async (message: SmsSendRequest) => ({ messageId: `recorded-${smsSent.push(message)}` }) }
+    : undefined;
+  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine, smsProvider });
   if (options.demo !== false) await seedDemoData(db.knex, services.directory);
   await services.deployments.deployBundled(fileURLToPath(new URL('../..', import.meta.url)));
   const settle = async () => {
@@ -81,6 +92,7 @@ export async function startTestServer(
     engine,
     settle,
     logs,
+    smsSent,
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
