@@ -16,7 +16,7 @@ test('a <zeebe:userTask/> becomes a job-based user task, and its linked form a f
 test('every none end event of the default flow gets the end job; the document is otherwise unchanged', async (t) => {
   const prepared = await prepareDeployment(visitPassXml);
   t.deepEqual(prepared.endEvents.sort(), ['end-approved', 'end-expired', 'end-host-refused', 'end-leader-refused', 'end-security-refused']);
-  t.is(prepared.xml.split(`type="${END_JOB_TYPE}"`).length - 1, 4);
+  t.is(prepared.xml.split(`type="${END_JOB_TYPE}"`).length - 1, 5);
   t.is(prepared.processes[0].elementNames['host-review'], '到访部门接待人意见');
   t.regex(prepared.xml, /<bpmn:boundaryEvent id="host-review-timeout"/);
   const again = await prepareDeployment(visitPassXml);
