@@ -14,7 +14,7 @@ import type { AppState } from '../../server/http/context.ts';
 import { seedDemoData } from '../../server/directory/demo-data.ts';
 import { createLogger } from '../../server/logger.ts';
 import { generateSecrets } from '../../server/secrets.ts';
-import type { SmsSendRequest } from '../../server/sms/sms.provider.ts';
+import { ConsoleSmsProvider, type SmsSendRequest } from '../../server/sms/sms.provider.ts';
 import { createServices, type Services } from '../../server/services.ts';
 import { zeebeEngineForTests } from '../zeebe/env.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -59,9 +59,17 @@ export async function startTestServer(
       ? await zeebeEngineForTests({ knex: db.knex, clock })
       : createEmbeddedEngine({ knex: db.knex, clock, autoPoll: false });
   const smsSent: SmsSendRequest[] = [];
-  // In place of the configured provider (the console by default): tests of the integration settings keep theirs.
+  // The console provider (the default) that also hands the test what it sent; tests of the integration settings
+  // keep the configured one.
+  const consoleSms = new ConsoleSmsProvider(logger);
   const smsProvider = options.recordSms
-    ? { name: 'console', send: async (message: SmsSendRequest) => ({ messageId: `recorded-${smsSent.push(message)}` }) }
+    ? {
+        name: 'console',
+        send: async (message: SmsSendRequest) => {
+          smsSent.push(message);
+          return consoleSms.send(message);
+        },
+      }
     : undefined;
   const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine, smsProvider });
   if (options.demo !== false) await seedDemoData(db.knex, services.directory);
