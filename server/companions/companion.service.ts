@@ -174,7 +174,7 @@ export class CompanionService {
    * The group of an application as one column of another query (ApplicationService.view makes one round trip):
    * masked identifiers only, with each person's pass state.
    */
-  column(knex: Knex, applicationId: number): Knex.Raw {
+  column(knex: Knex, applicationId: number | Knex.Raw): Knex.Raw {
     const passState = (p: string, pp: string) =>
       `case when ${p}.id is null then null else json_build_object('status', ${p}.status, 'validUntil', ${p}.valid_until, 'onCampus', ${pp}.pass_id is not null) end`;
     return knex.raw(
@@ -208,6 +208,13 @@ export class CompanionService {
    */
   async issuePasses(applicationId: number): Promise<number> {
     const { knex, fieldCrypto, sms } = this.deps;
+    // Every approval runs this and few are group visits: one indexed read decides before the settings read and the
+    // transaction, which used to run for every approval.
+    const waiting = await knex('application_companions as c')
+      .where('c.application_id', applicationId)
+      .whereNotExists(knex('passes').select(knex.raw('1')).whereRaw('passes.companion_id = c.id'))
+      .first('c.id');
+    if (!waiting) return 0;
     const templates = { ...DEFAULT_SETTINGS.smsTemplates, ...(await this.deps.settings.get('smsTemplates')) };
     const sent = await knex.transaction(async (trx) => {
       const issued = await this.deps.passes.issueForCompanions(trx, applicationId);
