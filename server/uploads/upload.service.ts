@@ -326,7 +326,7 @@ export class UploadService {
   }
 
   /** The application's uploads as one json column, for a caller that reads them within its own query. */
-  attachmentsColumn(knex: Knex, applicationId: number): Knex.Raw {
+  attachmentsColumn(knex: Knex, applicationId: number | Knex.Raw): Knex.Raw {
     return knex.raw("(select coalesce(json_agg(u order by u.created_at, u.id), '[]'::json) from uploads u where u.application_id = ?)", [
       applicationId,
     ]);
