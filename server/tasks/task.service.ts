@@ -232,17 +232,20 @@ export class TaskService {
   }
 
   async list(staff: StaffPrincipal, query: TaskListQuery) {
-    const rows = withListColumns(this.baseQuery(staff, query, query.list, true))
+    // The three counts ride on the page's rows as uncorrelated subqueries (PostgreSQL runs each once): the list is
+    // polled by every reviewer, and this makes it one round trip; a page without rows asks for them apart.
+    const countOf = (list: TaskListQuery['list']) => this.baseQuery(staff, list === query.list ? query : { list }, list).count('*').as(`count_${list}`);
+    const counts = [countOf('mine'), countOf('unclaimed'), countOf('done')];
+    const found: any[] = await withListColumns(this.baseQuery(staff, query, query.list, true))
+      .select(counts)
       // Open work is served oldest first (a queue); what I did, newest first.
       .orderBy(query.list === 'done' ? 'tasks.completed_at' : 'tasks.created_at', query.list === 'done' ? 'desc' : 'asc')
       .orderBy('tasks.id', query.list === 'done' ? 'desc' : 'asc')
       .limit(query.pageSize)
       .offset((query.page - 1) * query.pageSize);
-    // The three counts in one round trip (the list is polled by every reviewer).
-    const countOf = (list: TaskListQuery['list']) => this.baseQuery(staff, list === query.list ? query : { list }, list).count('*').as(list);
-    const [found, n] = await Promise.all([rows, this.deps.knex.select(countOf('mine'), countOf('unclaimed'), countOf('done')).first()]);
-    const counts = { mine: Number(n.mine), unclaimed: Number(n.unclaimed), done: Number(n.done) };
-    return { tasks: found.map((r: any) => this.view(r)), total: counts[query.list], page: query.page, pageSize: query.pageSize, counts };
+    const n = found[0] ?? (await this.deps.knex.select(counts).first());
+    const count = { mine: Number(n.count_mine), unclaimed: Number(n.count_unclaimed), done: Number(n.count_done) };
+    return { tasks: found.map((r) => this.view(r)), total: count[query.list], page: query.page, pageSize: query.pageSize, counts: count };
   }
 
   private view(r: any) {
