@@ -2,10 +2,13 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { claimNextRow, failAbandonedRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimNextRow, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
 import { blotSecrets, blotSecretsJson } from './sms.secrets.ts';
 import type { TemplateVars } from './sms.templates.ts';
+
+/** A row left 'sending' past its lease: its sender stopped while the provider had it (never sent again). */
+const ABANDONED_ERROR = 'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)';
 
 export interface OutboxMessage {
   /** One message per key, ever: e.g. `job:<jobKey>` for a service-task job, so a redelivered job is a no-op. */
@@ -261,17 +264,20 @@ export class SmsService {
     // Asked once per batch, before claiming (a failure to read the settings must not leave rows `sending`): a
     // provider saved by an administrator is used from the next batch on.
     const provider = await this.providerSource();
-    await failAbandonedRows(
-      this.knex,
-      'sms_outbox',
-      this.clock.now(),
-      'SMS_OUTCOME_UNKNOWN: the sender stopped while the provider had the message; not sent again (at most one SMS per event)',
-    );
     let sent = 0;
     let failed = 0;
-    for (let row: Claimed | undefined; sent + failed < limit; ) {
-      row = await claimNextRow<Claimed>(this.knex, 'sms_outbox', ['id', 'recipient_enc', 'template', 'params', 'body', 'attempts'], this.clock.now(), this.leaseMs);
-      if (!row) break;
+    for (let more = true, first = true; more && sent + failed < limit; first = false) {
+      const claimed = await claimNextRow<Claimed>(
+        this.knex,
+        'sms_outbox',
+        ['id', 'recipient_enc', 'template', 'params', 'body', 'attempts'],
+        this.clock.now(),
+        this.leaseMs,
+        first ? { lastError: ABANDONED_ERROR } : undefined,
+      );
+      if (!claimed) break;
+      ({ more } = claimed);
+      const row = claimed.row;
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { maskPersonalNumbers } from '../sms/sms.provider.ts';
-import { claimNextRow, failAbandonedRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimNextRow, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type TemplateMessage, WechatError } from './wechat.client.ts';
 import type { WechatNotice, WechatTemplateMap } from './wechat.config.ts';
 
@@ -208,17 +208,20 @@ export class WechatNotifier {
     // Read before claiming: with WeChat off the queued notices stay pending until it is on again.
     const { client, templates } = await this.current();
     if (!client) return { sent: 0, failed: 0 };
-    await failAbandonedRows(
-      knex,
-      'wechat_outbox',
-      clock.now(),
-      'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)',
-    );
     let sent = 0;
     let failed = 0;
-    for (let row: Claimed | undefined; sent + failed < limit; ) {
-      row = await claimNextRow<Claimed>(knex, 'wechat_outbox', ['id', 'openid', 'notice', 'params', 'attempts'], clock.now(), this.leaseMs);
-      if (!row) break;
+    for (let more = true, first = true; more && sent + failed < limit; first = false) {
+      const claimed = await claimNextRow<Claimed>(
+        knex,
+        'wechat_outbox',
+        ['id', 'openid', 'notice', 'params', 'attempts'],
+        clock.now(),
+        this.leaseMs,
+        first ? { lastError: 'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)' } : undefined,
+      );
+      if (!claimed) break;
+      ({ more } = claimed);
+      const row = claimed.row;
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const { msgId } = await this.withTimeout(client.sendTemplate(this.message(row.notice, row.openid, JSON.parse(row.params), templates)));
