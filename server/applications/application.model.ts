@@ -49,6 +49,18 @@ export class Application extends Model {
   updated_at!: Date;
 }
 
+const TIMESTAMPS = ['window_start', 'window_end', 'decided_at', 'created_at', 'updated_at', 'entered_at'] as const;
+
+/**
+ * An application read as JSON inside another query (`to_json(a)`, one round trip with its task): timestamps
+ * come back as ISO text there, so they are made Dates again, as pg gives them in a row of its own.
+ */
+export function applicationFromJson(json: Record<string, any>): Application {
+  const row: Record<string, any> = { ...json };
+  for (const key of TIMESTAMPS) if (row[key] != null) row[key] = new Date(row[key]);
+  return Application.fromJson(row, { skipValidation: true });
+}
+
 export function dateString(value: string | Date): string {
   if (typeof value === 'string') return value.slice(0, 10);
   // pg returns a DATE as a local-midnight Date; format it in local time so the calendar day is kept.

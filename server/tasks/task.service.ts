@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, type FormSchema, dataComponents, mapComponents, validateSubmission } from '../forms/form.validator.ts';
 import type { StaffPrincipal } from '../http/context.ts';
-import { type Application, dateString } from '../applications/application.model.ts';
+import { type Application, applicationFromJson, dateString } from '../applications/application.model.ts';
 import { Task } from './task.model.ts';
 
 export interface SmsOutbox {
@@ -280,19 +280,26 @@ export class TaskService {
 
   /** A task the staff member may see; anything else is "not found" (its existence is not revealed). */
   private async visibleTask(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<Task> {
+    return (await this.visibleTaskWithApplication(staff, id, groupClaimed)).task;
+  }
+
+  /** visibleTask with its application, read in the same statement (the task view and completion need both). */
+  private async visibleTaskWithApplication(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<{ task: Task; app?: Application }> {
     if (!Number.isInteger(id) || id <= 0) throw notFound('TASK_NOT_FOUND', '待办不存在');
     let q = this.deps.knex('tasks').where('tasks.id', id);
     if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff, 'tasks', groupClaimed);
-    const row = await q.first('tasks.*');
+    const row = await q.first('tasks.*', this.deps.knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row'));
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
-    return Task.fromDatabaseJson(row);
+    const { application_row: appRow, ...taskColumns } = row;
+    return { task: Task.fromDatabaseJson(taskColumns), app: appRow ? applicationFromJson(appRow) : undefined };
   }
 
-  private async formFor(task: Task) {
-    const app = task.application_id ? await this.deps.applications.find(task.application_id) : undefined;
+  private async formFor(task: Task, app: Application | undefined) {
     if (!task.form_key || !app?.process_definition_key) return { app, schema: null as FormSchema | null, leaders: [] as Staff[] };
     const form = await this.deps.forms.forProcess(app.process_definition_key, task.form_key);
-    const leaders = await this.deps.directory.staffWithRole(app.department_id, 'leader');
+    // Only a form that offers the department's leaders (the host's review) needs them read.
+    const offersLeaders = dataComponents(form.schema.components).some((c) => c.properties?.source === 'leaders');
+    const leaders = offersLeaders ? await this.deps.directory.staffWithRole(app.department_id, 'leader') : [];
     const schema: FormSchema = {
       ...form.schema,
       components: mapComponents(form.schema.components, (c: FormComponent) =>
@@ -305,8 +312,8 @@ export class TaskService {
   }
 
   async get(staff: StaffPrincipal, id: number) {
-    const task = await this.visibleTask(staff, id);
-    const { app, schema, leaders } = await this.formFor(task);
+    const { task, app: read } = await this.visibleTaskWithApplication(staff, id);
+    const { app, schema, leaders } = await this.formFor(task, read);
     const application = app ? await this.deps.applications.view(app, true) : null;
     const visitor = app ? await this.deps.knex('visitors').where({ id: app.visitor_id }).first() : undefined;
     const [notice, stockOpinions] = await Promise.all([
@@ -375,9 +382,9 @@ export class TaskService {
   }
 
   async saveDraft(staff: StaffPrincipal, id: number, data: Record<string, unknown>) {
-    const task = await this.visibleTask(staff, id);
+    const { task, app } = await this.visibleTaskWithApplication(staff, id);
     if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
-    const { schema } = await this.formFor(task);
+    const { schema } = await this.formFor(task, app);
     const keys = new Set(schema ? dataComponents(schema.components).map((c) => c.key) : []);
     const draft = Object.fromEntries(Object.entries(data ?? {}).filter(([k]) => keys.has(k)));
     await this.deps.knex('tasks').where({ id: task.id }).update({ draft: JSON.stringify(draft) });
@@ -385,12 +392,13 @@ export class TaskService {
 
   async complete(staff: StaffPrincipal, id: number, input: Record<string, unknown>) {
     const { knex, clock, engine } = this.deps;
-    let task = await this.visibleTask(staff, id, true);
+    const visible = await this.visibleTaskWithApplication(staff, id, true);
+    let task = visible.task;
     if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
     if (task.claimed_by !== null && task.claimed_by !== staff.id) throw conflict('TASK_ALREADY_CLAIMED', '该待办已被他人认领');
     if (task.claimed_by === null) task = await this.take(staff, task);
 
-    const { app, schema } = await this.formFor(task);
+    const { app, schema } = await this.formFor(task, visible.app);
     let data: Record<string, unknown> = {};
     if (schema) {
       const result = validateSubmission(schema, input ?? {});
