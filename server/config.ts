@@ -77,6 +77,11 @@ const schema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** PostgreSQL connections per server process. */
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * Statements run as named prepared statements (server/db/pg-client.ts). Set false behind a pooler that
+   * cannot keep them: PgBouncer in transaction mode before 1.21.
+   */
+  DB_PREPARED_STATEMENTS: bool.default(true),
   /** Bearer token a Prometheus scrape of /metrics must send; unset: /metrics answers local direct requests only. */
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   // Staff single sign-on (server/auth/sso.config.ts).

@@ -31,7 +31,7 @@ export async function runServerProcess(config: Config): Promise<void> {
   const workerIndex = Number(process.env.VISITFLOW_WORKER_INDEX ?? 1);
   const logger = createLogger(config.LOG_LEVEL);
   const db = config.DATABASE_URL
-    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL, pool: { min: 0, max: config.DB_POOL_MAX } })
+    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL, pool: { min: 0, max: config.DB_POOL_MAX }, preparedStatements: config.DB_PREPARED_STATEMENTS })
     : await openDatabase({ kind: 'pglite', dataDir: config.dataDir });
   await migrateLatest(db.knex);
   const secrets = loadSecrets(config);

@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { acquireLock } from './file-lock.ts';
 import { migrationSource } from './migrations/index.ts';
+import { PgClient } from './pg-client.ts';
 import { PgliteClient } from './pglite-client.ts';
 
 // int8 (count(*), bigserial) and numeric come back as strings from pg but as numbers from PGlite: make them agree.
@@ -24,17 +25,25 @@ export interface Database {
 }
 
 export type DatabaseOptions =
-  | { kind: 'postgres'; url: string; pool?: { min: number; max: number }; acquireTimeoutMs?: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      pool?: { min: number; max: number };
+      acquireTimeoutMs?: number;
+      /** Named prepared statements (PgClient); default on. */
+      preparedStatements?: boolean;
+    }
   | { kind: 'pglite'; dataDir?: string; loadDataDir?: Blob; acquireTimeoutMs?: number };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.kind === 'postgres') {
     const knex = knexFactory({
-      client: 'pg',
+      client: PgClient as any,
       connection: options.url,
       pool: options.pool ?? { min: 0, max: 10 },
       acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
-    });
+      prepareStatements: options.preparedStatements ?? true,
+    } as Knex.Config);
     return { kind: 'postgres', knex, close: () => knex.destroy() };
   }
   let release = () => {};
