@@ -1,11 +1,13 @@
 import test from 'ava';
+import type { Knex } from 'knex';
 import { openDatabase } from '../../server/db/database.ts';
 import { createTestDatabase, testBackends } from '../helpers/database.ts';
 
 // What an operator relies on: statements are prepared once per connection (PostgreSQL stops parsing and planning
 // them on every run), a pooler that cannot keep prepared statements gets none, and nothing else changes.
-const prepared = (knex: any) =>
-  knex.raw('select name, statement from pg_prepared_statements').then((r: any) => r.rows as Array<{ name: string; statement: string }>);
+async function prepared(knex: Knex): Promise<Array<{ name: string; statement: string }>> {
+  return (await knex.raw('select name, statement from pg_prepared_statements')).rows;
+}
 
 if ((await testBackends()).includes('postgres')) {
   test('postgres: each statement shape is prepared once per connection, in and out of transactions; DDL and several statements at once are not', async (t) => {
