@@ -35,6 +35,17 @@ async function again<T>(what: () => Promise<{ status: number; body: T }>, tries 
   }
 }
 
+/** Server processes the primary lists as listening (visitflow_metrics_workers in /metrics); 0 when none answers. */
+async function listeningWorkers(url: string): Promise<number> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const found = /^visitflow_metrics_workers\{answered="true"\} (\d+)/m.exec(await res.text());
+    return found ? Number(found[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export async function run(): Promise<void> {
   // A request cut off by a kill is sent again (see again()); one that hangs must be cut off too.
   process.env.BENCH_REQUEST_TIMEOUT_MS ??= '20000';
@@ -123,9 +134,12 @@ export async function run(): Promise<void> {
         const pids = server!.workerPids();
         for (const pid of pids) if (!firstSeen.has(pid)) firstSeen.set(pid, now);
         // Only while both serve (killing the sole survivor tests nothing but the restart delay), and only one that
-        // has been up a while (a kill while it starts is a failed restart, not a crash under load).
+        // has been up a while (a kill while it starts is a failed restart, not a crash under load). "Both serve"
+        // as the primary knows it (the workers it lists as listening, in /metrics): on a loaded machine a
+        // replacement took more than 6 s to listen, the other was killed meanwhile, and the port refused
+        // connections for longer than a request is retried.
         const serving = pids.filter((pid) => now - firstSeen.get(pid)! > 6000);
-        if (pids.length >= 2 && serving.length) {
+        if (pids.length >= 2 && serving.length && (await listeningWorkers(server!.url)) >= 2) {
           process.kill(serving[Math.floor(Math.random() * serving.length)], 'SIGKILL');
           kills++;
         }
