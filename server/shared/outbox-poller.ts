@@ -81,7 +81,7 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): nu
  * `abandoned`, first fails the rows still 'sending' after their lease (their sender died while the vendor had
  * them; they are never sent again). A round of one message is two statements with its "sent", not four.
  */
-export async function claimNextRow<T extends { attempts: number }>(
+async function claimNextRow<T extends { attempts: number }>(
   knex: Knex,
   table: string,
   columns: string[],
@@ -120,3 +120,21 @@ export async function claimNextRow<T extends { attempts: number }>(
   return { row: { ...row, attempts: Number(row.attempts) } as T, more: Boolean(more) };
 }
 
+/**
+ * One delivery round of an outbox table: claims the due rows one by one (claimNextRow), at most `limit`, until none
+ * is due. The round's first claim also fails the abandoned rows with `abandonedError`. The caller sends each row
+ * and records its outcome before the next is claimed.
+ */
+export async function* claimDueRows<T extends { attempts: number }>(
+  knex: Knex,
+  table: string,
+  columns: string[],
+  options: { now: () => Date; leaseMs: number; limit: number; abandonedError: string },
+): AsyncGenerator<T> {
+  for (let taken = 0, more = true; more && taken < options.limit; taken++) {
+    const claimed = await claimNextRow<T>(knex, table, columns, options.now(), options.leaseMs, taken === 0 ? { lastError: options.abandonedError } : undefined);
+    if (!claimed) return;
+    more = claimed.more;
+    yield claimed.row;
+  }
+}

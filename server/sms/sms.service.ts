@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { type FieldCrypto, maskMobile } from '../crypto/field-crypto.ts';
-import { claimNextRow, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimDueRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type SmsErrorCode, maskPersonalNumbers, type SmsProvider, SmsProviderError } from './sms.provider.ts';
 import { blotSecrets, blotSecretsJson } from './sms.secrets.ts';
 import type { TemplateVars } from './sms.templates.ts';
@@ -266,18 +266,9 @@ export class SmsService {
     const provider = await this.providerSource();
     let sent = 0;
     let failed = 0;
-    for (let more = true, first = true; more && sent + failed < limit; first = false) {
-      const claimed = await claimNextRow<Claimed>(
-        this.knex,
-        'sms_outbox',
-        ['id', 'recipient_enc', 'template', 'params', 'body', 'attempts'],
-        this.clock.now(),
-        this.leaseMs,
-        first ? { lastError: ABANDONED_ERROR } : undefined,
-      );
-      if (!claimed) break;
-      ({ more } = claimed);
-      const row = claimed.row;
+    const columns = ['id', 'recipient_enc', 'template', 'params', 'body', 'attempts'];
+    const round = { now: () => this.clock.now(), leaseMs: this.leaseMs, limit, abandonedError: ABANDONED_ERROR };
+    for await (const row of claimDueRows<Claimed>(this.knex, 'sms_outbox', columns, round)) {
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const to = this.fieldCrypto.decrypt(row.recipient_enc);

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { maskPersonalNumbers } from '../sms/sms.provider.ts';
-import { claimNextRow, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
+import { claimDueRows, OutboxPoller, retryDelayMs } from '../shared/outbox-poller.ts';
 import { type TemplateMessage, WechatError } from './wechat.client.ts';
 import type { WechatNotice, WechatTemplateMap } from './wechat.config.ts';
 
@@ -210,18 +210,13 @@ export class WechatNotifier {
     if (!client) return { sent: 0, failed: 0 };
     let sent = 0;
     let failed = 0;
-    for (let more = true, first = true; more && sent + failed < limit; first = false) {
-      const claimed = await claimNextRow<Claimed>(
-        knex,
-        'wechat_outbox',
-        ['id', 'openid', 'notice', 'params', 'attempts'],
-        clock.now(),
-        this.leaseMs,
-        first ? { lastError: 'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)' } : undefined,
-      );
-      if (!claimed) break;
-      ({ more } = claimed);
-      const row = claimed.row;
+    const round = {
+      now: () => clock.now(),
+      leaseMs: this.leaseMs,
+      limit,
+      abandonedError: 'WECHAT_OUTCOME_UNKNOWN: the sender stopped while WeChat had the message; not sent again (at most one notice per event)',
+    };
+    for await (const row of claimDueRows<Claimed>(knex, 'wechat_outbox', ['id', 'openid', 'notice', 'params', 'attempts'], round)) {
       const mine = { id: row.id, status: 'sending', attempts: row.attempts };
       try {
         const { msgId } = await this.withTimeout(client.sendTemplate(this.message(row.notice, row.openid, JSON.parse(row.params), templates)));
