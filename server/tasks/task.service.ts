@@ -280,18 +280,26 @@ export class TaskService {
 
   /** A task the staff member may see; anything else is "not found" (its existence is not revealed). */
   private async visibleTask(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<Task> {
-    return (await this.visibleTaskWithApplication(staff, id, groupClaimed)).task;
+    const row = await this.visibleTaskQuery(staff, id, groupClaimed).first('tasks.*');
+    if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
+    return Task.fromDatabaseJson(row);
   }
 
   /** visibleTask with its application, read in the same statement (the task view and completion need both). */
   private async visibleTaskWithApplication(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<{ task: Task; app?: Application }> {
-    if (!Number.isInteger(id) || id <= 0) throw notFound('TASK_NOT_FOUND', '待办不存在');
-    let q = this.deps.knex('tasks').where('tasks.id', id);
-    if (!staff.roles.includes('admin')) q = this.deps.access.visibleTasks(q, staff, 'tasks', groupClaimed);
-    const row = await q.first('tasks.*', this.deps.knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row'));
+    const row = await this.visibleTaskQuery(staff, id, groupClaimed).first(
+      'tasks.*',
+      this.deps.knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row'),
+    );
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
     const { application_row: appRow, ...taskColumns } = row;
     return { task: Task.fromDatabaseJson(taskColumns), app: appRow ? applicationFromJson(appRow) : undefined };
+  }
+
+  private visibleTaskQuery(staff: StaffPrincipal, id: number, groupClaimed: boolean): Knex.QueryBuilder {
+    if (!Number.isInteger(id) || id <= 0) throw notFound('TASK_NOT_FOUND', '待办不存在');
+    const q = this.deps.knex('tasks').where('tasks.id', id);
+    return staff.roles.includes('admin') ? q : this.deps.access.visibleTasks(q, staff, 'tasks', groupClaimed);
   }
 
   private async formFor(task: Task, app: Application | undefined) {
