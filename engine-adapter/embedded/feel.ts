@@ -23,28 +23,61 @@ export function isFeel(value: unknown): value is string {
 }
 
 /**
- * The shapes most models write (`=name`, `=[name]`, `=name = "text"`), evaluated without feelin: feelin parses
- * and builds its interpreter tree on every call (50-120 µs here), a dozen times per visit flow. Anything else,
- * or a value these shapes would compare differently from FEEL (not a string), goes to feelin.
+ * The shapes most models write (`=name`, `=[name]`, `=name = "text"`, `=flag = true`,
+ * `=if name = "text" then other else null`), evaluated without feelin: feelin parses and builds its interpreter
+ * tree on every call (50-120 µs here), a dozen times per visit flow. Anything else, or a value these shapes
+ * would compare differently from FEEL (a comparison across types), goes to feelin.
  */
 type FastPath = (variables: Variables) => { value: unknown } | undefined;
 
 const RESERVED = new Set(['true', 'false', 'null', 'not', 'and', 'or', 'if', 'then', 'else', 'for', 'in', 'return', 'some', 'every', 'satisfies', 'between', 'instance', 'of', 'function', 'external']);
-const NAME = '([A-Za-z_][A-Za-z0-9_]*)';
-const SHAPES: Array<[RegExp, (m: RegExpMatchArray) => FastPath]> = [
-  [new RegExp(`^\\s*${NAME}\\s*$`), ([, name]) => (v) => ({ value: lookup(v, name) })],
-  [new RegExp(`^\\s*\\[\\s*${NAME}\\s*\\]\\s*$`), ([, name]) => (v) => ({ value: [lookup(v, name)] })],
-  [
-    new RegExp(`^\\s*${NAME}\\s*(=|!=)\\s*"([^"\\\\]*)"\\s*$`),
-    ([, name, op, text]) =>
-      (v) => {
-        const value = lookup(v, name);
-        if (value === null) return { value: op === '!=' };
-        if (typeof value !== 'string') return undefined;
-        return { value: op === '=' ? value === text : value !== text };
-      },
-  ],
-];
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TEXT = /^"([^"\\]*)"$/;
+const CONSTANTS: Record<string, unknown> = { true: true, false: false, null: null };
+
+/** A variable name, a string without escapes, true, false or null. */
+function atom(source: string): FastPath | null {
+  const s = source.trim();
+  if (Object.hasOwn(CONSTANTS, s)) return () => ({ value: CONSTANTS[s] });
+  const text = TEXT.exec(s);
+  if (text) return () => ({ value: text[1] });
+  if (NAME.test(s) && !RESERVED.has(s)) return (v) => ({ value: lookup(v, s) });
+  return null;
+}
+
+/** `name = "text"`, `name != "text"`, `name = true` ...: null equals nothing; a value of another type goes to feelin. */
+function comparison(source: string): FastPath | null {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=)\s*("[^"\\]*"|true|false)\s*$/.exec(source);
+  if (!m || RESERVED.has(m[1])) return null;
+  const [, name, op, right] = m;
+  const expected = right.startsWith('"') ? right.slice(1, -1) : right === 'true';
+  return (v) => {
+    const value = lookup(v, name);
+    if (value === null) return { value: op === '!=' };
+    if (typeof value !== typeof expected) return undefined;
+    return { value: op === '=' ? value === expected : value !== expected };
+  };
+}
+
+function compileFastPath(source: string): FastPath | null {
+  const list = /^\s*\[(.*)\]\s*$/.exec(source);
+  if (list) {
+    const item = atom(list[1]);
+    return item && ((v) => ({ value: [item(v)!.value] }));
+  }
+  const conditional = /^\s*if\s+(.+?)\s+then\s+(.+?)\s+else\s+(.+)$/.exec(source);
+  if (conditional) {
+    const [test, then, otherwise] = [comparison(conditional[1]), atom(conditional[2]), atom(conditional[3])];
+    if (!test || !then || !otherwise) return null;
+    // Only the branch taken is read: the other may name a variable the instance does not have.
+    return (v) => {
+      const taken = test(v);
+      return taken && (taken.value ? then(v) : otherwise(v));
+    };
+  }
+  return atom(source) ?? comparison(source);
+}
+
 const fastPaths = new Map<string, FastPath | null>();
 
 class MissingVariable extends Error {}
@@ -57,17 +90,15 @@ function lookup(variables: Variables, name: string): unknown {
 function fastPathOf(source: string): FastPath | null {
   let path = fastPaths.get(source);
   if (path !== undefined) return path;
-  path = null;
-  for (const [shape, make] of SHAPES) {
-    const m = source.match(shape);
-    if (m && !RESERVED.has(m[1])) {
-      path = make(m);
-      break;
-    }
-  }
+  path = compileFastPath(source);
   // Expressions come from deployed models: a few hundred at most, but never let a caller grow this unbounded.
   if (fastPaths.size < 10_000) fastPaths.set(source, path);
   return path;
+}
+
+/** Whether an `=`-prefixed expression is one of the shapes evaluated without feelin (its tests ask). */
+export function hasFastPath(expression: string): boolean {
+  return isFeel(expression) && fastPathOf(expression.slice(1)) !== null;
 }
 
 /** Evaluates an `=`-prefixed expression (or returns a literal unchanged) and converts the result to plain JSON. */

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { evaluate as feelin } from 'feelin';
-import { checkFeelSyntax, evaluateFeel, evaluateList, FeelError, toPlain } from '../../engine-adapter/embedded/feel.ts';
+import { checkFeelSyntax, evaluateFeel, hasFastPath, evaluateList, FeelError, toPlain } from '../../engine-adapter/embedded/feel.ts';
 
 test('a value without = is a literal', (t) => {
   t.is(evaluateFeel('PT72H', {}), 'PT72H');
@@ -53,6 +53,24 @@ test('the shapes evaluated without feelin give what feelin gives', (t) => {
     'flag = "true"',
     'true',
     'null',
+    'false',
+    '"text"',
+    'flag = true',
+    'flag != true',
+    'flag = false',
+    'none = true',
+    'none != false',
+    'decision = true',
+    'n = true',
+    '["role-security"]',
+    '[null]',
+    '[decision]',
+    'if decision = "approve" then group else null',
+    'if decision != "approve" then "refused" else decision',
+    'if flag = true then "yes" else "no"',
+    'if none = "x" then n else decision',
+    'if n = "3" then true else false',
+    'if decision = "a then b" then n else null',
   ];
   for (const vars of contexts)
     for (const e of expressions) {
@@ -63,4 +81,11 @@ test('the shapes evaluated without feelin give what feelin gives', (t) => {
   t.throws(() => evaluateFeel('=missing', {}), { instanceOf: FeelError, message: /missing/ });
   t.throws(() => evaluateFeel('=[missing]', {}), { instanceOf: FeelError, message: /missing/ });
   t.throws(() => evaluateFeel('=missing = "x"', {}), { instanceOf: FeelError, message: /missing/ });
+  // The default flow's expressions never reach feelin (each call there parses the expression again).
+  for (const e of ['=opinion', '=[departmentGroup]', '=["role-security"]', '=watchHit = true', '=hostDecision = "approve"', '=if decision = "approve" then leaderStaffId else null'])
+    t.true(hasFastPath(e), e);
+  for (const e of ['=n > 1', '=a and b', '=if n > 1 then a else b', '=[a, b]', '=x = 1', '=if a = "x" then b else if c = "y" then d else null'])
+    t.false(hasFastPath(e), e);
+  t.throws(() => evaluateFeel('=if d = "a" then missing else null', { d: 'a' }), { instanceOf: FeelError, message: /missing/ });
+  t.is(evaluateFeel('=if d = "a" then missing else null', { d: 'b' }), null, 'the branch not taken is not read');
 });
