@@ -25,11 +25,11 @@ export function applicationRoutes(applications: ApplicationService, visitors: Vi
   router.post('/', async (ctx) => {
     const visitor = await currentVisitor(ctx);
     const { data } = submitSchema.parse(ctx.request.body ?? {});
-    const app = await applications.submit(visitor, data);
+    const { view } = await applications.submit(visitor, data);
     ctx.status = 201;
     ctx.body = {
       application: {
-        ...(await applications.view(app, false)),
+        ...view,
         next: '申请已提交，将送交到访部门接待人审核；审核结果将以短信通知您。',
       },
     };

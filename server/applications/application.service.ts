@@ -5,7 +5,6 @@ import type { CompanionService } from '../companions/companion.service.ts';
 import type { WorkflowEngine } from '../../engine-adapter/contract.ts';
 import type { DeploymentService } from '../admin/deployment.service.ts';
 import type { Config } from '../config.ts';
-import { Campus, Department } from '../directory/directory.model.ts';
 import type { DirectoryService } from '../directory/directory.service.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
@@ -110,10 +109,7 @@ export class ApplicationService {
     const deployment = await this.deps.deployments.latest(this.processId);
     if (!deployment.startFormKey) throw new AppError(500, 'START_FORM_MISSING', '流程未配置申请表单');
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey);
-    const [campuses, departments] = await Promise.all([
-      this.deps.directory.listCampuses(),
-      this.deps.directory.listDepartments(),
-    ]);
+    const { campuses, departments } = await this.deps.directory.activeCampusesAndDepartments();
     const known = this.prefill(visitor);
     const prefill: Record<string, string> = {};
     const schema = {
@@ -162,7 +158,7 @@ export class ApplicationService {
    * Validates against the pinned start form and the domain rules, stores the application and returns at once;
    * the instance is started by the background starter (accept first, let the engine drain a burst).
    */
-  async submit(visitor: Visitor, input: Record<string, unknown>): Promise<Application> {
+  async submit(visitor: Visitor, input: Record<string, unknown>) {
     this.accepted.hit();
     return this.accept(visitor, input);
   }
@@ -170,10 +166,11 @@ export class ApplicationService {
   /** submit() for a visitor a host invited: the invitation's fields win, and it is used up with the insert. */
   async submitInvited(visitor: Visitor, input: Record<string, unknown>, invited: InvitedVisit): Promise<Application> {
     this.accepted.hit();
-    return this.accept(visitor, input, invited);
+    return (await this.accept(visitor, input, invited)).application;
   }
 
-  private async accept(visitor: Visitor, input: Record<string, unknown>, invited?: InvitedVisit): Promise<Application> {
+  /** The stored application and the visitor's view of it (made from what the checks read: no read after the insert). */
+  private async accept(visitor: Visitor, input: Record<string, unknown>, invited?: InvitedVisit) {
     const { config, clock, knex } = this.deps;
     const deployment = await this.deps.deployments.latest(this.processId);
     const form = await this.deps.forms.forProcess(deployment.processDefinitionKey, deployment.startFormKey!);
@@ -193,14 +190,12 @@ export class ApplicationService {
 
     const campusId = Number(data.campusId);
     const departmentId = Number(data.departmentId);
-    // Looked up together (a burst of submissions waits on these round trips), checked in the same order as before.
-    const [campus, department, host] = await Promise.all([
-      Number.isInteger(campusId) ? Campus.query(knex).findById(campusId) : undefined,
-      Number.isInteger(departmentId) ? Department.query(knex).findById(departmentId) : undefined,
-      Number.isInteger(departmentId)
-        ? this.deps.directory.findHostByNameAndMobile(departmentId, String(data.hostName ?? ''), String(data.hostMobile ?? ''))
-        : undefined,
-    ]);
+    const { campus, department, host } = await this.deps.directory.submissionTargets(
+      campusId,
+      departmentId,
+      String(data.hostName ?? ''),
+      String(data.hostMobile ?? ''),
+    );
     if (!campus?.active) throw badRequest('CAMPUS_NOT_FOUND', '所选校区不存在', [{ field: 'campusId', message: '所选校区不存在' }]);
     if (!department?.active || department.campus_id !== campus.id) {
       throw badRequest('DEPARTMENT_NOT_IN_CAMPUS', '所选单位不属于该校区', [{ field: 'departmentId', message: '所选单位不属于该校区' }]);
@@ -291,7 +286,8 @@ export class ApplicationService {
     }
     const application = Application.fromDatabaseJson(row);
     this.kickStarter();
-    return application;
+    const around = { campus: { id: campus.id, name: campus.name }, department: { id: department.id, name: department.name }, host_name: host.name };
+    return { application, view: this.present(application, around, false) };
   }
 
   /** Starts the process for accepted applications, in the background; safe to call often. */

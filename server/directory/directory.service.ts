@@ -33,6 +33,20 @@ export class DirectoryService {
     return campusId === undefined ? q : q.where({ campus_id: campusId });
   }
 
+  /** listCampuses() and listDepartments() in one round trip, as plain rows (every application form shows both). */
+  async activeCampusesAndDepartments(): Promise<{
+    campuses: Array<Pick<Campus, 'id' | 'name' | 'opens_at' | 'closes_at'>>;
+    departments: Array<Pick<Department, 'id' | 'campus_id' | 'name'>>;
+  }> {
+    const row = await this.knex
+      .select(
+        this.knex.raw("(select coalesce(json_agg(c order by c.id), '[]'::json) from campuses c where c.active) as campuses"),
+        this.knex.raw("(select coalesce(json_agg(d order by d.id), '[]'::json) from departments d where d.active) as departments"),
+      )
+      .first();
+    return { campuses: row.campuses, departments: row.departments };
+  }
+
   findStaff(id: number) {
     return Staff.query(this.knex).findById(id);
   }
@@ -49,12 +63,29 @@ export class DirectoryService {
       .orderBy('id');
   }
 
-  async findHostByNameAndMobile(departmentId: number, name: string, mobile: string) {
-    const normalised = normaliseMobile(mobile);
-    if (!normalised) return undefined;
-    return (await this.staffWithRole(departmentId, 'host')).find(
-      (s) => s.name === name.trim() && s.mobile_bidx === this.crypto.blindIndex('mobile', normalised),
-    );
+  /**
+   * What a submission names, in one statement (a rush of submissions waits on each round trip): the campus, the
+   * department and, among the department's active hosts, the first with that name and mobile (by its blind
+   * index: numbers are stored encrypted). Plain rows; undefined for what does not exist.
+   */
+  async submissionTargets(campusId: number, departmentId: number, hostName: string, hostMobile: string) {
+    const mobile = normaliseMobile(hostMobile);
+    const id = (n: number) => (Number.isInteger(n) ? n : null);
+    const row = await this.knex
+      .select(
+        this.knex.raw('(select to_json(c) from campuses c where c.id = ?) as campus', [id(campusId)]),
+        this.knex.raw('(select to_json(d) from departments d where d.id = ?) as department', [id(departmentId)]),
+        this.knex.raw(
+          "(select to_json(s) from staff s where s.department_id = ? and s.active and s.roles @> '[\"host\"]'::jsonb and s.name = ? and s.mobile_bidx = ? order by s.id limit 1) as host",
+          [id(departmentId), hostName.trim(), mobile ? this.crypto.blindIndex('mobile', mobile) : null],
+        ),
+      )
+      .first();
+    return {
+      campus: (row?.campus ?? undefined) as Pick<Campus, 'id' | 'name' | 'opens_at' | 'closes_at' | 'active'> | undefined,
+      department: (row?.department ?? undefined) as Pick<Department, 'id' | 'name' | 'campus_id' | 'active'> | undefined,
+      host: (row?.host ?? undefined) as Pick<Staff, 'id' | 'name' | 'mobile_masked'> | undefined,
+    };
   }
 
   async createStaff(input: StaffInput, trx: Knex = this.knex) {

@@ -79,6 +79,15 @@ const DECISION_TEXT: Record<string, string> = { approve: '同意', refuse: '否�
 const MAX_NOTIFIED = 20;
 
 /** The staff task list: a mirror of the engine's user tasks, with claims, drafts and completion. */
+/** The applicant as a task view shows them: masked numbers only. */
+interface ShownVisitor {
+  name: string;
+  organisation: string;
+  idNumber: string;
+  mobile: string;
+  gender: string;
+}
+
 export class TaskService {
   constructor(
     private readonly deps: {
@@ -285,15 +294,28 @@ export class TaskService {
     return Task.fromDatabaseJson(row);
   }
 
-  /** visibleTask with its application, read in the same statement (the task view and completion need both). */
-  private async visibleTaskWithApplication(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<{ task: Task; app?: Application }> {
-    const row = await this.visibleTaskQuery(staff, id, groupClaimed).first(
-      'tasks.*',
-      this.deps.knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row'),
-    );
+  /**
+   * visibleTask with its application, read in the same statement (the task view and completion need both); with
+   * `withVisitor`, also the applicant's shown (masked) fields, which the task view shows.
+   */
+  private async visibleTaskWithApplication(
+    staff: StaffPrincipal,
+    id: number,
+    options: { groupClaimed?: boolean; withVisitor?: boolean } = {},
+  ): Promise<{ task: Task; app?: Application; visitor?: ShownVisitor }> {
+    const { knex } = this.deps;
+    const columns = ['tasks.*', knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row')];
+    if (options.withVisitor)
+      columns.push(
+        knex.raw(
+          "(select json_build_object('name', v.name, 'organisation', v.organisation, 'idNumber', v.id_number_masked, 'mobile', v.mobile_masked, 'gender', v.gender) " +
+            'from applications a join visitors v on v.id = a.visitor_id where a.id = tasks.application_id) as visitor_row',
+        ),
+      );
+    const row = await this.visibleTaskQuery(staff, id, options.groupClaimed ?? false).first(...columns);
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
-    const { application_row: appRow, ...taskColumns } = row;
-    return { task: Task.fromDatabaseJson(taskColumns), app: appRow ? applicationFromJson(appRow) : undefined };
+    const { application_row: appRow, visitor_row: visitor, ...taskColumns } = row;
+    return { task: Task.fromDatabaseJson(taskColumns), app: appRow ? applicationFromJson(appRow) : undefined, visitor: visitor ?? undefined };
   }
 
   private visibleTaskQuery(staff: StaffPrincipal, id: number, groupClaimed: boolean): Knex.QueryBuilder {
@@ -320,10 +342,9 @@ export class TaskService {
   }
 
   async get(staff: StaffPrincipal, id: number) {
-    const { task, app: read } = await this.visibleTaskWithApplication(staff, id);
+    const { task, app: read, visitor } = await this.visibleTaskWithApplication(staff, id, { withVisitor: true });
     const { app, schema, leaders } = await this.formFor(task, read);
     const application = app ? await this.deps.applications.view(app, true) : null;
-    const visitor = app ? await this.deps.knex('visitors').where({ id: app.visitor_id }).first() : undefined;
     const [notice, stockOpinions] = await Promise.all([
       this.deps.settings.get('reviewNotice'),
       this.deps.settings.get('stockOpinions'),
@@ -334,13 +355,7 @@ export class TaskService {
       application: application && {
         ...application,
         watchHit: app?.watch_hit ?? null,
-        visitor: visitor && {
-          name: visitor.name,
-          organisation: visitor.organisation,
-          idNumber: visitor.id_number_masked,
-          mobile: visitor.mobile_masked,
-          gender: visitor.gender,
-        },
+        visitor,
       },
       attachments: application && 'attachments' in application ? application.attachments : [],
       notice,
@@ -400,7 +415,7 @@ export class TaskService {
 
   async complete(staff: StaffPrincipal, id: number, input: Record<string, unknown>) {
     const { knex, clock, engine } = this.deps;
-    const visible = await this.visibleTaskWithApplication(staff, id, true);
+    const visible = await this.visibleTaskWithApplication(staff, id, { groupClaimed: true });
     let task = visible.task;
     if (task.status !== 'open') throw conflict('TASK_NOT_OPEN', '该待办已处理或已取消');
     if (task.claimed_by !== null && task.claimed_by !== staff.id) throw conflict('TASK_ALREADY_CLAIMED', '该待办已被他人认领');

@@ -48,6 +48,14 @@ for (const kind of await testBackends()) {
       t.is(submitted.status, 201, JSON.stringify(submitted.body));
       t.regex(submitted.body.application.flowNumber, /^VF20261201\d{6}$/);
       t.regex(submitted.body.application.next, /接待人/);
+      t.like(submitted.body.application, { status: 'submitted', currentStep: '正在送交到访部门接待人审核', hostName: '王老师', campus: { name: '主校区' }, department: { name: '计算机学院' } });
+      // The answer is made from what the checks read, without reading the application again: it shows what the status page shows.
+      const asStored = (await client.get(`/api/applications/${submitted.body.application.id}`)).body.application;
+      const fixed = ['id', 'flowNumber', 'campus', 'department', 'hostName', 'visitDate', 'visitStartTime', 'visitEndTime', 'plateNumber', 'invitedByHost', 'createdAt', 'lastOpinion'];
+      t.deepEqual(
+        Object.fromEntries(fixed.map((k) => [k, submitted.body.application[k]])),
+        Object.fromEntries(fixed.map((k) => [k, asStored[k]])),
+      );
       await server.settle();
 
       const mine = await client.get(`/api/applications/${submitted.body.application.id}`);
