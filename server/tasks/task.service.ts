@@ -78,7 +78,6 @@ const taskRow = (task: Task, app?: Application) => ({
 const DECISION_TEXT: Record<string, string> = { approve: '同意', refuse: '否决' };
 const MAX_NOTIFIED = 20;
 
-/** The staff task list: a mirror of the engine's user tasks, with claims, drafts and completion. */
 /** The applicant as a task view shows them: masked numbers only. */
 interface ShownVisitor {
   name: string;
@@ -88,6 +87,7 @@ interface ShownVisitor {
   gender: string;
 }
 
+/** The staff task list: a mirror of the engine's user tasks, with claims, drafts and completion. */
 export class TaskService {
   constructor(
     private readonly deps: {
