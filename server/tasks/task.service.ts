@@ -120,9 +120,16 @@ export class TaskService {
     const { knex, clock } = this.deps;
     const applicationId = Number(task.variables.applicationId) || null;
     const templates = await this.deps.settings.get('smsTemplates');
-    const app = applicationId ? await knex('applications').where({ id: applicationId }).first() : undefined;
     const assigneeId = task.assignee && /^\d+$/.test(task.assignee) ? Number(task.assignee) : null;
-    const assignee = assigneeId ? await knex('staff').where({ id: assigneeId, active: true }).first() : undefined;
+    // The application and the assignee in one round trip: every flow makes two or three tasks, and a burst many.
+    const read = await knex
+      .select(
+        knex.raw('(select to_json(a) from applications a where a.id = ?) as application_row', [applicationId]),
+        knex.raw('(select to_json(s) from staff s where s.id = ? and s.active) as assignee_row', [assigneeId]),
+      )
+      .first();
+    const app = read?.application_row ? applicationFromJson(read.application_row) : undefined;
+    const assignee: Staff | undefined = read?.assignee_row ?? undefined;
     const inserted = await knex('tasks')
       .insert({
         task_key: task.taskKey,
