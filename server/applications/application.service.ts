@@ -434,18 +434,27 @@ export class ApplicationService {
 
   /**
    * Called by the process (application-status worker); idempotent.
-   * Sets a final status and tells the timeline; a withdrawn application keeps its status. Two statements and
-   * no transaction: the caller (a job, delivered at least once) runs again after a crash between them, and the
-   * dedupe key keeps the timeline entry single.
+   * Sets a final status and tells the timeline; a withdrawn application keeps its status. One statement: the
+   * status and its timeline entry change together, and a job delivered again finds the entry there already
+   * (its dedupe key) and leaves it single.
    */
   async setStatus(knex: Knex, applicationId: number, status: ApplicationStatus, opinion: string | null, dedupeKey: string) {
     const now = this.deps.clock.now();
-    const updated = await knex('applications')
+    const updated = knex('applications')
       .where({ id: applicationId })
       .whereNot({ status: 'withdrawn' })
-      .update({ status, last_opinion: opinion, decided_at: now, updated_at: now });
-    if (!updated) return;
-    await this.addEvent(knex, applicationId, { kind: status, title: STATUS_TEXT[status], opinion, dedupeKey });
+      .update({ status, last_opinion: opinion, decided_at: now, updated_at: now })
+      .returning('id');
+    await knex
+      .with('updated', updated)
+      .insert(
+        knex
+          .select(knex.raw('id, ?::timestamptz, ?, ?, ?, ?', [now, status, STATUS_TEXT[status], opinion, dedupeKey]))
+          .from('updated'),
+      )
+      .into(knex.raw('application_events (application_id, at, kind, title, opinion, dedupe_key)'))
+      .onConflict('dedupe_key')
+      .ignore();
   }
 
   async listForVisitor(visitorId: number) {

@@ -56,10 +56,22 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
     const templates = await deps.settings.get('smsTemplates');
     if (!templates[template]) throw new Error(`unknown SMS template "${template}"`);
     const applicationId = applicationIdOf(job);
-    const app = await knex('applications').where({ id: applicationId }).first();
-    if (!app || app.status === 'withdrawn') return {};
-    const visitor = await knex('visitors').where({ id: app.visitor_id }).first();
-    if (!visitor) return {};
+    // The application and its visitor in one round trip (every flow ends with a text message).
+    const app = await knex('applications')
+      .leftJoin('visitors', 'visitors.id', 'applications.visitor_id')
+      .where('applications.id', applicationId)
+      .first(
+        'applications.status',
+        'applications.visit_date',
+        'applications.visit_start',
+        'applications.visit_end',
+        'applications.flow_number',
+        'applications.last_opinion',
+        'visitors.name as visitor_name',
+        'visitors.mobile_enc as visitor_mobile_enc',
+      );
+    if (!app || app.status === 'withdrawn' || !app.visitor_mobile_enc) return {};
+    const visitor = { name: app.visitor_name, mobile_enc: app.visitor_mobile_enc };
     const params = {
       university: deps.universityName,
       name: visitor.name,
