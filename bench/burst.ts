@@ -33,7 +33,7 @@ import {
  * before the clock starts (as if they had registered and logged in earlier: each real login is an scrypt hash).
  */
 const BURST = Number(process.env.BENCH_BURST ?? 1000);
-/** Sustained arrival rates, one run each: the target (150/s) and above it, to show the headroom. */
+/** Sustained arrival rates, one run each: 150/s (the first target) and 200/s (the target of the compiled-executor issue). */
 const RATES = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? '150,200').split(',').map(Number);
 const RATE = Math.max(...RATES);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
@@ -180,7 +180,7 @@ export async function run(): Promise<void> {
       spikeSeconds,
       cpu0,
       pg0,
-      `target >= 150 accepted/s; all ${BURST} arrive at once, so the last one waits about ${BURST} / (accepted per second)`,
+      `target >= 200 accepted/s; all ${BURST} arrive at once, so the last one waits about ${BURST} / (accepted per second)`,
     );
     let drain = await drained(db, total, started);
     console.log(
@@ -208,7 +208,7 @@ export async function run(): Promise<void> {
       const rateAccepted = (await Promise.all(pending)).filter(Boolean).length;
       const rateSeconds = (performance.now() - started) / 1000;
       const before = total;
-      total = await report(`${rate}/s arriving for ${RATE_SECONDS} s`, rateLatencies, rateAccepted, sent, rateSeconds, cpu0, pg0, 'target: 150/s accepted with p99 <= 500 ms');
+      total = await report(`${rate}/s arriving for ${RATE_SECONDS} s`, rateLatencies, rateAccepted, sent, rateSeconds, cpu0, pg0, rate >= 200 ? 'target: all accepted as they arrive (>= 200/s) with p99 <= 500 ms' : 'target: all accepted as they arrive with p99 <= 500 ms');
       drain = await drained(db, total, started);
       console.log(
         `    none lost: ${drain.withTask - before}/${total - before} applications have an instance and a host task, ${drain.seconds.toFixed(1)} s after the first arrival` +
