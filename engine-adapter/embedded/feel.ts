@@ -31,7 +31,8 @@ export function isFeel(value: unknown): value is string {
 type FastPath = (variables: Variables) => { value: unknown } | undefined;
 
 const RESERVED = new Set(['true', 'false', 'null', 'not', 'and', 'or', 'if', 'then', 'else', 'for', 'in', 'return', 'some', 'every', 'satisfies', 'between', 'instance', 'of', 'function', 'external']);
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NAME_SOURCE = '[A-Za-z_][A-Za-z0-9_]*';
+const NAME = new RegExp(`^${NAME_SOURCE}$`);
 const TEXT = /^"([^"\\]*)"$/;
 const CONSTANTS: Record<string, unknown> = { true: true, false: false, null: null };
 
@@ -45,9 +46,11 @@ function atom(source: string): FastPath | null {
   return null;
 }
 
+const COMPARISON = new RegExp(`^\\s*(${NAME_SOURCE})\\s*(=|!=)\\s*("[^"\\\\]*"|true|false)\\s*$`);
+
 /** `name = "text"`, `name != "text"`, `name = true` ...: null equals nothing; a value of another type goes to feelin. */
 function comparison(source: string): FastPath | null {
-  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=)\s*("[^"\\]*"|true|false)\s*$/.exec(source);
+  const m = COMPARISON.exec(source);
   if (!m || RESERVED.has(m[1])) return null;
   const [, name, op, right] = m;
   const expected = right.startsWith('"') ? right.slice(1, -1) : right === 'true';

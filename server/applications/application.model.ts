@@ -1,4 +1,5 @@
 import { Model } from 'objection';
+import type { Knex } from 'knex';
 import type { WatchHit } from '../watchlist/watchlist.model.ts';
 
 export type ApplicationStatus = 'submitted' | 'pending' | 'approved' | 'refused' | 'expired' | 'withdrawn';
@@ -51,8 +52,13 @@ export class Application extends Model {
 
 const TIMESTAMPS = ['window_start', 'window_end', 'decided_at', 'created_at', 'updated_at', 'entered_at'] as const;
 
+/** The application `id` (a value, or a column reference as Knex.Raw) as one JSON column `as` of another query. */
+export function applicationJsonColumn(knex: Knex, id: number | null | Knex.Raw, as: string): Knex.Raw {
+  return knex.raw('(select to_json(a) from applications a where a.id = ?) as ??', [id, as]);
+}
+
 /**
- * An application read as JSON inside another query (`to_json(a)`, one round trip with its task): timestamps
+ * An application read as JSON inside another query (applicationJsonColumn) (`to_json(a)`, one round trip with its task): timestamps
  * come back as ISO text there, so they are made Dates again, as pg gives them in a row of its own.
  */
 export function applicationFromJson(json: Record<string, any>): Application {

@@ -71,17 +71,16 @@ export function registerProcessWorkers(engine: WorkflowEngine, deps: ProcessWork
         'visitors.mobile_enc as visitor_mobile_enc',
       );
     if (!app || app.status === 'withdrawn' || !app.visitor_mobile_enc) return {};
-    const visitor = { name: app.visitor_name, mobile_enc: app.visitor_mobile_enc };
     const params = {
       university: deps.universityName,
-      name: visitor.name,
+      name: app.visitor_name,
       visitDate: dateString(app.visit_date),
       visitTime: `${app.visit_start}-${app.visit_end}`,
       flowNumber: app.flow_number,
       opinion: app.last_opinion ?? (typeof job.variables.lastOpinion === 'string' ? job.variables.lastOpinion : ''),
     };
     const body = deps.renderTemplate(templates[template], params);
-    await deps.sms.enqueue(knex, { dedupeKey: `job:${job.key}`, to: deps.fieldCrypto.decrypt(visitor.mobile_enc), template, body, params, applicationId });
+    await deps.sms.enqueue(knex, { dedupeKey: `job:${job.key}`, to: deps.fieldCrypto.decrypt(app.visitor_mobile_enc), template, body, params, applicationId });
     deps.sms.wake?.();
     return {};
   });

@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../errors.ts';
 import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, type FormSchema, dataComponents, mapComponents, validateSubmission } from '../forms/form.validator.ts';
 import type { StaffPrincipal } from '../http/context.ts';
-import { type Application, applicationFromJson, dateString } from '../applications/application.model.ts';
+import { type Application, applicationFromJson, applicationJsonColumn, dateString } from '../applications/application.model.ts';
 import { Task } from './task.model.ts';
 
 export interface SmsOutbox {
@@ -124,7 +124,7 @@ export class TaskService {
     // The application and the assignee in one round trip: every flow makes two or three tasks, and a burst many.
     const read = await knex
       .select(
-        knex.raw('(select to_json(a) from applications a where a.id = ?) as application_row', [applicationId]),
+        applicationJsonColumn(knex, applicationId, 'application_row'),
         knex.raw('(select to_json(s) from staff s where s.id = ? and s.active) as assignee_row', [assigneeId]),
       )
       .first();
@@ -311,7 +311,7 @@ export class TaskService {
     options: { groupClaimed?: boolean; withVisitor?: boolean } = {},
   ): Promise<{ task: Task; app?: Application; visitor?: ShownVisitor }> {
     const { knex } = this.deps;
-    const columns = ['tasks.*', knex.raw('(select to_json(a) from applications a where a.id = tasks.application_id) as application_row')];
+    const columns = ['tasks.*', applicationJsonColumn(knex, knex.raw('??', ['tasks.application_id']), 'application_row')];
     if (options.withVisitor)
       columns.push(
         knex.raw(
