@@ -24,6 +24,9 @@ import {
 /**
  * Bookings open at a fixed hour: many registered, logged-in visitors press "submit" at the same moment.
  * The server must accept (validate + store) quickly and let the engine start the instances afterwards.
+ *   0. warm-up, not timed: BENCH_WARMUP (300) submissions, BENCH_WARMUP_PARALLEL (20) at a time, and their
+ *      instances started, as a server that has been up for a while has served before bookings open (its code
+ *      compiled by V8, its pool connections open). BENCH_WARMUP=0 measures a server that has just started;
  *   1. spike: BENCH_BURST submissions sent all at once;
  *   2. sustained: BENCH_RATES (150,200) submissions per second arriving for BENCH_RATE_SECONDS each (open loop:
  *      arrivals do not wait for answers), which is what decides the p99 a visitor sees while bookings pour in.
@@ -39,6 +42,8 @@ const RATE = Math.max(...RATES);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const WORKERS = process.env.BENCH_WORKERS ?? '2';
 const DRAIN_TIMEOUT_S = Number(process.env.BENCH_DRAIN_TIMEOUT ?? 120);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const WARMUP_PARALLEL = Number(process.env.BENCH_WARMUP_PARALLEL ?? 20);
 
 /** How many submissions were answered 503 (busy) and sent again. */
 function busyNote(latencies: Latencies): string {
@@ -111,11 +116,14 @@ async function drained(db: BenchDatabase, expected: number, since: number): Prom
 export async function run(): Promise<void> {
   const db = await createBenchDatabase();
   let server: BenchServer | undefined;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(BURST, RATE * 4) });
+  // maxFreeSockets: node's Agent keeps only 256 idle sockets by default, so the sockets opened before the clock
+  // (below) were mostly closed again and the spike paid for ~750 new connections handed between server processes.
+  const sockets = Math.max(BURST, RATE * 4);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   try {
     server = await startServer(db.url, { WORKERS, ...(process.env.BENCH_POOL ? { DB_POOL_MAX: process.env.BENCH_POOL } : {}) });
     const prepStarted = performance.now();
-    const sessions = await prepareVisitors(db, server, BURST + RATES.reduce((sum, rate) => sum + rate * RATE_SECONDS, 0));
+    const sessions = await prepareVisitors(db, server, WARMUP + BURST + RATES.reduce((sum, rate) => sum + rate * RATE_SECONDS, 0));
     const first = new Client(server.url, agent);
     first.setCookie('vf_visitor', sessions[0].token);
     const form = await first.get('/api/applications/form');
@@ -130,7 +138,7 @@ export async function run(): Promise<void> {
     const visitDate = campusDay(3);
     const clientFor = (i: number, latencies: Latencies) => {
       const client = new Client(server!.url, agent, latencies);
-      client.setCookie('vf_visitor', sessions[i % sessions.length].token);
+      client.setCookie('vf_visitor', sessions[(WARMUP + i) % sessions.length].token);
       client.setCookie('vf_csrf', csrf);
       return client;
     };
@@ -142,8 +150,27 @@ export async function run(): Promise<void> {
     };
     // Open sockets before the clock, as phones that already show the form would have.
     const clients = Array.from({ length: BURST }, (_, i) => clientFor(i, new Latencies()));
-    await Promise.all(clients.slice(0, Math.min(BURST, 1000)).map((c) => c.get('/healthz')));
     console.log(`burst (PostgreSQL, WORKERS=${WORKERS}); prepared ${sessions.length} logged-in visitors in ${((performance.now() - prepStarted) / 1000).toFixed(1)} s`);
+    if (WARMUP > 0) {
+      const started = performance.now();
+      const warm = Array.from({ length: WARMUP_PARALLEL }, () => clientFor(0, new Latencies()));
+      let next = 0;
+      let accepted = 0;
+      await Promise.all(
+        warm.map(async (client) => {
+          for (let i = next++; i < WARMUP; i = next++) {
+            client.setCookie('vf_visitor', sessions[i].token);
+            if (await submit(client, i)) accepted++;
+          }
+        }),
+      );
+      const warmDrain = await drained(db, accepted, started);
+      if (accepted < WARMUP || !(warmDrain.withTask >= accepted)) throw new Error(`warm-up: ${accepted}/${WARMUP} accepted, ${warmDrain.withTask} started`);
+      console.log(`  warm-up (not timed): ${WARMUP} submissions, ${WARMUP_PARALLEL} at a time, and their instances in ${warmDrain.seconds.toFixed(1)} s`);
+    } else {
+      console.log('  no warm-up (BENCH_WARMUP=0): the spike meets a server that has just started');
+    }
+    await Promise.all(clients.slice(0, Math.min(BURST, 1000)).map((c) => c.get('/healthz')));
 
     const pg = new PostgresCpu(db.name);
     const problems: string[] = [];
@@ -184,7 +211,7 @@ export async function run(): Promise<void> {
     );
     let drain = await drained(db, total, started);
     console.log(
-      `    none lost: ${drain.withTask}/${total} applications have an instance and a host task, ${drain.seconds.toFixed(1)} s after the spike began` +
+      `    none lost: ${drain.withTask - WARMUP}/${total - WARMUP} applications have an instance and a host task, ${drain.seconds.toFixed(1)} s after the spike began` +
         ` (${(drain.seconds - spikeSeconds).toFixed(1)} s after the last answer)${busyNote(spikeLatencies)}`,
     );
     check('spike', spikeAccepted, BURST, drain, total);
