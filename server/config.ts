@@ -82,6 +82,12 @@ const schema = z.object({
    * cannot keep them: PgBouncer in transaction mode before 1.21.
    */
   DB_PREPARED_STATEMENTS: bool.default(true),
+  /**
+   * How long a server process may use a session it has read without reading it again (PostgreSQL only: a logout
+   * or a staff change in any process reaches every other one at once, see server/auth/session-cache.ts). 0: read
+   * the session on every request.
+   */
+  SESSION_CACHE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   /** Bearer token a Prometheus scrape of /metrics must send; unset: /metrics answers local direct requests only. */
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   // Staff single sign-on (server/auth/sso.config.ts).

@@ -51,6 +51,7 @@ export async function runServerProcess(config: Config): Promise<void> {
           logger: logger.child({ part: 'engine' }),
         });
   const services = createServices({ config, secrets, knex: db.knex, clock: systemClock, logger, engine });
+  if (db.kind === 'postgres') await services.sessionChanges.start();
   // The shipped process and forms: a changed file becomes a new version, an unchanged one is a no-op.
   await services.deployments.deployBundled(fileURLToPath(new URL('..', import.meta.url)));
   // Saved SMS settings that cannot be used (incomplete next to the environment, undecryptable) show at start-up.
@@ -111,6 +112,7 @@ export async function runServerProcess(config: Config): Promise<void> {
     await services.admin.retention.stop();
     await services.reportRollup.stop();
     await services.applications.drainStarter();
+    await services.sessionChanges.stop();
     await engine.close();
     await db.close();
     process.exit(0);

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../engine-adapter/clock.ts';
+import { SessionCache } from './auth/session-cache.ts';
+import { SessionChanges } from './auth/session-changes.ts';
 import type { WorkflowEngine } from '../engine-adapter/contract.ts';
 import { createAdminServices } from './admin/admin.services.ts';
 import { AuditService } from './admin/audit.service.ts';
@@ -61,7 +63,10 @@ export function createServices(deps: Deps) {
     workerIndex: Number(process.env.VISITFLOW_WORKER_INDEX ?? 1),
     admission: () => admission.stats(),
   });
-  const sessions = new SessionService(knex, clock);
+  const sessionCache = new SessionCache({ ttlMs: config.SESSION_CACHE_MS, maxEntries: 20_000, now: () => performance.now() });
+  const sessions = new SessionService(knex, clock, undefined, sessionCache);
+  // Started by whoever opened a PostgreSQL database (server-process.ts, tests); until then the cache keeps nothing.
+  const sessionChanges = new SessionChanges({ knex, cache: sessionCache, logger });
   const throttle = new ThrottleService(knex, clock);
   const directory = new DirectoryService(knex, fieldCrypto);
   const visitors = new VisitorService(knex, fieldCrypto, throttle, clock);
@@ -192,6 +197,7 @@ export function createServices(deps: Deps) {
     metrics,
     fieldCrypto,
     sessions,
+    sessionChanges,
     throttle,
     directory,
     visitors,

@@ -314,7 +314,7 @@ export class DirectoryAdminService {
     if (id === actor.id && input.roles && !input.roles.includes('admin')) {
       throw conflict('CANNOT_DEMOTE_SELF', '不能取消自己的管理员角色（请由其他管理员操作）');
     }
-    return this.deps.knex.transaction(async (trx) => {
+    const result = await this.deps.knex.transaction(async (trx) => {
       const patch: Record<string, unknown> = { updated_at: new Date() };
       if (input.name !== undefined) patch.name = input.name;
       if (input.departmentId !== undefined) patch.department_id = input.departmentId;
@@ -335,6 +335,9 @@ export class DirectoryAdminService {
       await this.deps.audit.record(trx, actor, { action: 'staff.update', targetType: 'staff', targetId: id, before: staffView(before), after: staffView(after) });
       return staffView(after);
     });
+    // Their next request, here too, sees the new roles (the other processes hear it from the database).
+    this.deps.sessions.subjectChanged('staff', id);
+    return result;
   }
 
   async setStaffActive(actor: Actor, id: number, active: boolean) {
@@ -353,6 +356,7 @@ export class DirectoryAdminService {
       return staffView(after);
     });
     if (!active) await this.deps.sessions.destroyAllFor('staff', id);
+    else this.deps.sessions.subjectChanged('staff', id);
     return result;
   }
 

@@ -21,10 +21,9 @@ export function sessionMiddleware(sessions: SessionService, findStaff: StaffLook
     }
     const staffToken = ctx.cookies.get(STAFF_COOKIE);
     if (staffToken) {
-      const resolved = await sessions.resolveWithSubject('staff', staffToken, findStaff.table);
+      const resolved = await sessions.resolveWithSubject('staff', staffToken, findStaff.table, findStaff.toStaff);
       if (resolved?.subject) {
-        const { session } = resolved;
-        const staff = findStaff.toStaff(resolved.subject);
+        const { session, subject: staff } = resolved;
         if (staff.active) {
           ctx.state.staff = {
             id: staff.id,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
+import type { SessionCache } from './session-cache.ts';
 
 export type SessionKind = 'visitor' | 'staff';
 
@@ -19,6 +20,8 @@ export class SessionService {
     private readonly knex: Knex,
     private readonly clock: Clock,
     private readonly ttlMs: Record<SessionKind, number> = { visitor: 12 * 3600_000, staff: 8 * 3600_000 },
+    /** Sessions read before, kept while their changes can be heard (see SessionCache); none: always read. */
+    private readonly cache?: SessionCache,
   ) {}
 
   /** `lifetimeMs`: for the cookie, whose expiry the browser judges by its own clock, not the server's. */
@@ -43,7 +46,17 @@ export class SessionService {
 
   async resolve(kind: SessionKind, token: string | undefined): Promise<Session | null> {
     if (!token || token.length > 100) return null;
-    return this.live(kind, await this.knex('sessions').where({ id: hashToken(token), kind }).first());
+    const id = hashToken(token);
+    const cached = this.cache?.get(kind, id);
+    if (cached) return this.unexpired(cached.session);
+    const stamp = this.cache?.stamp() ?? 0;
+    const session = this.live(kind, await this.knex('sessions').where({ id, kind }).first());
+    if (session) this.cache?.put(stamp, { session, subject: null });
+    return session;
+  }
+
+  private unexpired(session: Session): Session | null {
+    return session.expiresAt > this.clock.now() ? session : null;
   }
 
   /** The session of a row read by its token, unless there is none or it has expired. */
@@ -54,25 +67,49 @@ export class SessionService {
 
   /**
    * resolve() together with the session's subject, read from `table` by id in the same round trip (every
-   * staff request needs both). The subject is the row as JSON column values; null when it is gone.
+   * staff request needs both). `pick` takes what is needed from the row (as JSON column values): only that is
+   * kept in the cache, never the whole row. The subject is null when the row is gone.
    */
-  async resolveWithSubject(kind: SessionKind, token: string | undefined, table: string): Promise<{ session: Session; subject: any } | null> {
+  async resolveWithSubject<S>(
+    kind: SessionKind,
+    token: string | undefined,
+    table: string,
+    pick: (row: any) => S,
+  ): Promise<{ session: Session; subject: S | null } | null> {
     if (!token || token.length > 100) return null;
+    const id = hashToken(token);
+    const cached = this.cache?.get(kind, id);
+    if (cached) {
+      const session = this.unexpired(cached.session);
+      return session && { session, subject: cached.subject as S | null };
+    }
+    const stamp = this.cache?.stamp() ?? 0;
     const row = await this.knex('sessions')
       .leftJoin({ subject: table }, 'subject.id', 'sessions.subject_id')
-      .where({ 'sessions.id': hashToken(token), 'sessions.kind': kind })
+      .where({ 'sessions.id': id, 'sessions.kind': kind })
       .select('sessions.*', this.knex.raw('to_json(subject) as subject_row'))
       .first();
     const session = this.live(kind, row);
-    return session && { session, subject: row.subject_row ?? null };
+    if (!session) return null;
+    const found = { session, subject: row.subject_row ? pick(row.subject_row) : null };
+    this.cache?.put(stamp, found);
+    return found;
   }
 
+  // The other processes hear of a deleted session from the database (migration 019); this one forgets it at once.
   async destroy(sessionId: string): Promise<void> {
     await this.knex('sessions').where({ id: sessionId }).del();
+    this.cache?.changed(`session:${sessionId}`);
   }
 
   async destroyAllFor(kind: SessionKind, subjectId: number): Promise<void> {
     await this.knex('sessions').where({ kind, subject_id: subjectId }).del();
+    this.cache?.changed(`${kind}:${subjectId}`);
+  }
+
+  /** A staff member's roles, department, name or state changed (in this process: the others hear it). */
+  subjectChanged(kind: SessionKind, subjectId: number): void {
+    this.cache?.changed(`${kind}:${subjectId}`);
   }
 
   async purgeExpired(): Promise<number> {

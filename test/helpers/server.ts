@@ -42,9 +42,16 @@ export interface TestServer {
 /** A real HTTP server on a random port over a fresh database with the demo directory. */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { env?: Record<string, string>; demo?: boolean; recordSms?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    demo?: boolean;
+    recordSms?: boolean;
+    /** A second server process on the database of this one (its directory and deployments, already there). */
+    sameDatabaseAs?: TestServer;
+  } = {},
 ): Promise<TestServer> {
-  const db = await createTestDatabase(kind);
+  const shared = options.sameDatabaseAs;
+  const db = shared?.db ?? (await createTestDatabase(kind));
   const clock = new FakeClock('2026-12-01T02:00:00Z');
   const logs: any[] = [];
   const logger = createLogger('info', {
@@ -71,8 +78,11 @@ export async function startTestServer(
         },
       }
     : undefined;
-  const services = createServices({ config, secrets: generateSecrets(), knex: db.knex, clock, logger, engine, smsProvider });
-  if (options.demo !== false) await seedDemoData(db.knex, services.directory);
+  // A second process shares the first one's secrets, as the workers of one deployment do.
+  const services = createServices({ config, secrets: shared?.services.secrets ?? generateSecrets(), knex: db.knex, clock, logger, engine, smsProvider });
+  // As the server does: on PostgreSQL, sessions are kept between requests while their changes can be heard.
+  if (kind === 'postgres') await services.sessionChanges.start();
+  if (options.demo !== false && !shared) await seedDemoData(db.knex, services.directory);
   await services.deployments.deployBundled(fileURLToPath(new URL('../..', import.meta.url)));
   const settle = async () => {
     for (let round = 0; round < 20; round++) {
@@ -107,8 +117,9 @@ export async function startTestServer(
       await services.sms.stop();
       await services.wechat.stop();
       await services.applications.drainStarter();
+      await services.sessionChanges.stop();
       await engine.close();
-      await db.close();
+      if (!shared) await db.close();
       fs.rmSync(config.dataDir, { recursive: true, force: true });
     },
   };
@@ -130,6 +141,20 @@ export class ApiClient {
 
   cookie(name: string): string | undefined {
     return this.cookies.get(name);
+  }
+
+  /** The same browser, with its cookies, sent to another server process (as a load balancer would). */
+  on(baseUrl: string): ApiClient {
+    const other = new ApiClient(baseUrl, this.options);
+    other.cookies = this.cookies;
+    return other;
+  }
+
+  /** Another client holding a copy of this one's cookies as they are now (a copied cookie, a second tab). */
+  copy(baseUrl = this.baseUrl): ApiClient {
+    const other = new ApiClient(baseUrl, this.options);
+    other.cookies = new Map(this.cookies);
+    return other;
   }
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {

@@ -16,6 +16,7 @@ import * as m014gates from './014_gates_on_campus.ts';
 import * as m016integrations from './016_integration_settings.ts';
 import * as m017invitations from './017_invitations.ts';
 import * as m018groups from './018_group_visits.ts';
+import * as m019sessions from './019_session_changes.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -44,6 +45,7 @@ const migrations: Array<[string, Migration]> = [
   ['016_integration_settings', m016integrations],
   ['017_invitations', m017invitations],
   ['018_group_visits', m018groups],
+  ['019_session_changes', m019sessions],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
