@@ -36,13 +36,23 @@ async function sessionReads(server: TestServer, fn: () => Promise<unknown>): Pro
   return n;
 }
 
+/** Two server processes on one PostgreSQL database, as behind a load balancer. */
+async function twoProcesses(run: (a: TestServer, b: TestServer) => Promise<void>) {
+  const a = await startTestServer('postgres');
+  const b = await startTestServer('postgres', { sameDatabaseAs: a });
+  try {
+    await run(a, b);
+  } finally {
+    await b.close();
+    await a.close();
+  }
+}
+
 const backends = await testBackends();
 
 if (backends.includes('postgres')) {
-  test('postgres: a session read once is not read again; logging out in one process ends it in the other at once', async (t) => {
-    const a = await startTestServer('postgres');
-    const b = await startTestServer('postgres', { sameDatabaseAs: a });
-    try {
+  test('postgres: a session read once is not read again; logging out in one process ends it in the other at once', (t) =>
+    twoProcesses(async (a, b) => {
       t.true(b.services.sessionChanges.listening);
       const { client } = await newVisitor(a);
       const atB = client.on(b.url);
@@ -53,16 +63,11 @@ if (backends.includes('postgres')) {
       const stale = client.copy(b.url);
       t.is((await client.post('/api/visitors/logout')).status, 204);
       t.true(await eventually(async () => (await stale.get('/api/visitors/me')).status === 401), 'the other process refuses the ended session');
-    } finally {
-      await b.close();
-      await a.close();
-    }
-  });
+    }),
+  );
 
-  test("postgres: a staff member deactivated or given other roles in one process is treated so in the other", async (t) => {
-    const a = await startTestServer('postgres');
-    const b = await startTestServer('postgres', { sameDatabaseAs: a });
-    try {
+  test("postgres: a staff member deactivated or given other roles in one process is treated so in the other", (t) =>
+    twoProcesses(async (a, b) => {
       const { client: admin } = await staffClient(a, 'admin');
       const { client: host, staff } = await staffClient(a, 'host-cs');
       const hostAtB = host.on(b.url);
@@ -74,16 +79,11 @@ if (backends.includes('postgres')) {
 
       t.is((await admin.post(`/api/admin/staff/${staff.id}/deactivate`)).status, 200);
       t.true(await eventually(async () => (await hostAtB.get('/api/staff/me')).status === 401), 'a deactivated account is signed out there too');
-    } finally {
-      await b.close();
-      await a.close();
-    }
-  });
+    }),
+  );
 
-  test('postgres: while the change notices cannot be heard, every request reads its session; then they are heard again', async (t) => {
-    const a = await startTestServer('postgres');
-    const b = await startTestServer('postgres', { sameDatabaseAs: a });
-    try {
+  test('postgres: while the change notices cannot be heard, every request reads its session; then they are heard again', (t) =>
+    twoProcesses(async (a, b) => {
       const { client } = await newVisitor(a);
       const atB = client.on(b.url);
       t.is((await atB.get('/api/visitors/me')).status, 200);
@@ -95,11 +95,8 @@ if (backends.includes('postgres')) {
       await a.db.knex('sessions').del();
       t.is((await atB.get('/api/visitors/me')).status, 401);
       t.true(await eventually(() => Promise.resolve(b.services.sessionChanges.listening), 10_000), 'the listener connects again');
-    } finally {
-      await b.close();
-      await a.close();
-    }
-  });
+    }),
+  );
 }
 
 const session = (id: string, subjectId: number, kind: Session['kind'] = 'staff'): Session => ({
