@@ -58,8 +58,8 @@ export function applicationJsonColumn(knex: Knex, id: number | null | Knex.Raw, 
 }
 
 /**
- * An application read as JSON inside another query (applicationJsonColumn) (`to_json(a)`, one round trip with its task): timestamps
- * come back as ISO text there, so they are made Dates again, as pg gives them in a row of its own.
+ * An application read as JSON inside another query (applicationJsonColumn: one round trip with its task):
+ * timestamps come back as ISO text there, so they are made Dates again, as pg gives them in a row of its own.
  */
 export function applicationFromJson(json: Record<string, any>): Application {
   const row: Record<string, any> = { ...json };

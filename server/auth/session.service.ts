@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
-import type { SessionCache } from './session-cache.ts';
+import type { CachedSession, SessionCache } from './session-cache.ts';
 
 export type SessionKind = 'visitor' | 'staff';
 
@@ -45,14 +45,49 @@ export class SessionService {
   }
 
   async resolve(kind: SessionKind, token: string | undefined): Promise<Session | null> {
+    const found = await this.throughCache(kind, token, async (id) => {
+      const session = this.live(kind, await this.knex('sessions').where({ id, kind }).first());
+      return session && { session, subject: null };
+    });
+    return found?.session ?? null;
+  }
+
+  /**
+   * resolve() together with the session's subject, read from `table` by id in the same round trip (every
+   * staff request needs both). `pick` takes what is needed from the row (as JSON column values): only that is
+   * kept in the cache, never the whole row. The subject is null when the row is gone.
+   */
+  resolveWithSubject<S>(
+    kind: SessionKind,
+    token: string | undefined,
+    table: string,
+    pick: (row: any) => S,
+  ): Promise<CachedSession<S> | null> {
+    return this.throughCache(kind, token, async (id) => {
+      const row = await this.knex('sessions')
+        .leftJoin({ subject: table }, 'subject.id', 'sessions.subject_id')
+        .where({ 'sessions.id': id, 'sessions.kind': kind })
+        .select('sessions.*', this.knex.raw('to_json(subject) as subject_row'))
+        .first();
+      const session = this.live(kind, row);
+      return session && { session, subject: row.subject_row ? pick(row.subject_row) : null };
+    });
+  }
+
+  /** The session of `token` from the cache, else as `read` finds it by the token's hash (then kept). */
+  private async throughCache<S>(
+    kind: SessionKind,
+    token: string | undefined,
+    read: (id: string) => Promise<CachedSession<S> | null>,
+  ): Promise<CachedSession<S> | null> {
     if (!token || token.length > 100) return null;
     const id = hashToken(token);
-    const cached = this.cache?.get(kind, id);
-    if (cached) return this.unexpired(cached.session);
+    const cached = this.cache?.get(kind, id) as CachedSession<S> | undefined;
+    if (cached) return this.unexpired(cached.session) && cached;
     const stamp = this.cache?.stamp() ?? 0;
-    const session = this.live(kind, await this.knex('sessions').where({ id, kind }).first());
-    if (session) this.cache?.put(stamp, { session, subject: null });
-    return session;
+    const found = await read(id);
+    if (found) this.cache?.put(stamp, found);
+    return found;
   }
 
   private unexpired(session: Session): Session | null {
@@ -61,39 +96,7 @@ export class SessionService {
 
   /** The session of a row read by its token, unless there is none or it has expired. */
   private live(kind: SessionKind, row: any): Session | null {
-    if (!row || new Date(row.expires_at) <= this.clock.now()) return null;
-    return { id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) };
-  }
-
-  /**
-   * resolve() together with the session's subject, read from `table` by id in the same round trip (every
-   * staff request needs both). `pick` takes what is needed from the row (as JSON column values): only that is
-   * kept in the cache, never the whole row. The subject is null when the row is gone.
-   */
-  async resolveWithSubject<S>(
-    kind: SessionKind,
-    token: string | undefined,
-    table: string,
-    pick: (row: any) => S,
-  ): Promise<{ session: Session; subject: S | null } | null> {
-    if (!token || token.length > 100) return null;
-    const id = hashToken(token);
-    const cached = this.cache?.get(kind, id);
-    if (cached) {
-      const session = this.unexpired(cached.session);
-      return session && { session, subject: cached.subject as S | null };
-    }
-    const stamp = this.cache?.stamp() ?? 0;
-    const row = await this.knex('sessions')
-      .leftJoin({ subject: table }, 'subject.id', 'sessions.subject_id')
-      .where({ 'sessions.id': id, 'sessions.kind': kind })
-      .select('sessions.*', this.knex.raw('to_json(subject) as subject_row'))
-      .first();
-    const session = this.live(kind, row);
-    if (!session) return null;
-    const found = { session, subject: row.subject_row ? pick(row.subject_row) : null };
-    this.cache?.put(stamp, found);
-    return found;
+    return row ? this.unexpired({ id: row.id, kind, subjectId: row.subject_id, expiresAt: new Date(row.expires_at) }) : null;
   }
 
   // The other processes hear of a deleted session from the database (migration 019); this one forgets it at once.
