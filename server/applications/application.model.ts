@@ -64,7 +64,7 @@ export function applicationJsonColumn(knex: Knex, id: number | null | Knex.Raw, 
 export function applicationFromJson(json: Record<string, any>): Application {
   const row: Record<string, any> = { ...json };
   for (const key of TIMESTAMPS) if (row[key] != null) row[key] = new Date(row[key]);
-  return Application.fromJson(row, { skipValidation: true });
+  return row as Application;
 }
 
 export function dateString(value: string | Date): string {

@@ -284,7 +284,7 @@ export class ApplicationService {
         .from('app')
         .first();
     }
-    const application = Application.fromDatabaseJson(row);
+    const application = row as Application;
     this.kickStarter();
     const around = { campus: { id: campus.id, name: campus.name }, department: { id: department.id, name: department.name }, host_name: host.name };
     return { application, view: this.present(application, around, false) };
@@ -463,7 +463,9 @@ export class ApplicationService {
   }
 
   async getForVisitor(visitorId: number, id: number) {
-    const app = Number.isInteger(id) ? await this.withViewColumns(true).findOne({ 'applications.id': id, visitor_id: visitorId }) : undefined;
+    const app: (Application & Record<string, any>) | undefined = Number.isInteger(id)
+      ? await this.withViewColumns(true).where({ 'applications.id': id, visitor_id: visitorId }).first()
+      : undefined;
     if (!app) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
     return this.present(app, app, true);
   }
@@ -514,7 +516,9 @@ export class ApplicationService {
    */
   private withViewColumns(detailed: boolean) {
     const { knex } = this.deps;
-    return Application.query(knex).select('applications.*', ...this.viewColumns((name) => knex.raw('??', [`applications.${name}`]), detailed));
+    // Plain rows (knex, not the objection model): this is the most frequent statement, and pg already parses
+    // the jsonb columns the model would.
+    return knex('applications').select('applications.*', ...this.viewColumns((name) => knex.raw('??', [`applications.${name}`]), detailed));
   }
 
   /**

@@ -56,8 +56,9 @@ export class DirectoryService {
   }
 
   /** Active staff of a department holding a role, e.g. the leaders a host may pick. */
-  staffWithRole(departmentId: number, role: StaffRole, trx: Knex = this.knex) {
-    return Staff.query(trx)
+  staffWithRole(departmentId: number, role: StaffRole, trx: Knex = this.knex): Promise<Staff[]> {
+    // Plain rows: each new task and each host's task view reads them.
+    return trx('staff')
       .where({ department_id: departmentId, active: true })
       .whereRaw('roles @> ?::jsonb', [JSON.stringify([role])])
       .orderBy('id');

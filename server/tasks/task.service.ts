@@ -14,7 +14,7 @@ import type { FormService } from '../forms/form.service.ts';
 import { type FormComponent, type FormSchema, dataComponents, mapComponents, validateSubmission } from '../forms/form.validator.ts';
 import type { StaffPrincipal } from '../http/context.ts';
 import { type Application, applicationFromJson, applicationJsonColumn, dateString } from '../applications/application.model.ts';
-import { Task } from './task.model.ts';
+import type { Task } from './task.model.ts';
 
 export interface SmsOutbox {
   enqueue(knex: Knex, msg: SmsMessage): Promise<boolean>;
@@ -298,7 +298,7 @@ export class TaskService {
   private async visibleTask(staff: StaffPrincipal, id: number, groupClaimed = false): Promise<Task> {
     const row = await this.visibleTaskQuery(staff, id, groupClaimed).first('tasks.*');
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
-    return Task.fromDatabaseJson(row);
+    return row as Task;
   }
 
   /**
@@ -322,7 +322,7 @@ export class TaskService {
     const row = await this.visibleTaskQuery(staff, id, options.groupClaimed ?? false).first(...columns);
     if (!row) throw notFound('TASK_NOT_FOUND', '待办不存在');
     const { application_row: appRow, visitor_row: visitor, ...taskColumns } = row;
-    return { task: Task.fromDatabaseJson(taskColumns), app: appRow ? applicationFromJson(appRow) : undefined, visitor: visitor ?? undefined };
+    return { task: taskColumns as Task, app: appRow ? applicationFromJson(appRow) : undefined, visitor: visitor ?? undefined };
   }
 
   private visibleTaskQuery(staff: StaffPrincipal, id: number, groupClaimed: boolean): Knex.QueryBuilder {

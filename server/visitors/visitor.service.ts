@@ -103,8 +103,9 @@ export class VisitorService {
     return visitor;
   }
 
-  find(id: number) {
-    return Visitor.query(this.knex).findById(id);
+  /** A plain row (not the objection model): every form and submission reads it. */
+  async find(id: number): Promise<Visitor | undefined> {
+    return this.knex('visitors').where({ id }).first();
   }
 
   /** The clear values, for the rare role that needs them (never for a response by default). */

@@ -186,7 +186,8 @@ export class WatchListService {
     const plate = subject.plate ? normalisePlate(subject.plate) : null;
     const name = subject.name ? normaliseName(subject.name) : null;
     if (!subject.idNumberBidx && !plate && !name) return [];
-    return WatchEntry.query(db)
+    // Plain rows: every submission asks.
+    return db('watch_list')
       .where({ active: true })
       .where((w) => {
         if (subject.idNumberBidx) w.orWhere({ kind: 'id_number', id_number_bidx: subject.idNumberBidx });
