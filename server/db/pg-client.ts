@@ -44,26 +44,26 @@ export class PgClient extends (ClientPG as any) {
 
   /**
    * knex rewrites every statement's `?` to `$n` with a regular expression over its whole text, on every run: for
-   * the engine's long commands that was one of knex's largest items in the flow bench's profiles (0.8% of the busy CPU). One code
-   * path is one text, so the rewrite is kept per text.
+   * the engine's long commands that was one of knex's largest items in the flow bench's profiles (0.8% of the busy
+   * CPU). One code path is one text, so the rewrite is kept per text.
    */
   positionBindings(sql: string): string {
-    let out = positioned.get(sql);
-    if (out === undefined) {
-      out = super.positionBindings(sql) as string;
-      if (positioned.size >= MAX_TEXTS) positioned.clear();
-      positioned.set(sql, out);
-    }
-    return out;
+    return keptPerText(positioned, sql, () => super.positionBindings(sql) as string);
   }
 }
 
 function statementName(sql: string): string | null {
-  let name = names.get(sql);
-  if (name === undefined) {
-    name = PREPARABLE.test(sql) ? `vf_${crypto.createHash('sha1').update(sql).digest('hex').slice(0, 24)}` : null;
-    if (names.size >= MAX_TEXTS) names.clear();
-    names.set(sql, name);
+  const name = () => `vf_${crypto.createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  return keptPerText(names, sql, () => (PREPARABLE.test(sql) ? name() : null));
+}
+
+/** What `make` gives for an SQL text, made once per text; the map is emptied when it reaches MAX_TEXTS. */
+function keptPerText<T>(kept: Map<string, T>, sql: string, make: () => T): T {
+  let value = kept.get(sql);
+  if (value === undefined) {
+    value = make();
+    if (kept.size >= MAX_TEXTS) kept.clear();
+    kept.set(sql, value);
   }
-  return name;
+  return value;
 }
