@@ -85,7 +85,7 @@ export function createApp(services: Services): Koa<AppState> {
     directoryRoutes(services.directory),
     applicationRoutes(services.applications, services.visitors),
     passRoutes(services.passes),
-    companionRoutes(services.passes),
+    companionRoutes(services.passes, services.companions),
     taskRoutes(services.tasks),
     invitationRoutes(services.invitations, services.visitors),
     uploadRoutes(services.uploads, services.access, config.UPLOAD_MAX_BYTES),

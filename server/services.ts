@@ -104,6 +104,8 @@ export function createServices(deps: Deps) {
     passes,
     sms,
     settings,
+    // Late-bound: the application service is built next, with this one among its hooks.
+    addEvent: (trx, applicationId, event): Promise<void> => applications.addEvent(trx, applicationId, event),
     watchCheck: (applicantId, people) => watchList.checkCompanions(applicantId, people),
     renderTemplate: (template, vars) => renderTemplate(template, vars),
     publicUrl,

@@ -2,8 +2,9 @@ import type { Knex } from 'knex';
 import type { Clock } from '../../engine-adapter/clock.ts';
 import { DEFAULT_SETTINGS, type SettingsService } from '../admin/settings.service.ts';
 import { type FieldCrypto, maskIdNumber, maskMobile } from '../crypto/field-crypto.ts';
+import { newLinkToken, linkTokenHash } from '../passes/pass.service.ts';
 import { dateString } from '../applications/application.model.ts';
-import { badRequest } from '../errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import type { FormComponent, FormSchema } from '../forms/form.validator.ts';
 import type { PassService } from '../passes/pass.service.ts';
 import type { SmsOutbox } from '../tasks/task.service.ts';
@@ -24,8 +25,10 @@ export interface CompanionDeps {
   clock: Clock;
   fieldCrypto: FieldCrypto;
   passes: PassService;
-  sms: SmsOutbox & { wake?(): void };
+  sms: SmsOutbox & { wake?(): void; canSend(template: string): Promise<boolean> };
   settings: SettingsService;
+  /** The application's timeline (ApplicationService.addEvent), written in the caller's transaction. */
+  addEvent: (trx: Knex, applicationId: number, event: { kind: string; title: string; actor?: string | null }) => Promise<void>;
   /** The watch-list check of the companions (server/watchlist); without it nobody is checked. */
   watchCheck?: (applicantId: number, companions: Array<{ index: number; name: string; idNumberBidx: string }>) => Promise<WatchHit | null>;
   renderTemplate: (template: string, vars: Record<string, string | number | undefined>) => string;
@@ -38,6 +41,22 @@ export interface GroupView {
   applicantPass: CompanionView['pass'];
   companions: CompanionView[];
 }
+
+/**
+ * How often the applicant may send a companion's link again: each send is an SMS the university pays for, and a
+ * loop of them would be a nuisance to the companion's phone.
+ */
+export const LINK_RESEND = { minIntervalSeconds: 60, maxPerPass: 5 } as const;
+
+/** A companion's link could not be sent again now: too soon after the last one, or too many already. */
+export class LinkResendThrottledError extends AppError {
+  constructor(code: 'COMPANION_LINK_TOO_SOON' | 'COMPANION_LINK_LIMIT', message: string, details: Record<string, number>) {
+    super(429, code, message, details);
+  }
+}
+
+/** The dedupe key of a companion link's SMS: the first send, and each one sent again (1, 2, ...). */
+const linkSmsKey = (passId: number, resend?: number) => (resend ? `companion-pass:${passId}:resend:${resend}` : `companion-pass:${passId}`);
 
 const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
 
@@ -207,7 +226,7 @@ export class CompanionService {
    * finds every companion with a pass and sends nothing.
    */
   async issuePasses(applicationId: number): Promise<number> {
-    const { knex, fieldCrypto, sms } = this.deps;
+    const { knex, sms } = this.deps;
     // Every approval runs this and few are group visits: one indexed read decides before the settings read and the
     // transaction, which used to run for every approval.
     const waiting = await knex('application_companions as c')
@@ -220,38 +239,112 @@ export class CompanionService {
       const issued = await this.deps.passes.issueForCompanions(trx, applicationId);
       const active = issued.filter((i) => i.pass.status === 'active');
       if (!active.length) return 0;
-      const app = await trx('applications')
-        .join('visitors', 'visitors.id', 'applications.visitor_id')
-        .where('applications.id', applicationId)
-        .first('applications.visit_date', 'applications.visit_start', 'applications.visit_end', 'applications.flow_number', 'visitors.name as applicant_name');
-      const companions: CompanionRow[] = await trx('application_companions').whereIn(
-        'id',
-        active.map((i) => i.companionId),
+      await this.queueLinks(
+        trx,
+        applicationId,
+        templates.companionPass,
+        active.map(({ pass, companionId, linkToken }) => ({ companionId, linkToken, dedupeKey: linkSmsKey(pass.id) })),
       );
-      const byId = new Map(companions.map((c) => [c.id, c]));
-      for (const { pass, companionId, linkToken } of active) {
-        const companion = byId.get(companionId)!;
-        const params = {
-          university: this.deps.universityName,
-          name: companion.name,
-          applicantName: app.applicant_name,
-          visitDate: dateString(app.visit_date),
-          visitTime: `${app.visit_start}-${app.visit_end}`,
-          flowNumber: app.flow_number,
-          link: `${this.deps.publicUrl}/?pass=${linkToken}`,
-        };
-        await sms.enqueue(trx, {
-          dedupeKey: `companion-pass:${pass.id}`,
-          to: fieldCrypto.decrypt(companion.mobile_enc),
-          template: 'companionPass',
-          body: this.deps.renderTemplate(templates.companionPass, params),
-          params,
-          applicationId,
-        });
-      }
       return active.length;
     });
     if (sent) sms.wake?.();
     return sent;
+  }
+
+  /** Queues the SMS with each companion's link, in the caller's transaction (the token exists only until then). */
+  private async queueLinks(
+    trx: Knex,
+    applicationId: number,
+    template: string,
+    links: Array<{ companionId: number; linkToken: string; dedupeKey: string }>,
+  ): Promise<void> {
+    const { fieldCrypto, sms } = this.deps;
+    const app = await trx('applications')
+      .join('visitors', 'visitors.id', 'applications.visitor_id')
+      .where('applications.id', applicationId)
+      .first('applications.visit_date', 'applications.visit_start', 'applications.visit_end', 'applications.flow_number', 'visitors.name as applicant_name');
+    const companions: CompanionRow[] = await trx('application_companions').whereIn(
+      'id',
+      links.map((l) => l.companionId),
+    );
+    const byId = new Map(companions.map((c) => [c.id, c]));
+    for (const { companionId, linkToken, dedupeKey } of links) {
+      const companion = byId.get(companionId)!;
+      const params = {
+        university: this.deps.universityName,
+        name: companion.name,
+        applicantName: app.applicant_name,
+        visitDate: dateString(app.visit_date),
+        visitTime: `${app.visit_start}-${app.visit_end}`,
+        flowNumber: app.flow_number,
+        link: `${this.deps.publicUrl}/?pass=${linkToken}`,
+      };
+      await sms.enqueue(trx, {
+        dedupeKey,
+        to: fieldCrypto.decrypt(companion.mobile_enc),
+        template: 'companionPass',
+        body: this.deps.renderTemplate(template, params),
+        params,
+        applicationId,
+      });
+    }
+  }
+
+  /**
+   * The applicant sends a companion's pass link again (the SMS was lost or deleted): a new link, to the mobile
+   * given at submission, and the old link stops opening the pass, so that only one usable link exists at a time.
+   * At most once a minute and five times per pass (LINK_RESEND), counted from the outbox's rows of this pass.
+   */
+  async resendLink(visitorId: number, applicationId: number, position: number): Promise<{ name: string; mobile: string; retryAfterSeconds: number }> {
+    const { knex, clock, sms } = this.deps;
+    // A position that is no row's (not a small whole number) still asks whose application it is: a stranger gets
+    // the same answer for any position.
+    const row = Number.isInteger(position) && position >= 0 && position < MAX_COMPANIONS ? position : -1;
+    const found = await knex('applications as a')
+      .leftJoin('application_companions as c', (j) => j.on('c.application_id', 'a.id').andOnVal('c.position', row))
+      .leftJoin('passes as p', 'p.companion_id', 'c.id')
+      .where({ 'a.id': applicationId, 'a.visitor_id': visitorId })
+      .first('c.id as companion_id', 'c.name', 'c.mobile_masked', 'p.id as pass_id', 'p.status as pass_status', 'p.valid_until');
+    if (!found) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
+    if (!found.companion_id) throw notFound('COMPANION_NOT_FOUND', '该申请没有这位同行人员');
+    if (!found.pass_id) throw conflict('COMPANION_PASS_NOT_ISSUED', '申请审批通过后，才会向同行人员发送通行码链接');
+    const now = clock.now();
+    if (found.pass_status === 'revoked') throw conflict('COMPANION_PASS_NOT_VALID', '该同行人员的通行码已作废，不能重发链接');
+    if (new Date(found.valid_until).getTime() <= now.getTime()) {
+      throw conflict('COMPANION_PASS_NOT_VALID', '该同行人员的通行码已过期，不能重发链接');
+    }
+    if (!(await sms.canSend('companionPass'))) {
+      throw conflict('COMPANION_LINK_SMS_UNAVAILABLE', '短信暂不能发送通行码链接，请联系到访单位');
+    }
+    const templates = { ...DEFAULT_SETTINGS.smsTemplates, ...(await this.deps.settings.get('smsTemplates')) };
+    await knex.transaction(async (trx) => {
+      // The pass row's lock puts two presses of the button (two tabs, two server processes) one after the other.
+      await trx('passes').where({ id: found.pass_id }).forUpdate().first('id');
+      const sent: Array<{ dedupe_key: string; created_at: Date }> = await trx('sms_outbox')
+        .where({ application_id: applicationId, template: 'companionPass' })
+        .where((q) => q.where('dedupe_key', linkSmsKey(found.pass_id)).orWhereLike('dedupe_key', `${linkSmsKey(found.pass_id)}:resend:%`))
+        .select('dedupe_key', 'created_at');
+      const resends = sent.filter((m) => m.dedupe_key !== linkSmsKey(found.pass_id)).length;
+      if (resends >= LINK_RESEND.maxPerPass) {
+        throw new LinkResendThrottledError(
+          'COMPANION_LINK_LIMIT',
+          `该同行人员的通行码链接已重发${LINK_RESEND.maxPerPass}次，不能再重发；如仍收不到短信，请联系到访单位`,
+          { max: LINK_RESEND.maxPerPass },
+        );
+      }
+      const last = Math.max(0, ...sent.map((m) => new Date(m.created_at).getTime()));
+      const wait = Math.ceil((last + LINK_RESEND.minIntervalSeconds * 1000 - now.getTime()) / 1000);
+      if (wait > 0) {
+        throw new LinkResendThrottledError('COMPANION_LINK_TOO_SOON', `通行码链接刚刚发送过，请${wait}秒后再重发`, { retryAfterSeconds: wait });
+      }
+      const linkToken = newLinkToken();
+      await trx('passes').where({ id: found.pass_id }).update({ link_token_hash: linkTokenHash(linkToken) });
+      await this.queueLinks(trx, applicationId, templates.companionPass, [
+        { companionId: found.companion_id, linkToken, dedupeKey: linkSmsKey(found.pass_id, resends + 1) },
+      ]);
+      await this.deps.addEvent(trx, applicationId, { kind: 'companion-link', title: `已向同行人员${found.name}重发通行码链接` });
+    });
+    sms.wake?.();
+    return { name: found.name, mobile: found.mobile_masked, retryAfterSeconds: LINK_RESEND.minIntervalSeconds };
   }
 }

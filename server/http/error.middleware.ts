@@ -40,7 +40,12 @@ export function errorMiddleware(logger: Logger): Middleware {
         ctx.set('Retry-After', String(busy.retryAfterSeconds));
         return send(ctx, 503, busy.code, busy.message);
       }
-      if (err instanceof AppError) return send(ctx, err.status, err.code, err.message, err.details);
+      if (err instanceof AppError) {
+        // A throttled caller (login lock-out, a link sent again too soon) learns the wait in the standard header too.
+        const wait = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+        if (err.status === 429 && typeof wait === 'number') ctx.set('Retry-After', String(Math.ceil(wait)));
+        return send(ctx, err.status, err.code, err.message, err.details);
+      }
       if (err instanceof ZodError) {
         return send(
           ctx,

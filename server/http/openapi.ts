@@ -166,6 +166,17 @@ export const OPERATIONS: Record<string, Operation> = {
     body: fromZod(passLinkSchema),
     errors: { 404: ['PASS_LINK_INVALID'] },
   },
+  'POST /api/applications/:id/companions/:position/resend-link': {
+    tag: 'passes',
+    summary:
+      "The applicant sends a companion's pass link again (group visit): a new link by SMS to the companion's mobile; the old link stops working. At most once a minute and 5 times per pass",
+    access: visitor,
+    errors: {
+      404: ['APPLICATION_NOT_FOUND', 'COMPANION_NOT_FOUND'],
+      409: ['COMPANION_PASS_NOT_ISSUED', 'COMPANION_PASS_NOT_VALID', 'COMPANION_LINK_SMS_UNAVAILABLE'],
+      429: ['COMPANION_LINK_TOO_SOON', 'COMPANION_LINK_LIMIT'],
+    },
+  },
 
   // Uploads
   'POST /api/uploads': {
@@ -881,6 +892,12 @@ export const ERROR_CODES: Record<string, string> = {
   PASS_NOT_FOUND: 'no such pass',
   PASS_NOT_AVAILABLE: 'no pass issued (yet) for the application',
   PASS_LINK_INVALID: "no pass for this link token (a companion's SMS link of a group visit)",
+  COMPANION_NOT_FOUND: 'the application lists no companion at this position',
+  COMPANION_PASS_NOT_ISSUED: "the companion's pass is issued when the application is approved: no link yet",
+  COMPANION_PASS_NOT_VALID: "the companion's pass is revoked or expired: no link is sent",
+  COMPANION_LINK_SMS_UNAVAILABLE: 'the SMS vendor has no template mapped for `companionPass`',
+  COMPANION_LINK_TOO_SOON: 'the link was sent less than a minute ago (`details.retryAfterSeconds`)',
+  COMPANION_LINK_LIMIT: 'the link of this pass was sent again 5 times already (`details.max`)',
   COMPANIONS_TOO_MANY: 'a group visit lists more companions than allowed (`details[0].max`)',
   COMPANION_NAME_INVALID: "a companion's name is missing or too long; `details` lists the rows",
   COMPANION_ID_INVALID: "a companion's resident ID number is not valid (GB 11643); `details` lists the rows",

@@ -4,6 +4,7 @@ import { createApp } from '../../server/app.ts';
 import { tinyPng } from '../fixtures/files.ts';
 import { testBackends } from '../helpers/database.ts';
 import { approvedWithPass, newVisitor, staffClient, submitApplication } from '../helpers/flow.ts';
+import { makeIdNumber, makeMobile } from '../helpers/identities.ts';
 import { ApiClient, type ApiResponse, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -102,6 +103,8 @@ const ROWS: Row[] = [
   r('GET', '/api/applications/:id', OWNER, { url: (f) => `/api/applications/${f.app1}` }),
   r('POST', '/api/applications/:id/withdraw', OWNER, { url: (f) => `/api/applications/${f.app3}/withdraw`, ok: [200, 409] }),
   r('GET', '/api/applications/:id/pass', OWNER, { url: (f) => `/api/applications/${f.app2}/pass` }),
+  // A's companion on app2 has a pass (issued without an SMS): the owner sends his link.
+  r('POST', '/api/applications/:id/companions/:position/resend-link', OWNER, { url: (f) => `/api/applications/${f.app2}/companions/0/resend-link`, ok: [200] }),
   // A companion's pass page (group visits): anyone may ask, only the token of an SMS link opens a pass.
   r('POST', '/api/pass-link', ALL, { ok: [400] }),
   r('POST', '/api/gate/verify', GATE, { ok: [400] }),
@@ -252,8 +255,15 @@ async function fixture(server: TestServer) {
   const task1 = await knex('tasks').where({ application_id: app1.id, status: 'open' }).first();
   if (!task1) throw new Error('no host task on app1');
 
-  // app2: approved with a pass, as the issue-pass worker leaves it
+  // app2: approved with a pass, as the issue-pass worker leaves it, and a companion with his own pass
   const { application: app2, pass } = await approvedWithPass(server, a.visitor.id);
+  const companionId = makeIdNumber('19950101');
+  await knex.transaction(async (trx) => {
+    const { fieldCrypto, companions, passes } = server.services;
+    const checked = { position: 0, name: '丙同行', idNumber: companionId, idNumberBidx: fieldCrypto.blindIndex('id', companionId), mobile: makeMobile() };
+    await companions.insert(trx, app2.id, [checked]);
+    await passes.issueForCompanions(trx, app2.id);
+  });
   server.clock.set('2026-12-01T07:00:00Z');
 
   // what the admin's writes may touch: a campus, a department and a staff member none of the others use

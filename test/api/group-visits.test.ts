@@ -198,6 +198,101 @@ for (const kind of await testBackends()) {
     }
   });
 
+  test(`${kind}: the applicant sends a companion's link again: a new link to the same mobile, the old one stops working; throttled, refused for another visitor or a revoked pass`, async (t) => {
+    const server = await startTestServer(kind, { recordSms: true });
+    try {
+      const { client } = await newVisitor(server, { name: '李四' });
+      const a = companion('王五');
+      const b = companion('赵小六');
+      const submitted = await client.post('/api/applications', { data: await applicationData(client, { companions: [a, b] }) });
+      t.is(submitted.status, 201, JSON.stringify(submitted.body));
+      const id = submitted.body.application.id;
+      await server.settle();
+      const resend = (position: number | string, who = client) => who.post(`/api/applications/${id}/companions/${position}/resend-link`, {});
+
+      const early = await resend(1);
+      t.is(early.status, 409);
+      t.is(early.body.error.code, 'COMPANION_PASS_NOT_ISSUED');
+      t.is(early.body.error.message, '申请审批通过后，才会向同行人员发送通行码链接');
+
+      await approveBoth(server);
+      const firstToken = /\?pass=([A-Za-z0-9_-]+)/.exec(server.smsSent.filter((m) => m.to === b.mobile).at(-1)!.body)![1];
+
+      // The first SMS has just gone: the applicant waits a minute before sending it again.
+      const soon = await resend(1);
+      t.is(soon.status, 429);
+      t.is(soon.body.error.code, 'COMPANION_LINK_TOO_SOON');
+      t.is(soon.body.error.details.retryAfterSeconds, 60);
+      t.is(soon.headers.get('retry-after'), '60');
+      t.regex(soon.body.error.message, /请60秒后再重发/);
+
+      server.clock.advance(61_000);
+      const again = await resend(1);
+      t.is(again.status, 200, JSON.stringify(again.body));
+      t.deepEqual(again.body.sent, { name: '赵小六', mobile: maskedMobile(b.mobile), retryAfterSeconds: 60 });
+      await server.settle();
+      const toB = server.smsSent.filter((m) => m.to === b.mobile && m.template === 'companionPass');
+      t.is(toB.length, 2, 'a second SMS to the same companion');
+      t.is(server.smsSent.filter((m) => m.to === a.mobile && m.template === 'companionPass').length, 1, 'the other companion gets nothing');
+      const newToken = /\?pass=([A-Za-z0-9_-]+)/.exec(toB[1].body)![1];
+      t.not(newToken, firstToken);
+      t.regex(toB[1].body, /赵小六.*李四的同行人员/);
+
+      // Only the newest link opens the pass.
+      const stranger = new ApiClient(server.url);
+      const old = await stranger.post('/api/pass-link', { token: firstToken });
+      t.is(old.status, 404);
+      t.is(old.body.error.code, 'PASS_LINK_INVALID');
+      const opened = await stranger.post('/api/pass-link', { token: newToken });
+      t.is(opened.status, 200, JSON.stringify(opened.body));
+      t.is(opened.body.pass.holderName, '赵**');
+
+      // The outbox keeps no usable link; the timeline says what happened.
+      const links = (await smsTo(server)).filter((m: any) => m.template === 'companionPass');
+      t.is(links.length, 3);
+      t.true(links.every((m: any) => m.status === 'sent' && !/\?pass=[A-Za-z0-9_-]{8}/.test(`${m.body}${m.params}`)));
+      const view = await client.get(`/api/applications/${id}`);
+      t.true(view.body.application.timeline.some((e: any) => e.title === '已向同行人员赵小六重发通行码链接'));
+
+      // Another visitor, a position no companion has, a malformed one.
+      const { client: other } = await newVisitor(server, { name: '周九' });
+      const foreign = await resend(1, other);
+      t.is(foreign.status, 404);
+      t.is(foreign.body.error.code, 'APPLICATION_NOT_FOUND');
+      for (const position of [2, 'x', '-1', '99999']) {
+        const none = await resend(position);
+        t.is(none.status, 404, String(position));
+        t.is(none.body.error.code, 'COMPANION_NOT_FOUND');
+      }
+      t.is((await smsTo(server)).filter((m: any) => m.template === 'companionPass').length, 3, 'no SMS for any refusal');
+
+      // Two presses at once (two tabs): one link goes, the other is told to wait.
+      server.clock.advance(61_000);
+      const both = await Promise.all([resend(0), resend(0)]);
+      t.deepEqual(both.map((r) => r.status).sort(), [200, 429]);
+
+      // Five times per pass at most.
+      for (let n = 2; n <= 5; n++) {
+        server.clock.advance(61_000);
+        t.is((await resend(0)).status, 200, `resend ${n}`);
+      }
+      server.clock.advance(61_000);
+      const limit = await resend(0);
+      t.is(limit.status, 429);
+      t.is(limit.body.error.code, 'COMPANION_LINK_LIMIT');
+      t.is(limit.body.error.details.max, 5);
+
+      // A withdrawn application's passes are revoked: no link is sent for them.
+      t.is((await client.post(`/api/applications/${id}/withdraw`, {})).status, 200);
+      const revoked = await resend(1);
+      t.is(revoked.status, 409);
+      t.is(revoked.body.error.code, 'COMPANION_PASS_NOT_VALID');
+      t.regex(revoked.body.error.message, /已作废/);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${kind}: the watch list checks each companion: refuse refuses the whole application, review flags it with the person`, async (t) => {
     const server = await startTestServer(kind);
     try {

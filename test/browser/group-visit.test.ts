@@ -86,12 +86,22 @@ test('a visitor applies with two companions; after approval a companion opens hi
     t.is(await vp.locator('#group-passes li[data-state="active"]').count(), 3);
     await shot(vp, 'group-04-applicant-group-passes');
 
+    // 赵小六 says the SMS never came: a minute later the applicant sends his link again from the status page.
+    server.clock.advance(61_000);
+    await vp.click('#group-passes button[data-resend="1"]');
+    await vp.waitForSelector('#group-resend-result .alert-success');
+    const resent = (await vp.textContent('#group-resend-result'))!;
+    t.true(resent.includes(`赵小六（${companions[1].mobile.slice(0, 3)}****${companions[1].mobile.slice(-4)}）`), resent);
+    t.true(await vp.locator('#group-passes button[data-resend="1"]').isDisabled(), 'the button rests for a minute');
+    await server.settle();
+    await shot(vp, 'group-04b-companion-link-resent');
+
     // Visit day. 赵小六 opens the link of his SMS on his own phone, without an account.
     server.clock.set('2026-12-03T01:10:00Z');
     // The link as his phone got it (the outbox keeps it blotted once sent).
     const sms = server.smsSent.filter((m) => m.template === 'companionPass');
-    t.is(sms.length, 2);
-    const link = /(https?:\/\/\S+\?pass=[A-Za-z0-9_-]+)/.exec(sms[1].body)![1];
+    t.deepEqual(sms.map((m) => m.to), [companions[0].mobile, companions[1].mobile, companions[1].mobile]);
+    const link = /(https?:\/\/\S+\?pass=[A-Za-z0-9_-]+)/.exec(sms[2].body)![1];
     const companion = await openPage(browser, server.url, PHONE);
     const cp = companion.page;
     await cp.goto(link.replace(/^https?:\/\/[^/]+/, server.url));

@@ -64,3 +64,12 @@ test('group visits: each companion row problem in English, whatever the first pr
   t.is(englishErrorText({ status: 400, code: 'COMPANIONS_TOO_MANY', message: '同行人员最多20人', details: [{ field: 'companions', message: '同行人员最多20人', max: 20 }] }), 'At most 20 companions');
   t.is(englishErrorText({ status: 400, code: 'COMPANIONS_TOO_MANY', message: '同行人员最多20人' }), undefined, 'without the value the server text stays');
 });
+
+test("a companion's link sent again too soon or too often: the wait and the limit in English", (t) => {
+  const soon = { status: 429, code: 'COMPANION_LINK_TOO_SOON', message: '通行码链接刚刚发送过，请42秒后再重发', details: { retryAfterSeconds: 42 } };
+  t.is(englishErrorText(soon), 'The link was just sent. Try again in 42 seconds.');
+  t.is(englishErrorText({ ...soon, details: {} }), undefined, 'without the wait: the server text stays');
+  t.regex(englishErrorText({ status: 429, code: 'COMPANION_LINK_LIMIT', message: '已重发5次', details: { max: 5 } })!, /sent again 5 times/);
+  t.regex(englishErrorText({ status: 409, code: 'COMPANION_PASS_NOT_VALID', message: '该同行人员的通行码已过期，不能重发链接' })!, /expired/);
+  t.regex(englishErrorText({ status: 409, code: 'COMPANION_PASS_NOT_VALID', message: '该同行人员的通行码已作废，不能重发链接' })!, /revoked/);
+});

@@ -273,6 +273,21 @@ export const errorTextsEn: Record<string, Entry> = {
   COMPANION_MOBILE_INVALID: (e) => companionTexts[e.message],
   COMPANION_DUPLICATE: (e) => companionText(e.message),
   COMPANION_IS_APPLICANT: 'You cannot list yourself as a companion',
+  COMPANION_NOT_FOUND: 'This application has no such companion',
+  COMPANION_PASS_NOT_ISSUED: 'Companions get the link to their pass once the application is approved',
+  COMPANION_PASS_NOT_VALID: (e) =>
+    e.message.includes('过期') ? "This companion's pass has expired: no link is sent" : "This companion's pass has been revoked: no link is sent",
+  COMPANION_LINK_SMS_UNAVAILABLE: 'The pass link cannot be sent by SMS at the moment. Please contact the department you visit.',
+  COMPANION_LINK_TOO_SOON: (e) => {
+    const seconds = Number(record(e.details).retryAfterSeconds);
+    return Number.isFinite(seconds) && seconds > 0 ? `The link was just sent. Try again in ${waitText(Math.ceil(seconds))}.` : undefined;
+  },
+  COMPANION_LINK_LIMIT: (e) => {
+    const max = Number(record(e.details).max);
+    return Number.isInteger(max)
+      ? `The link has been sent again ${max} times and cannot be sent any more. If it still does not arrive, please contact the department you visit.`
+      : undefined;
+  },
   PASS_INPUT_REQUIRED: 'Scan the QR code or type the pass code',
   PASS_NOT_FOUND: 'The pass code does not exist',
   PASS_NOT_VALID: (e) => {

@@ -6,7 +6,7 @@
  */
 import { errorMessage, post } from '../lib/api.ts';
 import { card, type View } from '../lib/app.ts';
-import { alertBox, clear, fmtRange, h, loading } from '../lib/dom.ts';
+import { alertBox, busy, clear, fmtRange, h, loading } from '../lib/dom.ts';
 import { t } from '../lib/i18n.ts';
 import { kv } from '../lib/kv.ts';
 
@@ -136,15 +136,55 @@ function passState(p: GroupPass | null): string {
   return p.onCampus ? t('group.onCampus') : t('group.passActive');
 }
 
-/** The group's passes on the applicant's status page: each person's name and the state of his pass. */
-export function groupCard(group: { applicantPass: GroupPass | null; companions: Array<{ name: string; idNumber: string; pass: GroupPass | null }> } | null, applicantName: string) {
+/**
+ * The button that sends a companion's link again (his SMS was lost): the answer names the masked mobile it went to;
+ * the button rests for the minute the server asks before the next one.
+ */
+function resendButton(applicationId: number, position: number, name: string, slot: HTMLElement) {
+  const button = h('button', { type: 'button', class: 'btn btn-sm btn-outline-primary ms-2', dataset: { resend: String(position) } }, t('group.resend'));
+  button.addEventListener('click', () => {
+    void busy(button, async () => {
+      try {
+        const { sent } = await post<{ sent: { mobile: string; retryAfterSeconds: number } }>(
+          `/api/applications/${applicationId}/companions/${position}/resend-link`,
+        );
+        clear(slot).append(alertBox(t('group.resent', { name, mobile: sent.mobile }), 'success'));
+        return sent.retryAfterSeconds;
+      } catch (err) {
+        clear(slot).append(alertBox(errorMessage(err)));
+        return 0;
+      }
+    }).then((rest) => {
+      if (!rest) return;
+      button.disabled = true;
+      window.setTimeout(() => {
+        button.disabled = false;
+      }, rest * 1000);
+    });
+  });
+  return button;
+}
+
+/**
+ * The group's passes on the applicant's status page: each person's name and the state of his pass; a companion
+ * whose pass is valid has a button that sends his link again.
+ */
+export function groupCard(
+  applicationId: number,
+  group: {
+    applicantPass: GroupPass | null;
+    companions: Array<{ position: number; name: string; idNumber: string; mobile?: string; pass: GroupPass | null }>;
+  } | null,
+  applicantName: string,
+) {
   if (!group?.companions?.length) return null;
-  const row = (name: string, who: string, pass: GroupPass | null, id?: string) =>
+  const slot = h('div', { class: 'mt-2', id: 'group-resend-result', 'aria-live': 'polite' });
+  const row = (name: string, who: string, pass: GroupPass | null, id?: string, resend?: HTMLElement) =>
     h(
       'li',
       { class: 'list-group-item d-flex justify-content-between align-items-center', dataset: { state: pass ? (pass.onCampus ? 'on-campus' : pass.status) : 'none' } },
       h('span', null, h('span', { class: 'fw-semibold' }, name), ' ', h('span', { class: 'small text-secondary' }, id ? `${who} · ${id}` : who)),
-      h('span', { class: 'small' }, passState(pass)),
+      h('span', { class: 'small text-nowrap' }, passState(pass), resend ?? null),
     );
   return card(
     t('group.title', { count: group.companions.length + 1 }),
@@ -152,8 +192,11 @@ export function groupCard(group: { applicantPass: GroupPass | null; companions: 
       'ul',
       { class: 'list-group', id: 'group-passes' },
       row(applicantName, t('group.applicant'), group.applicantPass),
-      ...group.companions.map((c) => row(c.name, t('group.companion'), c.pass, c.idNumber)),
+      ...group.companions.map((c) =>
+        row(c.name, t('group.companion'), c.pass, c.idNumber, c.pass?.status === 'active' ? resendButton(applicationId, c.position, c.name, slot) : undefined),
+      ),
     ),
+    slot,
     h('p', { class: 'small text-secondary mt-2 mb-0' }, t('group.note')),
   );
 }

@@ -284,7 +284,7 @@ const detail: View = async (main, { id }) => {
         ]),
         actions,
       ),
-      groupCard(a.group, a.data?.visitorName ?? ''),
+      groupCard(a.id, a.group, a.data?.visitorName ?? ''),
       card(
         t('detail.timeline'),
         a.timeline?.length
