@@ -1,6 +1,6 @@
 import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
-import { applicationData, newVisitor, onlyTask, smsTo, staffClient } from '../helpers/flow.ts';
+import { applicationData, approvedWithPass, newVisitor, onlyTask, smsTo, staffClient } from '../helpers/flow.ts';
 import { makeIdNumber, makeMobile } from '../helpers/identities.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -327,3 +327,34 @@ for (const kind of await testBackends()) {
     }
   });
 }
+
+test("a vendor without a companionPass template: the applicant is told at once that the link cannot be sent", async (t) => {
+  const server = await startTestServer('pglite', {
+    env: {
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
+      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
+      ALIYUN_SMS_SIGN_NAME: '示例大学',
+      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004' }),
+    },
+  });
+  try {
+    const { client, visitor } = await newVisitor(server, { name: '李四' });
+    const { application } = await approvedWithPass(server, visitor.id, { window: { start: '2026-12-03T01:00:00Z', end: '2026-12-03T03:00:00Z' } });
+    const { fieldCrypto, companions, passes } = server.services;
+    const c = companion('王五');
+    await server.db.knex.transaction(async (trx) => {
+      await companions.insert(trx, application.id, [{ position: 0, name: c.name, idNumber: c.idNumber, idNumberBidx: fieldCrypto.blindIndex('id', c.idNumber), mobile: c.mobile }]);
+      await passes.issueForCompanions(trx, application.id);
+    });
+    const res = await client.post(`/api/applications/${application.id}/companions/0/resend-link`, {});
+    t.is(res.status, 409);
+    t.is(res.body.error.code, 'COMPANION_LINK_SMS_UNAVAILABLE');
+    t.is(res.body.error.message, '短信暂不能发送通行码链接，请联系到访单位');
+    const pass = await server.db.knex('passes').whereNotNull('companion_id').first();
+    t.is((await server.db.knex('sms_outbox').where({ template: 'companionPass' })).length, 0, 'nothing queued');
+    t.truthy(pass.link_token_hash, 'the link is left as it was');
+  } finally {
+    await server.close();
+  }
+});
