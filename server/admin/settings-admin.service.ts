@@ -13,6 +13,7 @@ export const TEMPLATE_PLACEHOLDERS: Record<keyof SmsTemplates, string[]> = {
   expired: ['university', 'name', 'visitDate', 'visitTime', 'flowNumber', 'opinion'],
   taskAssigned: ['university', 'staffName', 'flowNumber', 'visitDate', 'link'],
   invitation: ['university', 'name', 'hostName', 'campus', 'department', 'visitDate', 'visitTime', 'link', 'token'],
+  invitationCanceled: ['university', 'name', 'hostName', 'campus', 'department', 'visitDate', 'visitTime'],
   companionPass: ['university', 'name', 'applicantName', 'visitDate', 'visitTime', 'flowNumber', 'link'],
 };
 
@@ -27,7 +28,8 @@ export const settingsInput = z
       .array(z.string().trim().min(1, '常用意见不能为空').max(200, '每条常用意见不能超过 200 个字符'))
       .min(1, '请至少保留一条常用意见')
       .max(30, '常用意见最多 30 条'),
-    smsTemplates: z.object({ approved: template, refused: template, expired: template, taskAssigned: template, companionPass: template.optional(), invitation: template.optional() }).strict(),
+    smsTemplates: z.object({ approved: template, refused: template, expired: template, taskAssigned: template, companionPass: template.optional(), invitation: template.optional(), invitationCanceled: template.optional() })
+      .strict(),
     retentionDays: z.number({ error: '保存期限应为天数' }).int('保存期限应为整数天').min(7, '保存期限至少 7 天').max(3650, '保存期限最多 3650 天'),
   })
   .partial()

@@ -9,6 +9,8 @@ export interface SmsTemplates {
   taskAssigned: string;
   /** A host's pre-invitation to the visitor, with the link to apply (server/invitations). */
   invitation: string;
+  /** The host cancelled an invitation whose SMS the visitor has (server/invitations). */
+  invitationCanceled: string;
   /** A companion of a group visit: the link to his own pass (server/companions). */
   companionPass: string;
 }
@@ -32,6 +34,7 @@ export const DEFAULT_SETTINGS: Settings = {
     expired: '【{university}】{name}，您申请于{visitDate}进入校园（流程号{flowNumber}）因超时未审核已失效，如需来访请重新申请。',
     taskAssigned: '【{university}】{staffName}，您有一条访客入校申请待审核（流程号{flowNumber}，来访日期{visitDate}），请登录处理：{link}',
     invitation: '【{university}】{name}，{hostName}邀请您于{visitDate} {visitTime}到访{campus}{department}。请打开链接登记并提交入校申请（仅限本手机号使用）：{link}',
+    invitationCanceled: '【{university}】{name}，{hostName}已取消邀请您于{visitDate} {visitTime}到访{campus}{department}，原邀请链接已失效。如有疑问请联系接待人。',
     companionPass:
       '【{university}】{name}，您作为{applicantName}的同行人员于{visitDate} {visitTime}入校的申请（流程号{flowNumber}）已审核通过。请在校门口打开您本人的通行码链接出示（请勿转发）：{link}',
   },

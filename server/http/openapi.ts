@@ -311,7 +311,8 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'POST /api/invitations/:id/cancel': {
     tag: 'invitations',
-    summary: 'Cancel one of the host\'s own unused invitations (its link stops working); audited',
+    summary:
+      "Cancel one of the host's own unused invitations (its link stops working); audited. `notice`: `sms` (the visitor is told by the SMS `invitationCanceled`), `stopped` (the invitation's SMS had not gone: it is deleted), `unavailable` (no vendor template for the notice: the host should call), `none` (the invitation's SMS never reached the visitor)",
     access: host,
     errors: { 404: ['INVITATION_NOT_FOUND'], 409: ['INVITATION_NOT_CANCELABLE'] },
   },

@@ -32,7 +32,7 @@ export function invitationRoutes(invitations: InvitationService, visitors: Visit
   });
   router.post('/:id/cancel', async (ctx) => {
     const staff = host(ctx);
-    ctx.body = { invitation: await invitations.cancel(staff, idParam(ctx.params.id, 'INVITATION_NOT_FOUND', '邀请不存在或链接有误')) };
+    ctx.body = await invitations.cancel(staff, idParam(ctx.params.id, 'INVITATION_NOT_FOUND', '邀请不存在或链接有误'));
   });
 
   // The visitor's side: what the link shows, the locked form, and the submission.

@@ -293,9 +293,19 @@ export class InvitationService {
   }
 
   /** Cancels one of the host's own unused invitations; its link stops working at once. */
+  /**
+   * Cancels an unused invitation and tells the visitor, who holds its SMS: `notice` says what became of it.
+   * - `stopped`: the invitation's SMS had not left the outbox: it is deleted with its link, nothing else is sent;
+   * - `sms`: the SMS `invitationCanceled` is queued in the same transaction;
+   * - `unavailable`: the visitor has the invitation but the SMS vendor has no template for the cancellation
+   *   (the host is told to let the visitor know himself);
+   * - `none`: the invitation's SMS failed for good: the visitor never had it.
+   */
   async cancel(staff: Actor, id: number) {
     const { knex, clock } = this.deps;
-    await knex.transaction(async (trx) => {
+    const canNotify = await this.deps.sms.canSend('invitationCanceled');
+    const templates = { ...DEFAULT_SETTINGS.smsTemplates, ...(await this.deps.settings.get('smsTemplates')) };
+    const notice = await knex.transaction(async (trx): Promise<'stopped' | 'sms' | 'unavailable' | 'none'> => {
       const row: InvitationRow | undefined = await trx('invitations').where({ id, host_staff_id: staff.id }).forUpdate().first();
       if (!row) throw invitationNotFound();
       const status = this.statusOf(row);
@@ -303,8 +313,39 @@ export class InvitationService {
       const now = clock.now();
       await trx('invitations').where({ id }).update({ status: 'canceled', canceled_at: now, updated_at: now });
       await this.deps.audit.record(trx, staff, { action: 'invitation.cancel', targetType: 'invitation', targetId: id, before: this.auditView(row) });
+      // A row being sent ('sending') is the sender's: the visitor may get it, so he is told.
+      const stopped = await trx('sms_outbox').where({ dedupe_key: `invitation:${id}`, status: 'pending' }).delete();
+      if (stopped) return 'stopped';
+      const invitationSms = await trx('sms_outbox').where({ dedupe_key: `invitation:${id}` }).first('status');
+      if (!invitationSms || invitationSms.status === 'failed') return 'none';
+      if (!canNotify) return 'unavailable';
+      const names = await trx
+        .select(
+          trx('staff').select('name').where({ id: row.host_staff_id }).as('host'),
+          trx('departments').select('name').where({ id: row.department_id }).as('department'),
+          trx('campuses').select('name').where({ id: row.campus_id }).as('campus'),
+        )
+        .first();
+      const params = {
+        university: this.deps.universityName,
+        name: row.visitor_name || '您好',
+        hostName: names?.host ?? '',
+        campus: names?.campus ?? '',
+        department: names?.department ?? '',
+        visitDate: dateString(row.visit_date),
+        visitTime: `${row.visit_start}-${row.visit_end}`,
+      };
+      await this.deps.sms.enqueue(trx, {
+        dedupeKey: `invitation-canceled:${id}`,
+        to: this.deps.fieldCrypto.decrypt(row.visitor_mobile_enc),
+        template: 'invitationCanceled',
+        body: this.deps.renderTemplate(templates.invitationCanceled, params),
+        params,
+      });
+      return 'sms';
     });
-    return (await this.views(this.listQuery(staff.id).where('invitations.id', id)))[0];
+    if (notice === 'sms') this.deps.sms.wake?.();
+    return { invitation: (await this.views(this.listQuery(staff.id).where('invitations.id', id)))[0], notice };
   }
 
   /** The invitation a link's token opens, if it can still be used; the same refusal for every wrong token. */

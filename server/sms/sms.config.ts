@@ -10,9 +10,9 @@ import { type SettingIssue, settingIssues, zhText } from '../shared/setting-issu
 /**
  * Templates sent only when a feature is used (a group visit's companion links, a host's invitation): a vendor
  * mapping may leave them out, so that a deployment mapped before the feature existed keeps starting. An
- * invitation is refused at creation without one (see SmsService.canSend).
+ * invitation is refused at creation without one (see SmsService.canSend); its cancellation is then not sent.
  */
-export const OPTIONAL_TEMPLATES = ['companionPass', 'invitation'];
+export const OPTIONAL_TEMPLATES = ['companionPass', 'invitation', 'invitationCanceled'];
 /** The templates the server sends (process `sms` jobs and task notices): each needs a vendor template id. */
 export const SENT_TEMPLATES = Object.keys(TEMPLATE_PLACEHOLDERS).filter((name) => !OPTIONAL_TEMPLATES.includes(name));
 /** The admin "send test" template: mapped optionally; without it the test sends the `approved` template with sample values. */

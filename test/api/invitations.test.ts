@@ -140,6 +140,13 @@ for (const kind of await testBackends()) {
       const canceled = await host.post(`/api/invitations/${inv.id}/cancel`, {});
       t.is(canceled.status, 200, JSON.stringify(canceled.body));
       t.is(canceled.body.invitation.statusText, '已取消');
+      // The visitor holds the invitation's SMS: he is told it is cancelled, on the same mobile.
+      t.is(canceled.body.notice, 'sms');
+      const notice = await knex('sms_outbox').where({ dedupe_key: `invitation-canceled:${inv.id}` }).first();
+      t.is(notice.template, 'invitationCanceled');
+      t.is(notice.recipient_masked, `${good.visitorMobile.slice(0, 3)}****${good.visitorMobile.slice(-4)}`);
+      t.regex(notice.body, /赵敏，王老师已取消邀请您于2026-12-03 09:00-11:00到访主校区计算机学院，原邀请链接已失效/);
+      t.false(notice.body.includes(token));
       const again = await host.post(`/api/invitations/${inv.id}/cancel`, {});
       t.is(again.status, 409);
       t.is(again.body.error.code, 'INVITATION_NOT_CANCELABLE');
@@ -149,6 +156,7 @@ for (const kind of await testBackends()) {
       const dead = await new ApiClient(server.url).post('/api/invitations/preview', { token });
       t.is(dead.status, 409);
       t.is(dead.body.error.code, 'INVITATION_CANCELED');
+      t.is((await knex('sms_outbox').where({ dedupe_key: `invitation-canceled:${inv.id}` })).length, 1, 'one notice, not one per attempt');
 
       // Audited where staff changes are: creation and cancellation, the mobile masked
       const audit = await admin.get('/api/admin/audit?targetType=invitation');
@@ -161,6 +169,14 @@ for (const kind of await testBackends()) {
         ],
       );
       t.false(JSON.stringify(audit.body).includes(good.visitorMobile));
+
+      // Cancelled before its SMS left the outbox: the SMS is stopped (with its link) and nothing else is sent.
+      const unsent = await invite(server, host, { visitDate: '2026-12-05' });
+      const stopped = await host.post(`/api/invitations/${unsent.invitation.id}/cancel`, {});
+      t.is(stopped.status, 200, JSON.stringify(stopped.body));
+      t.is(stopped.body.notice, 'stopped');
+      t.is((await knex('sms_outbox').where({ dedupe_key: `invitation:${unsent.invitation.id}` })).length, 0, 'the unsent SMS is gone');
+      t.is((await knex('sms_outbox').where({ dedupe_key: `invitation-canceled:${unsent.invitation.id}` })).length, 0);
     } finally {
       await server.close();
     }
@@ -397,6 +413,36 @@ test('with a vendor that has no invitation template, a host is told at once and 
     t.regex(res.body.error.message, /短信服务未配置邀请短信模板/);
     t.is((await server.db.knex('invitations')).length, 0);
     t.is((await server.db.knex('sms_outbox').where({ template: 'invitation' })).length, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a vendor without the cancellation template: the host is told the visitor was not notified; a never-delivered invitation needs no notice', async (t) => {
+  const server = await startTestServer('pglite', {
+    env: {
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
+      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
+      ALIYUN_SMS_SIGN_NAME: '示例大学',
+      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004', invitation: 'SMS_1005' }),
+    },
+  });
+  try {
+    const knex = server.db.knex;
+    const { client: host } = await staffClient(server, 'host-cs');
+    // No vendor is reachable from the tests: the outbox rows are set as the sender would leave them.
+    const delivered = await invite(server, host);
+    await knex('sms_outbox').where({ dedupe_key: `invitation:${delivered.invitation.id}` }).update({ status: 'sent' });
+    const res = await host.post(`/api/invitations/${delivered.invitation.id}/cancel`, {});
+    t.is(res.status, 200, JSON.stringify(res.body));
+    t.is(res.body.notice, 'unavailable');
+    t.is(res.body.invitation.statusText, '已取消');
+
+    const lost = await invite(server, host, { visitDate: '2026-12-04' });
+    await knex('sms_outbox').where({ dedupe_key: `invitation:${lost.invitation.id}` }).update({ status: 'failed' });
+    t.is((await host.post(`/api/invitations/${lost.invitation.id}/cancel`, {})).body.notice, 'none');
+    t.is((await knex('sms_outbox').where({ template: 'invitationCanceled' })).length, 0, 'nothing the vendor cannot send is queued');
   } finally {
     await server.close();
   }

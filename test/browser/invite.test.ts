@@ -83,6 +83,28 @@ test('a host pre-invites a visitor; the visitor applies from the SMS link with t
     await hp.waitForSelector('#inv-list tr[data-status="used"]');
     t.regex((await hp.textContent('#inv-list'))!, new RegExp(flowNumber));
 
+    // A second invitation, delivered, then cancelled: the host is told the visitor gets an SMS saying so.
+    const other = makeVisitor({ name: '张无忌' });
+    await hp.fill('#inv-visitorMobile', other.mobile);
+    await hp.fill('#inv-visitorName', other.name);
+    await hp.fill('#inv-visitDate', '2026-12-04');
+    await hp.fill('#inv-visitStartTime', '14:00');
+    await hp.fill('#inv-visitEndTime', '16:00');
+    await hp.selectOption('#inv-leaderStaffId', { label: '王主任' });
+    await hp.click('#inv-submit');
+    await hp.waitForSelector('#inv-list tr[data-status="active"]');
+    await server.settle();
+    hp.once('dialog', (d) => void d.accept());
+    await hp.click('#inv-list tr[data-status="active"] button[data-action="cancel"]');
+    await hp.waitForSelector('#inv-list tr[data-status="canceled"]');
+    const masked = `${other.mobile.slice(0, 3)}****${other.mobile.slice(-4)}`;
+    t.true((await hp.textContent('#inv-messages'))!.includes(`邀请已取消，将以短信通知访客（${masked}）`));
+    await shot(hp, 'invite-05b-host-cancelled');
+    await server.settle();
+    const notice = await server.db.knex('sms_outbox').where({ template: 'invitationCanceled' }).first();
+    t.is(notice?.status, 'sent');
+    t.regex(notice.body, /张无忌，王老师已取消邀请您于2026-12-04 14:00-16:00到访/);
+
     // The leader the host chose approves.
     const leader = await openPage(browser, server.url, PHONE);
     const lp = leader.page;

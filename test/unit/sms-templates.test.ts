@@ -38,7 +38,7 @@ test('the shipped templates render completely with the variables the flow provid
     applicantName: '李四',
     visitTime: '09:00-11:00',
   };
-  const { invitation, ...flowTemplates } = DEFAULT_SETTINGS.smsTemplates;
+  const { invitation, invitationCanceled, ...flowTemplates } = DEFAULT_SETTINGS.smsTemplates;
   for (const [key, template] of Object.entries(flowTemplates)) {
     const { text, missing } = renderTemplateChecked(template, vars);
     t.deepEqual(missing, [], key);
@@ -57,6 +57,10 @@ test('the shipped templates render completely with the variables the flow provid
   });
   t.deepEqual(invited.missing, []);
   t.is(invited.text, '【示例大学】张三，王老师邀请您于2026-12-03 09:00-11:00到访主校区计算机学院。请打开链接登记并提交入校申请（仅限本手机号使用）：https://visit.example.edu.cn/?invite=abc');
+  // Its cancellation names the visit and carries no link (the old one is dead).
+  const canceled = renderTemplateChecked(invitationCanceled, { ...vars, hostName: '王老师', campus: '主校区', department: '计算机学院' });
+  t.deepEqual(canceled.missing, []);
+  t.is(canceled.text, '【示例大学】张三，王老师已取消邀请您于2026-12-03 09:00-11:00到访主校区计算机学院，原邀请链接已失效。如有疑问请联系接待人。');
 });
 
 test('secret link parameters are blotted for logs and lists, other links are left alone', (t) => {

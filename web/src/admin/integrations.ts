@@ -26,13 +26,14 @@ interface IntegrationView {
   secretsUnreadable: boolean;
 }
 
-const SMS_TEMPLATES = ['approved', 'refused', 'expired', 'taskAssigned', 'companionPass', 'invitation', 'test'] as const;
+const SMS_TEMPLATES = ['approved', 'refused', 'expired', 'taskAssigned', 'companionPass', 'invitation', 'invitationCanceled', 'test'] as const;
 const SMS_VALUES: Record<string, string> = {
   approved: 'university name visitDate visitTime flowNumber opinion',
   refused: 'university name visitDate visitTime flowNumber opinion',
   expired: 'university name visitDate visitTime flowNumber opinion',
   taskAssigned: 'university staffName flowNumber visitDate link',
   invitation: 'university name hostName campus department visitDate visitTime link token',
+  invitationCanceled: 'university name hostName campus department visitDate visitTime',
   companionPass: 'university name applicantName visitDate visitTime flowNumber link',
   test: 'university code',
 };

@@ -5,13 +5,14 @@ import { type AdminKey, at } from './i18n.ts';
 import type { View } from './main.ts';
 import { button, needsLogin, panel, say } from './ui.ts';
 
-const SMS_KEYS = ['approved', 'refused', 'expired', 'taskAssigned', 'companionPass', 'invitation'] as const;
+const SMS_KEYS = ['approved', 'refused', 'expired', 'taskAssigned', 'companionPass', 'invitation', 'invitationCanceled'] as const;
 const PLACEHOLDERS: Record<string, string> = {
   approved: '{university} {name} {visitDate} {visitTime} {flowNumber} {opinion}',
   refused: '{university} {name} {visitDate} {visitTime} {flowNumber} {opinion}',
   expired: '{university} {name} {visitDate} {visitTime} {flowNumber} {opinion}',
   taskAssigned: '{university} {staffName} {flowNumber} {visitDate} {link}',
   invitation: '{university} {name} {hostName} {campus} {department} {visitDate} {visitTime} {link} {token}',
+  invitationCanceled: '{university} {name} {hostName} {campus} {department} {visitDate} {visitTime}',
   companionPass: '{university} {name} {applicantName} {visitDate} {visitTime} {flowNumber} {link}',
 };
 

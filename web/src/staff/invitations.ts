@@ -137,8 +137,10 @@ export function invitationsView(deps: Deps): View {
           if (!window.confirm(t('inv.cancelConfirm'))) return;
           void busy(b, async () => {
             try {
-              await post(`/api/invitations/${inv.id}/cancel`);
-              clear(messages).append(alertBox(t('inv.canceled'), 'success'));
+              const { notice } = await post<{ notice: 'sms' | 'stopped' | 'unavailable' | 'none' }>(`/api/invitations/${inv.id}/cancel`);
+              // Without a vendor template the visitor keeps an invitation SMS nobody withdraws: the host must call.
+              const told = notice === 'unavailable' ? alertBox(t('inv.canceledNoSms', { mobile: inv.visitorMobile }), 'warning') : null;
+              clear(messages).append(alertBox(t(`inv.canceled.${notice}`, { mobile: inv.visitorMobile }), 'success'), told ?? '');
               await drawList();
             } catch (err) {
               if (!deps.needsLogin(err)) clear(messages).append(alertBox(errorMessage(err)));
