@@ -8,6 +8,9 @@ import type { CompanionService } from './companion.service.ts';
 
 export const passLinkSchema = z.object({ token: z.string({ error: '通行码链接无效，请核对短信中的链接' }).trim().max(64, '通行码链接无效，请核对短信中的链接') });
 
+/** A corrected mobile for the companion (optional): the link goes there, and it replaces the one given before. */
+export const resendSchema = z.object({ mobile: z.string({ error: '请填写正确的11位手机号' }).max(20, '请填写正确的11位手机号').optional() });
+
 /**
  * A companion's pass page (group visits): no login, the token of his SMS link is the only key. POST with the token in
  * the body, not in the path: the request log records paths, and the token must not be written anywhere.
@@ -24,13 +27,15 @@ export function companionRoutes(passes: PassService, companions: CompanionServic
 
   /**
    * The applicant sends a companion's link again (group visits): `position` is the companion's as the application's
-   * `group.companions` lists it. The answer names the masked mobile it went to.
+   * `group.companions` lists it; `mobile` in the body corrects his number first. The answer names the masked mobile
+   * it went to.
    */
   router.post('/api/applications/:id/companions/:position/resend-link', async (ctx) => {
     const visitor = requireVisitor(ctx);
     const id = idParam(ctx.params.id, 'APPLICATION_NOT_FOUND', '申请不存在');
     const position = /^\d{1,2}$/.test(ctx.params.position) ? Number(ctx.params.position) : -1;
-    ctx.body = { sent: await companions.resendLink(visitor.id, id, position) };
+    const { mobile } = resendSchema.parse(ctx.request.body ?? {});
+    ctx.body = { sent: await companions.resendLink(visitor.id, id, position, mobile) };
   });
 
   return router;

@@ -291,12 +291,24 @@ export class CompanionService {
   }
 
   /**
-   * The applicant sends a companion's pass link again (the SMS was lost or deleted): a new link, to the mobile
-   * given at submission, and the old link stops opening the pass, so that only one usable link exists at a time.
-   * At most once a minute and five times per pass (LINK_RESEND), counted from the outbox's rows of this pass.
+   * The applicant sends a companion's pass link again (the SMS was lost or deleted, or the mobile was mistyped):
+   * a new link, to the mobile given at submission or to `newMobile`, which then replaces it (stored as at
+   * submission, the application's masked copy too); the old link stops opening the pass, so that only one usable
+   * link exists at a time. At most once a minute and five times per pass (LINK_RESEND), counted from the outbox's
+   * rows of this pass.
    */
-  async resendLink(visitorId: number, applicationId: number, position: number): Promise<{ name: string; mobile: string; retryAfterSeconds: number }> {
-    const { knex, clock, sms } = this.deps;
+  async resendLink(
+    visitorId: number,
+    applicationId: number,
+    position: number,
+    newMobile?: string,
+  ): Promise<{ name: string; mobile: string; retryAfterSeconds: number }> {
+    const { knex, clock, sms, fieldCrypto } = this.deps;
+    let mobile: string | undefined;
+    if (newMobile !== undefined && newMobile.trim() !== '') {
+      mobile = normaliseMobile(newMobile.trim()) ?? undefined;
+      if (!mobile) throw badRequest('COMPANION_MOBILE_INVALID', '请填写正确的11位手机号', [{ field: 'mobile', message: '请填写正确的11位手机号' }]);
+    }
     // A position that is no row's (not a small whole number) still asks whose application it is: a stranger gets
     // the same answer for any position.
     const row = Number.isInteger(position) && position >= 0 && position < MAX_COMPANIONS ? position : -1;
@@ -304,7 +316,7 @@ export class CompanionService {
       .leftJoin('application_companions as c', (j) => j.on('c.application_id', 'a.id').andOnVal('c.position', row))
       .leftJoin('passes as p', 'p.companion_id', 'c.id')
       .where({ 'a.id': applicationId, 'a.visitor_id': visitorId })
-      .first('c.id as companion_id', 'c.name', 'c.mobile_masked', 'p.id as pass_id', 'p.status as pass_status', 'p.valid_until');
+      .first('c.id as companion_id', 'c.name', 'c.mobile_enc', 'c.mobile_masked', 'p.id as pass_id', 'p.status as pass_status', 'p.valid_until');
     if (!found) throw notFound('APPLICATION_NOT_FOUND', '申请不存在');
     if (!found.companion_id) throw notFound('COMPANION_NOT_FOUND', '该申请没有这位同行人员');
     if (!found.pass_id) throw conflict('COMPANION_PASS_NOT_ISSUED', '申请审批通过后，才会向同行人员发送通行码链接');
@@ -317,6 +329,7 @@ export class CompanionService {
       throw conflict('COMPANION_LINK_SMS_UNAVAILABLE', '短信暂不能发送通行码链接，请联系到访单位');
     }
     const templates = { ...DEFAULT_SETTINGS.smsTemplates, ...(await this.deps.settings.get('smsTemplates')) };
+    const corrected = mobile && mobile !== fieldCrypto.decrypt(found.mobile_enc) ? mobile : undefined;
     await knex.transaction(async (trx) => {
       // The pass row's lock puts two presses of the button (two tabs, two server processes) one after the other.
       await trx('passes').where({ id: found.pass_id }).forUpdate().first('id');
@@ -339,12 +352,42 @@ export class CompanionService {
       }
       const linkToken = newLinkToken();
       await trx('passes').where({ id: found.pass_id }).update({ link_token_hash: linkTokenHash(linkToken) });
+      if (corrected) await this.correctMobile(trx, applicationId, { ...found, position: row }, corrected);
       await this.queueLinks(trx, applicationId, templates.companionPass, [
         { companionId: found.companion_id, linkToken, dedupeKey: linkSmsKey(found.pass_id, resends + 1) },
       ]);
-      await this.deps.addEvent(trx, applicationId, { kind: 'companion-link', title: `已向同行人员${found.name}重发通行码链接` });
+      const title = corrected
+        ? `已更正同行人员${found.name}的手机号（${maskMobile(corrected)}）并重发通行码链接`
+        : `已向同行人员${found.name}重发通行码链接`;
+      await this.deps.addEvent(trx, applicationId, { kind: 'companion-link', title });
     });
     sms.wake?.();
-    return { name: found.name, mobile: found.mobile_masked, retryAfterSeconds: LINK_RESEND.minIntervalSeconds };
+    return { name: found.name, mobile: corrected ? maskMobile(corrected) : found.mobile_masked, retryAfterSeconds: LINK_RESEND.minIntervalSeconds };
+  }
+
+  /**
+   * A companion's new mobile, stored as at submission; the application's form data keeps its masked copy in the
+   * companions grid row of the same position (the grid's key is the form's: the row is found by it).
+   */
+  private async correctMobile(
+    trx: Knex,
+    applicationId: number,
+    companion: { companion_id: number; position: number; name: string; mobile_masked: string },
+    mobile: string,
+  ) {
+    const { fieldCrypto } = this.deps;
+    await trx('application_companions')
+      .where({ id: companion.companion_id })
+      .update({ mobile_enc: fieldCrypto.encrypt(mobile), mobile_masked: maskMobile(mobile) });
+    const app = await trx('applications').where({ id: applicationId }).forUpdate().first('data');
+    const data = (typeof app.data === 'string' ? JSON.parse(app.data) : app.data) as Record<string, unknown>;
+    for (const value of Object.values(data)) {
+      const row = Array.isArray(value) ? (value[companion.position] as Record<string, unknown> | undefined) : undefined;
+      if (row && row[COMPANION_FIELDS.name] === companion.name && row[COMPANION_FIELDS.mobile] === companion.mobile_masked) {
+        row[COMPANION_FIELDS.mobile] = maskMobile(mobile);
+        await trx('applications').where({ id: applicationId }).update({ data: JSON.stringify(data) });
+        return;
+      }
+    }
   }
 }

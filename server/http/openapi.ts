@@ -7,7 +7,7 @@ import { smsSettingsInput, wechatSettingsInput } from '../integrations/integrati
 import { applyBody, invitationInput, tokenBody } from '../invitations/invitation.service.ts';
 import { onCampusExitSchema } from '../passes/on-campus.service.ts';
 import { gateEventSchema, verifySchema } from '../passes/pass.routes.ts';
-import { passLinkSchema } from '../companions/companion.routes.ts';
+import { passLinkSchema, resendSchema } from '../companions/companion.routes.ts';
 import { loginSchema, registrationSchema } from '../visitors/visitor.service.ts';
 import { watchEntryInput } from '../watchlist/watchlist.service.ts';
 import type { AppState } from './context.ts';
@@ -169,9 +169,11 @@ export const OPERATIONS: Record<string, Operation> = {
   'POST /api/applications/:id/companions/:position/resend-link': {
     tag: 'passes',
     summary:
-      "The applicant sends a companion's pass link again (group visit): a new link by SMS to the companion's mobile; the old link stops working. At most once a minute and 5 times per pass",
+      "The applicant sends a companion's pass link again (group visit): a new link by SMS to the companion's mobile, or to `mobile`, which then replaces it; the old link stops working. At most once a minute and 5 times per pass",
     access: visitor,
+    body: fromZod(resendSchema),
     errors: {
+      400: ['COMPANION_MOBILE_INVALID', 'VALIDATION_FAILED'],
       404: ['APPLICATION_NOT_FOUND', 'COMPANION_NOT_FOUND'],
       409: ['COMPANION_PASS_NOT_ISSUED', 'COMPANION_PASS_NOT_VALID', 'COMPANION_LINK_SMS_UNAVAILABLE'],
       429: ['COMPANION_LINK_TOO_SOON', 'COMPANION_LINK_LIMIT'],

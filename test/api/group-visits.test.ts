@@ -198,7 +198,7 @@ for (const kind of await testBackends()) {
     }
   });
 
-  test(`${kind}: the applicant sends a companion's link again: a new link to the same mobile, the old one stops working; throttled, refused for another visitor or a revoked pass`, async (t) => {
+  test(`${kind}: the applicant sends a companion's link again: a new link to the same or a corrected mobile, the old one stops working; throttled, refused for another visitor or a revoked pass`, async (t) => {
     const server = await startTestServer(kind, { recordSms: true });
     try {
       const { client } = await newVisitor(server, { name: '李四' });
@@ -281,6 +281,28 @@ for (const kind of await testBackends()) {
       t.is(limit.status, 429);
       t.is(limit.body.error.code, 'COMPANION_LINK_LIMIT');
       t.is(limit.body.error.details.max, 5);
+
+      // 赵小六's mobile was mistyped: the applicant gives the right one, which replaces it, and the link goes there.
+      server.clock.advance(61_000);
+      const wrongMobile = await client.post(`/api/applications/${id}/companions/1/resend-link`, { mobile: '12345' });
+      t.is(wrongMobile.status, 400);
+      t.is(wrongMobile.body.error.code, 'COMPANION_MOBILE_INVALID');
+      t.deepEqual(wrongMobile.body.error.details, [{ field: 'mobile', message: '请填写正确的11位手机号' }]);
+      const right = makeMobile();
+      const corrected = await client.post(`/api/applications/${id}/companions/1/resend-link`, { mobile: right });
+      t.is(corrected.status, 200, JSON.stringify(corrected.body));
+      t.is(corrected.body.sent.mobile, maskedMobile(right));
+      await server.settle();
+      const toRight = server.smsSent.filter((m) => m.to === right);
+      t.is(toRight.length, 1);
+      t.regex(toRight[0].body, /赵小六.*\?pass=/);
+      const stored = await server.db.knex('application_companions').where({ application_id: id, position: 1 }).first();
+      t.is(stored.mobile_masked, maskedMobile(right));
+      t.false(JSON.stringify(stored).includes(right), 'stored encrypted, as at submission');
+      const after = await client.get(`/api/applications/${id}`);
+      t.is(after.body.application.group.companions[1].mobile, maskedMobile(right));
+      t.deepEqual(after.body.application.data.companions.map((c: any) => c.mobile), [maskedMobile(a.mobile), maskedMobile(right)]);
+      t.true(after.body.application.timeline.some((e: any) => e.title === `已更正同行人员赵小六的手机号（${maskedMobile(right)}）并重发通行码链接`));
 
       // A withdrawn application's passes are revoked: no link is sent for them.
       t.is((await client.post(`/api/applications/${id}/withdraw`, {})).status, 200);

@@ -89,6 +89,15 @@ test('a visitor applies with two companions; after approval a companion opens hi
     // 赵小六 says the SMS never came: a minute later the applicant sends his link again from the status page.
     server.clock.advance(61_000);
     await vp.click('#group-passes button[data-resend="1"]');
+    await vp.waitForSelector('#group-resend-form');
+    // A wrong number is refused in Chinese and nothing is sent; left empty, the link goes to the number given before.
+    await vp.fill('#group-resend-mobile', '12345');
+    await vp.click('#group-resend-send');
+    await vp.waitForSelector('#group-resend-form .alert-danger');
+    t.regex((await vp.textContent('#group-resend-form'))!, /请填写正确的11位手机号/);
+    await shot(vp, 'group-04a-resend-form-refused');
+    await vp.fill('#group-resend-mobile', '');
+    await vp.click('#group-resend-send');
     await vp.waitForSelector('#group-resend-result .alert-success');
     const resent = (await vp.textContent('#group-resend-result'))!;
     t.true(resent.includes(`赵小六（${companions[1].mobile.slice(0, 3)}****${companions[1].mobile.slice(-4)}）`), resent);

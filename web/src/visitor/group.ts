@@ -137,30 +137,54 @@ function passState(p: GroupPass | null): string {
 }
 
 /**
- * The button that sends a companion's link again (his SMS was lost): the answer names the masked mobile it went to;
- * the button rests for the minute the server asks before the next one.
+ * The button that sends a companion's link again (his SMS was lost, or his mobile was mistyped): it opens a small
+ * form in `slot` with an optional corrected mobile; the answer names the masked mobile the link went to, and the
+ * button rests for the minute the server asks before the next one.
  */
-function resendButton(applicationId: number, position: number, name: string, slot: HTMLElement) {
-  const button = h('button', { type: 'button', class: 'btn btn-sm btn-outline-primary ms-2', dataset: { resend: String(position) } }, t('group.resend'));
+function resendButton(applicationId: number, companion: { position: number; name: string; mobile?: string }, slot: HTMLElement) {
+  const button = h('button', { type: 'button', class: 'btn btn-sm btn-outline-primary ms-2', dataset: { resend: String(companion.position) } }, t('group.resend'));
   button.addEventListener('click', () => {
-    void busy(button, async () => {
-      try {
-        const { sent } = await post<{ sent: { mobile: string; retryAfterSeconds: number } }>(
-          `/api/applications/${applicationId}/companions/${position}/resend-link`,
-        );
-        clear(slot).append(alertBox(t('group.resent', { name, mobile: sent.mobile }), 'success'));
-        return sent.retryAfterSeconds;
-      } catch (err) {
-        clear(slot).append(alertBox(errorMessage(err)));
-        return 0;
-      }
-    }).then((rest) => {
-      if (!rest) return;
-      button.disabled = true;
-      window.setTimeout(() => {
-        button.disabled = false;
-      }, rest * 1000);
+    const mobile = h('input', {
+      type: 'tel',
+      class: 'form-control',
+      id: 'group-resend-mobile',
+      inputMode: 'numeric',
+      maxLength: 11,
+      autocomplete: 'off',
+      placeholder: t('group.resendMobile', { mobile: companion.mobile ?? '' }),
+      'aria-label': t('group.resendMobile', { mobile: companion.mobile ?? '' }),
     });
+    const send = h('button', { type: 'submit', class: 'btn btn-primary', id: 'group-resend-send' }, t('group.resendSend'));
+    const problem = h('div');
+    const form = h(
+      'form',
+      { class: 'border rounded p-2', id: 'group-resend-form', novalidate: true },
+      h('div', { class: 'small mb-2' }, t('group.resendTitle', { name: companion.name })),
+      h('div', { class: 'input-group' }, mobile, send),
+      h('div', { class: 'form-text' }, t('group.resendHelp')),
+      problem,
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      void busy(send, async () => {
+        try {
+          const body = mobile.value.trim() ? { mobile: mobile.value.trim() } : {};
+          const { sent } = await post<{ sent: { mobile: string; retryAfterSeconds: number } }>(
+            `/api/applications/${applicationId}/companions/${companion.position}/resend-link`,
+            body,
+          );
+          clear(slot).append(alertBox(t('group.resent', { name: companion.name, mobile: sent.mobile }), 'success'));
+          button.disabled = true;
+          window.setTimeout(() => {
+            button.disabled = false;
+          }, sent.retryAfterSeconds * 1000);
+        } catch (err) {
+          clear(problem).append(alertBox(errorMessage(err)));
+        }
+      });
+    });
+    clear(slot).append(form);
+    mobile.focus();
   });
   return button;
 }
@@ -193,7 +217,7 @@ export function groupCard(
       { class: 'list-group', id: 'group-passes' },
       row(applicantName, t('group.applicant'), group.applicantPass),
       ...group.companions.map((c) =>
-        row(c.name, t('group.companion'), c.pass, c.idNumber, c.pass?.status === 'active' ? resendButton(applicationId, c.position, c.name, slot) : undefined),
+        row(c.name, t('group.companion'), c.pass, c.idNumber, c.pass?.status === 'active' ? resendButton(applicationId, c, slot) : undefined),
       ),
     ),
     slot,
