@@ -2,6 +2,7 @@ import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
 import { applicationData, approvedWithPass, newVisitor, onlyTask, smsTo, staffClient } from '../helpers/flow.ts';
 import { makeIdNumber, makeMobile } from '../helpers/identities.ts';
+import { aliyunEnv, FLOW_TEMPLATE_IDS } from '../helpers/sms-doubles.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const masked = (id: string) => `${id.slice(0, 3)}***********${id.slice(-4)}`;
@@ -351,15 +352,7 @@ for (const kind of await testBackends()) {
 }
 
 test("a vendor without a companionPass template: the applicant is told at once that the link cannot be sent", async (t) => {
-  const server = await startTestServer('pglite', {
-    env: {
-      SMS_PROVIDER: 'aliyun',
-      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
-      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
-      ALIYUN_SMS_SIGN_NAME: '示例大学',
-      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004' }),
-    },
-  });
+  const server = await startTestServer('pglite', { env: aliyunEnv(FLOW_TEMPLATE_IDS) });
   try {
     const { client, visitor } = await newVisitor(server, { name: '李四' });
     const { application } = await approvedWithPass(server, visitor.id, { window: { start: '2026-12-03T01:00:00Z', end: '2026-12-03T03:00:00Z' } });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { testBackends } from '../helpers/database.ts';
 import { newVisitor, onlyTask, staffClient } from '../helpers/flow.ts';
 import { makeMobile, makeVisitor } from '../helpers/identities.ts';
+import { aliyunEnv, FLOW_TEMPLATE_IDS } from '../helpers/sms-doubles.ts';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** A valid invitation for the computer-science department (host-cs), 2026-12-03 09:00-11:00. */
@@ -396,15 +397,7 @@ for (const kind of await testBackends()) {
 }
 
 test('with a vendor that has no invitation template, a host is told at once and nothing is stored', async (t) => {
-  const server = await startTestServer('pglite', {
-    env: {
-      SMS_PROVIDER: 'aliyun',
-      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
-      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
-      ALIYUN_SMS_SIGN_NAME: '示例大学',
-      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004' }),
-    },
-  });
+  const server = await startTestServer('pglite', { env: aliyunEnv(FLOW_TEMPLATE_IDS) });
   try {
     const { client: host } = await staffClient(server, 'host-cs');
     const res = await host.post('/api/invitations', await invitationInput(host));
@@ -419,15 +412,7 @@ test('with a vendor that has no invitation template, a host is told at once and 
 });
 
 test('a vendor without the cancellation template: the host is told the visitor was not notified; a never-delivered invitation needs no notice', async (t) => {
-  const server = await startTestServer('pglite', {
-    env: {
-      SMS_PROVIDER: 'aliyun',
-      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
-      ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
-      ALIYUN_SMS_SIGN_NAME: '示例大学',
-      SMS_TEMPLATES: JSON.stringify({ approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004', invitation: 'SMS_1005' }),
-    },
-  });
+  const server = await startTestServer('pglite', { env: aliyunEnv({ ...FLOW_TEMPLATE_IDS, invitation: 'SMS_1005' }) });
   try {
     const knex = server.db.knex;
     const { client: host } = await staffClient(server, 'host-cs');

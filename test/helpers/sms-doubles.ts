@@ -254,3 +254,20 @@ export class TencentSmsDouble extends Double<TencentSend> {
     status('Ok', 'send success', `2640:${Date.now()}${this.sends.length}`);
   }
 }
+
+/** The flow's four templates, as a vendor mapping made before the optional ones existed has them. */
+export const FLOW_TEMPLATE_IDS = { approved: 'SMS_1001', refused: 'SMS_1002', expired: 'SMS_1003', taskAssigned: 'SMS_1004' };
+
+/**
+ * The environment of a server on the aliyun provider with these template ids (no double: nothing is sent), for tests
+ * of what a missing optional template refuses before anything is queued.
+ */
+export function aliyunEnv(templates: Record<string, string>): Record<string, string> {
+  return {
+    SMS_PROVIDER: 'aliyun',
+    ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tTestKey00000000001',
+    ALIYUN_SMS_ACCESS_KEY_SECRET: 'TestSecret0123456789abcdefABCD',
+    ALIYUN_SMS_SIGN_NAME: '示例大学',
+    SMS_TEMPLATES: JSON.stringify(templates),
+  };
+}
