@@ -292,9 +292,8 @@ export class InvitationService {
     return { invitations, total: Number(n), page: q.page, pageSize: q.pageSize };
   }
 
-  /** Cancels one of the host's own unused invitations; its link stops working at once. */
   /**
-   * Cancels an unused invitation and tells the visitor, who holds its SMS: `notice` says what became of it.
+   * Cancels one of the host's own unused invitations (its link stops working at once) and tells the visitor, who holds its SMS: `notice` says what became of it.
    * - `stopped`: the invitation's SMS had not left the outbox: it is deleted with its link, nothing else is sent;
    * - `sms`: the SMS `invitationCanceled` is queued in the same transaction;
    * - `unavailable`: the visitor has the invitation but the SMS vendor has no template for the cancellation
@@ -319,21 +318,15 @@ export class InvitationService {
       const invitationSms = await trx('sms_outbox').where({ dedupe_key: `invitation:${id}` }).first('status');
       if (!invitationSms || invitationSms.status === 'failed') return 'none';
       if (!canNotify) return 'unavailable';
-      const names = await trx
-        .select(
-          trx('staff').select('name').where({ id: row.host_staff_id }).as('host'),
-          trx('departments').select('name').where({ id: row.department_id }).as('department'),
-          trx('campuses').select('name').where({ id: row.campus_id }).as('campus'),
-        )
-        .first();
+      const { hostName, campus, department, visitDate, visitStartTime, visitEndTime } = await this.summary(row, trx);
       const params = {
         university: this.deps.universityName,
         name: row.visitor_name || '您好',
-        hostName: names?.host ?? '',
-        campus: names?.campus ?? '',
-        department: names?.department ?? '',
-        visitDate: dateString(row.visit_date),
-        visitTime: `${row.visit_start}-${row.visit_end}`,
+        hostName: hostName ?? '',
+        campus: campus?.name ?? '',
+        department: department?.name ?? '',
+        visitDate,
+        visitTime: `${visitStartTime}-${visitEndTime}`,
       };
       await this.deps.sms.enqueue(trx, {
         dedupeKey: `invitation-canceled:${id}`,
@@ -360,11 +353,12 @@ export class InvitationService {
     return row;
   }
 
-  private async summary(row: InvitationRow) {
+  /** Who invites, where and when; `db` is the caller's transaction where it has one (PGlite has one connection). */
+  private async summary(row: InvitationRow, db: Knex = this.deps.knex) {
     const [campus, department, host] = await Promise.all([
-      Campus.query(this.deps.knex).findById(row.campus_id),
-      Department.query(this.deps.knex).findById(row.department_id),
-      Staff.query(this.deps.knex).findById(row.host_staff_id),
+      Campus.query(db).findById(row.campus_id),
+      Department.query(db).findById(row.department_id),
+      Staff.query(db).findById(row.host_staff_id),
     ]);
     return {
       visitorMobile: row.visitor_mobile_masked,
