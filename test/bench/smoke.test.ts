@@ -29,7 +29,7 @@ const smokes: Smoke[] = [
     expect: /server log: 0 errors/,
     needs: 'postgres',
   },
-  { name: 'steps', env: { BENCH_STEPS_N: '3' }, expect: /one flow as the flow bench runs it/, needs: 'postgres' },
+  { name: 'steps', env: { BENCH_STEPS_N: '3', BENCH_STEPS_READS: '2' }, expect: /one flow as the flow bench runs it/, needs: 'postgres' },
   { name: 'burst', env: { BENCH_BURST: '20', BENCH_RATES: '20', BENCH_RATE_SECONDS: '1', BENCH_WARMUP: '10' }, expect: /warm-up \(not timed\): 10 submissions[\s\S]*none lost: 20\/20/, needs: 'postgres' },
   { name: 'page', env: { BENCH_PAGE_RUNS: '1' }, expect: /form takes typing/, needs: 'chromium' },
   // The reports' queries over a small history (the full bench loads a million applications).
