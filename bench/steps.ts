@@ -79,7 +79,8 @@ export async function run(): Promise<void> {
     }
 
     console.log(
-      `CPU per step (1 server process, PostgreSQL, ${N} of each (reads ${N * READS}), ${AT_ONCE} at once, after ${WARMUP} uncounted pass(es); background work of the step included` +
+      `CPU per step (1 server process, PostgreSQL, ${N} of each (reads ${N * READS}), ${AT_ONCE} at once, ` +
+        `after ${WARMUP} uncounted pass(es); background work of the step included` +
         `${HISTORY ? `; ${HISTORY} past tasks` : ''}; idle ${(idleServer * 1000).toFixed(0)} + ${(idlePg * 1000).toFixed(0)} ms/s taken off)`,
     );
     const measure = async (label: string, act: (i: number) => Promise<void>, settleMs: number, print: boolean, times = 1) => {
