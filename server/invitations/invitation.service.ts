@@ -293,7 +293,8 @@ export class InvitationService {
   }
 
   /**
-   * Cancels one of the host's own unused invitations (its link stops working at once) and tells the visitor, who holds its SMS: `notice` says what became of it.
+   * Cancels one of the host's own unused invitations (its link stops working at once) and tells the visitor, who
+   * holds its SMS: `notice` says what became of it.
    * - `stopped`: the invitation's SMS had not left the outbox: it is deleted with its link, nothing else is sent;
    * - `sms`: the SMS `invitationCanceled` is queued in the same transaction;
    * - `unavailable`: the visitor has the invitation but the SMS vendor has no template for the cancellation
